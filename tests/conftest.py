@@ -9,6 +9,9 @@ from tiny_model import build_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("POLYRET_DATA", REPO.parent / "shared" / "data"))
+# Tests never write into the user's own cache: the bundled model is converted once into
+# the repo's git-ignored .cache/ unless POLYRET_CACHE says otherwise.
+os.environ.setdefault("POLYRET_CACHE", str(REPO / ".cache" / "polyret-test"))
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +26,11 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "lareqa").is_dir():
         pytest.skip(f"staged data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def bundled_model_dir() -> Path:
+    """The converted bundled model (converted on first use into $POLYRET_CACHE)."""
+    from polyret.models import resolve_model
+
+    return resolve_model("bundled:multilingual-e5-small").path

@@ -1,0 +1,1 @@
+"""Data: records, file formats (LAReQA, BEIR, MIRACL, TREC) and the dataset registry."""
