@@ -13,13 +13,28 @@ from polyret.errors import PolyretError
 # name -> (module, one-line summary). Modules are imported lazily so that
 # `polyret --help` does not pay for torch.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("polyret.cli.demo", "encode a few multilingual texts and print a cross-lingual retrieval table"),
-    "model": ("polyret.cli.model", "resolve, convert and inspect models (model info | model convert)"),
-    "eval": ("polyret.cli.eval", "evaluate a model on XQuAD-R / MLQA-R in every setting, with language bias"),
+    "demo": (
+        "polyret.cli.demo",
+        "encode a few multilingual texts and print a cross-lingual retrieval table",
+    ),
+    "model": (
+        "polyret.cli.model",
+        "resolve, convert and inspect models (model info | model convert)",
+    ),
+    "eval": (
+        "polyret.cli.eval",
+        "evaluate a model on XQuAD-R / MLQA-R in every setting, with language bias",
+    ),
     "train": ("polyret.cli.train", "fine-tune a retriever with mono, cross or hybrid batches"),
-    "experiment": ("polyret.cli.experiment", "train and compare strategies over seeds, write one report"),
+    "experiment": (
+        "polyret.cli.experiment",
+        "train and compare strategies over seeds, write one report",
+    ),
     "debias": ("polyret.cli.debias", "remove the language signal from embeddings without training"),
-    "translate": ("polyret.cli.translate", "machine-translate SQuAD-format QA into a parallel LAReQA set"),
+    "translate": (
+        "polyret.cli.translate",
+        "machine-translate SQuAD-format QA into a parallel LAReQA set",
+    ),
 }
 
 
@@ -50,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"polyret: error: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     # polyret's own progress messages at INFO; libraries only when they warn.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     logging.getLogger("polyret").setLevel(logging.INFO)
     module = importlib.import_module(COMMANDS[name][0])
     try:

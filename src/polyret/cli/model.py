@@ -18,12 +18,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="action", required=True, metavar="{info,convert}")
     info = sub.add_parser("info", help="show what a spec resolves to and the model's properties")
-    info.add_argument("spec", nargs="?", default=DEFAULT_MODEL, help=f"model spec (default {DEFAULT_MODEL})")
+    info.add_argument(
+        "spec", nargs="?", default=DEFAULT_MODEL, help=f"model spec (default {DEFAULT_MODEL})"
+    )
     info.add_argument("--no-load", action="store_true", help="only resolve; do not load the model")
     info.add_argument("--json", action="store_true", help="print JSON instead of text")
-    convert = sub.add_parser("convert", help="convert a bundled model into the cache (done on first use anyway)")
-    convert.add_argument("spec", nargs="?", default=DEFAULT_MODEL, help=f"bundled model (default {DEFAULT_MODEL})")
-    convert.add_argument("--force", action="store_true", help="convert again even if the cache holds it")
+    convert = sub.add_parser(
+        "convert", help="convert a bundled model into the cache (done on first use anyway)"
+    )
+    convert.add_argument(
+        "spec", nargs="?", default=DEFAULT_MODEL, help=f"bundled model (default {DEFAULT_MODEL})"
+    )
+    convert.add_argument(
+        "--force", action="store_true", help="convert again even if the cache holds it"
+    )
     return parser
 
 
