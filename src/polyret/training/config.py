@@ -49,7 +49,9 @@ class TrainConfig:
     )
     exclude_titles: list[str] = field(
         default_factory=lambda: ["Prime number", "Harvard University"],
-        metadata={"help": "article titles left out of training (e.g. those shared with the evaluation set)"},
+        metadata={
+            "help": "article titles left out of training (e.g. those shared with the evaluation set)"
+        },
     )
     dev_fraction: float = _opt("fraction of articles held out as the dev split", default=0.1)
     context: bool = _opt(
@@ -57,7 +59,9 @@ class TrainConfig:
     )
     ntrex_languages: list[str] | None = field(
         default=None,
-        metadata={"help": "also train on NTREX-128 parallel sentences in these languages (cross-lingual pairs)"},
+        metadata={
+            "help": "also train on NTREX-128 parallel sentences in these languages (cross-lingual pairs)"
+        },
     )
     # batches
     strategy: str = _opt("batch strategy: mono, cross or hybrid", default="hybrid")

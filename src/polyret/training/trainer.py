@@ -1,0 +1,409 @@
+"""Assemble a ``SentenceTransformerTrainer`` for mono / cross / hybrid batch training.
+
+polyret adds no loss maths and no training loop of its own: the loss is sentence-transformers'
+``MultipleNegativesRankingLoss`` (or its GradCache variant), the loop is the Hugging Face
+``Trainer`` (checkpoints, exact resume, DDP under ``accelerate launch`` / ``torchrun``). What
+polyret brings is the data (parallel pairs with their metadata kept out of the tokenized
+columns), the batch sampler, per-column max lengths, dev evaluation with polyret's LAReQA
+evaluator, the batch-composition log and the saved configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
+
+from polyret import __version__
+from polyret.errors import ConfigError
+from polyret.io import atomic_path, write_json, write_text
+from polyret.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from polyret.data.lareqa import LareqaDataset
+    from polyret.pairs import PairSet
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "polyret_train_config.yaml"
+SAMPLER_FILE = "polyret_sampler.json"
+BATCH_LOG_DIR = "batch_composition"
+FINAL_DIR = "final"
+SUMMARY_FILE = "train_summary.json"
+# Options that may change between a run and its resumption; any other change is refused.
+RESUMABLE_CHANGES = {
+    "eval_steps",
+    "save_steps",
+    "save_total_limit",
+    "logging_steps",
+    "dataloader_workers",
+    "device",
+    "eval_batch_size",
+    "output_dir",
+}
+
+
+@dataclass
+class TrainData:
+    """What the trainer consumes: training pairs, and the dev split for evaluation."""
+
+    train: PairSet
+    dev: LareqaDataset | None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    final_model: Path
+    global_step: int
+    seconds: float
+    samples_per_second: float
+    dev_metrics: dict[str, float]
+    log_history: list[dict[str, Any]]
+
+
+def load_training_data(config: TrainConfig) -> TrainData:
+    """Load the QA set, hold out dev articles, build pairs (+ NTREX pairs)."""
+    from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
+    from polyret.data.registry import data_root
+    from polyret.pairs import build_pairs, load_ntrex_pairs, split_by_article
+
+    folder = resolve_lareqa_folder(config.dataset, config.data_dir)
+    data = load_lareqa(folder, config.languages)
+    split = split_by_article(
+        data,
+        dev_fraction=config.dev_fraction,
+        seed=config.seed,
+        exclude_titles=config.exclude_titles,
+    )
+    pairs = build_pairs(
+        data,
+        exclude_titles=config.exclude_titles,
+        context=config.context,
+        ids=split.train_ids,
+    )
+    summary: dict[str, Any] = {
+        "dataset": str(folder),
+        "languages": data.langs,
+        "train_ids": len(split.train_ids),
+        "dev_ids": len(split.dev_ids),
+        "dev_articles": list(split.dev_articles),
+        "excluded_ids": len(split.excluded_ids),
+        "lareqa_pairs": len(pairs),
+    }
+    if config.ntrex_languages:
+        ntrex = load_ntrex_pairs(data_root(config.data_dir), config.ntrex_languages)
+        summary["ntrex_pairs"] = len(ntrex)
+        pairs = pairs + ntrex
+    dev = data.select_ids(split.dev_ids) if split.dev_ids else None
+    summary["pairs"] = pairs.summary()
+    return TrainData(pairs, dev, summary)
+
+
+def _precision_flags(precision: str) -> dict[str, bool]:
+    import torch
+
+    if precision == "auto":
+        if torch.cuda.is_available():
+            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        else:
+            precision = "fp32"
+    if precision in ("fp16", "bf16") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"precision={precision}: mixed precision needs a GPU; use fp32 (or auto) on CPU"
+        )
+    return {"fp16": precision == "fp16", "bf16": precision == "bf16"}
+
+
+def _prompts(model: SentenceTransformer) -> dict[str, str]:
+    """Training prompts per column, taken from the model so training matches inference."""
+    prompts = model.prompts or {}
+    out = {}
+    if prompts.get("query"):
+        out["query"] = prompts["query"]
+    passage = prompts.get("passage") or prompts.get("document")
+    if passage:
+        out["passage"] = passage
+    return out
+
+
+def build_loss(model: SentenceTransformer, config: TrainConfig) -> Any:
+    """In-batch-negative InfoNCE through sentence-transformers (plain or GradCache)."""
+    from sentence_transformers.sentence_transformer.losses import (
+        CachedMultipleNegativesRankingLoss,
+        MultipleNegativesRankingLoss,
+    )
+
+    from polyret.samplers import resolve_world_size
+
+    gather = config.gather_across_devices and resolve_world_size() > 1
+    if config.loss == "cached_mnrl":
+        return CachedMultipleNegativesRankingLoss(
+            model,
+            scale=config.scale,
+            mini_batch_size=config.mini_batch_size,
+            gather_across_devices=gather,
+        )
+    return MultipleNegativesRankingLoss(model, scale=config.scale, gather_across_devices=gather)
+
+
+def make_collator(model: SentenceTransformer, config: TrainConfig, prompts: dict[str, str]) -> Any:
+    """A data collator that truncates queries and passages to their own max lengths."""
+    from sentence_transformers.sentence_transformer.data_collator import (
+        SentenceTransformerDataCollator,
+    )
+
+    lengths = {"query": config.max_query_length, "passage": config.max_passage_length}
+
+    class ColumnLengthCollator(SentenceTransformerDataCollator):
+        # The base collator resolves max_length per *task* (Router models only); we have two
+        # columns and no Router, so the column name stands in for the task when truncating.
+        def _get_task_for_column(
+            self, column_name: str, column_position: int, router_mapping: dict[str, str]
+        ) -> str | None:
+            self._column = column_name
+            return super()._get_task_for_column(column_name, column_position, router_mapping)
+
+        def _get_max_length_for_task(self, task: str | None) -> int | None:
+            return lengths.get(getattr(self, "_column", ""))
+
+    return ColumnLengthCollator(preprocess_fn=model.preprocess, prompts=prompts)
+
+
+class LareqaDevEvaluator(BaseEvaluator):
+    """Dev evaluation during training with polyret's LAReQA evaluator (all settings)."""
+
+    def __init__(self, dataset: LareqaDataset, batch_size: int, name: str = "dev") -> None:
+        super().__init__()
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.name = name
+        self.primary_metric = f"{name}_multi_map"
+        self.history: list[dict[str, Any]] = []
+
+    def __call__(
+        self, model: Any, output_path: str | None = None, epoch: float = -1, steps: int = -1
+    ) -> dict[str, float]:
+        from polyret.evaluation.lareqa import LareqaEvalConfig, evaluate_lareqa
+
+        result = evaluate_lareqa(
+            model, self.dataset, LareqaEvalConfig(batch_size=self.batch_size, show_progress=False)
+        )
+        summary = result.summary()
+        keys = ("mono_map", "cross_map", "multi_map", "rank_distance", "same_lang_first")
+        metrics = {f"{self.name}_{k}": float(summary[k]) for k in keys if k in summary}
+        self.history.append({"epoch": epoch, "step": steps, **metrics})
+        logger.info(
+            "dev evaluation at step %s: %s", steps, {k: round(v, 4) for k, v in metrics.items()}
+        )
+        return metrics
+
+    @property
+    def description(self) -> str:
+        return "polyret LAReQA dev evaluation"
+
+
+def _check_resume(output_dir: Path, config: TrainConfig) -> None:
+    import yaml
+
+    saved_path = output_dir / CONFIG_FILE
+    if not saved_path.is_file():
+        raise ConfigError(
+            f"{output_dir}: nothing to resume (no {CONFIG_FILE}); start without --resume"
+        )
+    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8"))["config"]
+    now = config.to_dict()
+    changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
+    if changed:
+        diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
+        raise ConfigError(f"{saved_path}: cannot resume with a different configuration ({diffs})")
+
+
+def _save_config(
+    output_dir: Path, config: TrainConfig, sampler: dict[str, Any], data_summary: dict[str, Any]
+) -> None:
+    import yaml
+
+    header = f"# polyret {__version__}: resolved training configuration (rerun: polyret train --config this-file)\n"
+    write_text(
+        output_dir / CONFIG_FILE,
+        header + yaml.safe_dump({"config": config.to_dict()}, sort_keys=False, allow_unicode=True),
+    )
+    write_json(
+        output_dir / SAMPLER_FILE,
+        {"sampler": sampler, "data": data_summary, "polyret_version": __version__},
+    )
+
+
+class _BatchLogCallback:
+    """Writes the plan of every epoch the trainer enters to ``batch_composition/epoch-N.jsonl``."""
+
+    def __init__(self, factory: Any, folder: Path) -> None:
+        self.factory = factory
+        self.folder = folder
+
+    def write(self, epoch: int) -> None:
+        from polyret.samplers import write_batch_log
+
+        if not self.factory.samplers:
+            return
+        sampler = self.factory.samplers[-1]
+        write_batch_log(self.folder / f"epoch-{epoch}.jsonl", sampler.plan(epoch))
+
+
+def train(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    callbacks: list[Any] | None = None,
+    data: TrainData | None = None,
+) -> TrainResult:
+    """Train with ``config``; ``resume`` continues from the last checkpoint in ``output_dir``."""
+    import torch
+    from sentence_transformers import (
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from transformers import TrainerCallback
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from polyret.models import load_model, resolve_model
+    from polyret.samplers import BatchPlanner, SamplerConfig, make_batch_sampler
+
+    output_dir = Path(config.output_dir)
+    checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    if resume:
+        _check_resume(output_dir, config)
+        if checkpoint is None:
+            logger.info("no checkpoint in %s yet: starting from step 0", output_dir)
+    elif checkpoint is not None or (output_dir / FINAL_DIR).exists():
+        raise ConfigError(
+            f"{output_dir} already holds a training run; pass --resume to continue it, or choose another --output-dir"
+        )
+
+    data = data if data is not None else load_training_data(config)
+    sampler_config = SamplerConfig(
+        strategy=config.strategy,
+        alpha=config.alpha,
+        pair_weighting=config.pair_weighting,
+        seed=config.seed,
+    )
+    metadata = data.train.metadata()
+    # Plan once now so that data that cannot fill a batch fails before the model is loaded.
+    BatchPlanner(metadata, sampler_config, config.batch_size, seed=config.seed)
+    factory = make_batch_sampler(sampler_config, metadata)
+    train_dataset = data.train.to_dataset()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    _save_config(output_dir, config, sampler_config.to_dict(), data.summary)
+
+    resolved = resolve_model(config.model)
+    torch.manual_seed(config.seed)
+    model = load_model(resolved, device=config.device)
+    if config.freeze_word_embeddings:
+        embeddings = model[0].auto_model.get_input_embeddings()
+        embeddings.weight.requires_grad_(False)
+    prompts = _prompts(model)
+    loss = build_loss(model, config)
+    evaluator = (
+        LareqaDevEvaluator(data.dev, config.eval_batch_size) if data.dev is not None else None
+    )
+
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir),
+        max_steps=config.max_steps,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_ratio=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        seed=config.seed,
+        data_seed=config.seed,
+        eval_strategy="steps" if evaluator is not None and config.eval_steps > 0 else "no",
+        eval_steps=config.eval_steps or None,
+        save_strategy="steps" if config.save_steps > 0 else "no",
+        save_steps=config.save_steps or 500,
+        save_total_limit=config.save_total_limit,
+        logging_steps=config.logging_steps,
+        report_to="none",
+        batch_sampler=factory,
+        prompts=prompts,
+        dataloader_num_workers=config.dataloader_workers,
+        dataloader_drop_last=True,
+        use_cpu=config.device == "cpu",
+        **_precision_flags(config.precision),
+    )
+    batch_log = _BatchLogCallback(factory, output_dir / BATCH_LOG_DIR)
+
+    class _Hooks(TrainerCallback):
+        def on_epoch_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            batch_log.write(int(state.epoch or 0))
+
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        loss=loss,
+        evaluator=evaluator,
+        data_collator=make_collator(model, config, prompts),
+        callbacks=[_Hooks(), *(callbacks or [])],
+    )
+    start = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=checkpoint if resume else None)
+    seconds = time.perf_counter() - start
+    # A callback may stop the run early (e.g. a time budget); its last checkpoint resumes it.
+    stopped_early = trainer.state.global_step < trainer.state.max_steps
+    if stopped_early:
+        logger.info(
+            "stopped at step %d of %d; continue with --resume",
+            trainer.state.global_step,
+            trainer.state.max_steps,
+        )
+
+    dev_metrics: dict[str, float] = {}
+    final = output_dir / FINAL_DIR
+    if not stopped_early:
+        if evaluator is not None:
+            last = evaluator.history[-1] if evaluator.history else {}
+            if last.get("step") == trainer.state.global_step:
+                dev_metrics = {k: v for k, v in last.items() if k not in ("epoch", "step")}
+            else:
+                dev_metrics = evaluator(model, steps=trainer.state.global_step)
+        with atomic_path(final) as tmp:
+            model.save(str(tmp))
+    summary = {
+        "polyret_version": __version__,
+        "global_step": trainer.state.global_step,
+        "max_steps": trainer.state.max_steps,
+        "finished": not stopped_early,
+        "seconds": seconds,
+        "train_samples_per_second": output.metrics.get("train_samples_per_second"),
+        "train_loss": output.metrics.get("train_loss"),
+        "dev_metrics": dev_metrics,
+        "dev_history": evaluator.history if evaluator is not None else [],
+        "log_history": trainer.state.log_history,
+        "model": resolved.to_dict(),
+    }
+    write_json(output_dir / SUMMARY_FILE, summary)
+    return TrainResult(
+        output_dir=output_dir,
+        final_model=final,
+        global_step=trainer.state.global_step,
+        seconds=seconds,
+        samples_per_second=float(output.metrics.get("train_samples_per_second") or 0.0),
+        dev_metrics=dev_metrics,
+        log_history=trainer.state.log_history,
+    )
+
+
+def read_summary(output_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(output_dir) / SUMMARY_FILE).read_text(encoding="utf-8"))

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from lareqa_fixture import write_parallel_lareqa
+from sentence_transformers import SentenceTransformer
+from transformers import TrainerCallback
+
+from polyret.cli.main import main
+from polyret.errors import ConfigError
+from polyret.training.config import TrainConfig
+from polyret.training.trainer import BATCH_LOG_DIR, CONFIG_FILE, SUMMARY_FILE, train
+
+
+@pytest.fixture(scope="module")
+def qa_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_parallel_lareqa(
+        tmp_path_factory.mktemp("qa") / "qa", ("en", "de", "es"), articles=10
+    )
+
+
+def _config(model: Path, data: Path, out: Path, **kw: object) -> TrainConfig:
+    base: dict[str, object] = dict(
+        model=str(model),
+        dataset=str(data),
+        output_dir=str(out),
+        batch_size=4,
+        max_steps=6,
+        learning_rate=1e-3,
+        warmup_ratio=0.0,
+        dev_fraction=0.2,
+        exclude_titles=[],
+        logging_steps=1,
+        device="cpu",
+        eval_batch_size=32,
+    )
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("strategy", ["mono", "cross", "hybrid"])
+def test_each_strategy_trains_and_saves_a_loadable_model(
+    strategy: str, tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    result = train(_config(tiny_model_dir, qa_dir, tmp_path / "run", strategy=strategy, alpha=0.5))
+    assert result.global_step == 6
+    model = SentenceTransformer(str(result.final_model), device="cpu")
+    assert model.prompts["query"] == "query: " and model.prompts["passage"] == "passage: "
+    assert model.encode_query(["Which river is number 3?"]).shape == (1, 32)
+    kinds = set()
+    for line in (tmp_path / "run" / BATCH_LOG_DIR / "epoch-0.jsonl").read_text().splitlines():
+        batch = json.loads(line)
+        kinds.add(batch["kind"])
+        assert (batch["query_lang"] == batch["passage_lang"]) == (batch["kind"] == "mono")
+    assert kinds == ({"mono", "cross"} if strategy == "hybrid" else {strategy})
+    summary = json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())
+    assert summary["finished"] and set(summary["dev_metrics"]) >= {"dev_mono_map", "dev_multi_map"}
+    saved = (tmp_path / "run" / CONFIG_FILE).read_text()
+    assert f"strategy: {strategy}" in saved
+
+
+def test_loss_goes_down(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path) -> None:
+    result = train(
+        _config(
+            tiny_model_dir,
+            qa_dir,
+            tmp_path / "run",
+            strategy="mono",
+            max_steps=30,
+            learning_rate=3e-3,
+            dev_fraction=0.0,
+        )
+    )
+    losses = [h["loss"] for h in result.log_history if "loss" in h]
+    assert len(losses) == 30
+    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+
+
+class _StopAt(TrainerCallback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        if state.global_step == self.step:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return SentenceTransformer(str(path), device="cpu").state_dict()
+
+
+def test_resume_continues_exactly(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path) -> None:
+    full = train(_config(tiny_model_dir, qa_dir, tmp_path / "full", strategy="hybrid", max_steps=8))
+    cfg = _config(tiny_model_dir, qa_dir, tmp_path / "cut", strategy="hybrid", max_steps=8)
+    stopped = train(cfg, callbacks=[_StopAt(3)])
+    assert stopped.global_step == 3 and not stopped.final_model.exists()
+    resumed = train(cfg, resume=True)
+    assert resumed.global_step == 8
+    a, b = _weights(full.final_model), _weights(resumed.final_model)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_resume_refuses_a_changed_config(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    cfg = _config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=2)
+    train(cfg, callbacks=[_StopAt(1)])
+    changed = _config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=2, alpha=0.25)
+    with pytest.raises(ConfigError, match="alpha"):
+        train(changed, resume=True)
+    with pytest.raises(ConfigError, match="--resume"):
+        train(cfg)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--alpha", "1.5"], "alpha=1.5: must lie in [0, 1]"),
+        (["--languages", "en", "xx"], "xx"),
+        (["--batch-size", "64"], "batch"),
+        (["--strategy", "zigzag"], "strategy='zigzag'"),
+    ],
+)
+def test_bad_input_fails_before_training(
+    flags: list[str],
+    message: str,
+    tiny_model_dir: Path,
+    qa_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "run"
+    argv = [
+        "train",
+        "--model",
+        str(tiny_model_dir),
+        "--dataset",
+        str(qa_dir),
+        "--output-dir",
+        str(out),
+        "--device",
+        "cpu",
+        *flags,
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not any(out.glob("checkpoint-*")) and not (out / "final").exists()
+
+
+def test_unknown_config_key_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("strategy: hybrid\nlearnig_rate: 0.1\n")
+    assert main(["train", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown option 'learnig_rate'" in err and "learning_rate" in err
+
+
+def test_saved_config_reruns(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path) -> None:
+    import yaml
+
+    train(_config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=1, dev_fraction=0.0))
+    saved = yaml.safe_load((tmp_path / "run" / CONFIG_FILE).read_text())["config"]
+    assert TrainConfig.from_dict(saved) == _config(
+        tiny_model_dir, qa_dir, tmp_path / "run", max_steps=1, dev_fraction=0.0
+    )
