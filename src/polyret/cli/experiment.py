@@ -1,0 +1,40 @@
+"""``polyret experiment``: train strategies over seeds, evaluate everything, write one report."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="polyret experiment",
+        description="Train the strategies of an experiment config (mono-only, cross-only, hybrid with "
+        "several alphas) over several seeds from one base model and step budget, evaluate the base model "
+        "and every trained model, and write one report. Finished runs and evaluations are cached; a "
+        "killed experiment resumes where it stopped.",
+    )
+    parser.add_argument("--config", required=True, help="experiment YAML (see experiments/)")
+    parser.add_argument("--output-dir", default=None, help="override the config's output_dir")
+    parser.add_argument(
+        "--data-dir", default=None, help="data root (default $POLYRET_DATA, then the cache)"
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="only rebuild the report from finished runs"
+    )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from polyret.experiment.config import ExperimentConfig
+    from polyret.experiment.runner import run_experiment
+
+    config = ExperimentConfig.from_yaml(args.config)
+    if args.output_dir:
+        config.output_dir = args.output_dir
+    if args.data_dir:
+        config.data_dir = args.data_dir
+    command = "polyret experiment " + " ".join(argv)
+    report = run_experiment(config, report_only=args.report_only, command=command)
+    print(f"report: {report}")
+    return 0

@@ -1,0 +1,143 @@
+"""``ExperimentConfig``: which strategies, seeds, training budget and evaluation to compare."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from polyret.errors import ConfigError
+from polyret.training.config import TrainConfig
+
+# Set by the runner for every run; an experiment's `train:` section may not set them.
+RUN_KEYS = ("model", "output_dir", "strategy", "alpha", "seed")
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """One training condition: ``mono``, ``cross`` or ``hybrid`` with its ``alpha``."""
+
+    name: str
+    strategy: str
+    alpha: float = 0.5
+
+    @property
+    def mono_share(self) -> float:
+        """Share of monolingual batches: 1 for mono-only, 0 for cross-only, alpha for hybrid."""
+        return {"mono": 1.0, "cross": 0.0}.get(self.strategy, self.alpha)
+
+
+@dataclass
+class EvalSpec:
+    """Evaluation of every model (the base model included) on one LAReQA dataset."""
+
+    dataset: str = "xquad-r"
+    languages: list[str] | None = None
+    seen_languages: list[str] | None = None
+    high_resource: list[str] | None = None
+    batch_size: int = 128
+    candidate_text: str = "sentence"
+    max_seq_length: int | None = 128
+
+
+@dataclass
+class ExperimentConfig:
+    name: str
+    output_dir: str
+    base_model: str = "bundled:multilingual-e5-small"
+    train: dict[str, Any] = field(default_factory=dict)
+    strategies: list[StrategySpec] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    eval: EvalSpec = field(default_factory=EvalSpec)
+    report_dir: str | None = (
+        None  # where report.md and the plots are copied (e.g. results/protocol-a)
+    )
+    data_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.strategies:
+            raise ConfigError(f"experiment {self.name!r}: list at least one strategy")
+        names = [s.name for s in self.strategies]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"experiment {self.name!r}: strategy names repeat: {names}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(
+                f"experiment {self.name!r}: seeds must be distinct and non-empty, got {self.seeds}"
+            )
+        for key in RUN_KEYS:
+            if key in self.train:
+                raise ConfigError(
+                    f"experiment {self.name!r}: train.{key} is set per run by the experiment"
+                )
+        for spec in self.strategies:  # validates every training option before anything runs
+            self.train_config(spec, self.seeds[0])
+
+    def run_name(self, spec: StrategySpec, seed: int) -> str:
+        return f"{spec.name}-seed{seed}"
+
+    def train_config(self, spec: StrategySpec, seed: int) -> TrainConfig:
+        values = {
+            **self.train,
+            "model": self.base_model,
+            "output_dir": str(Path(self.output_dir) / "runs" / self.run_name(spec, seed)),
+            "strategy": spec.strategy,
+            "alpha": spec.alpha,
+            "seed": seed,
+        }
+        if self.data_dir is not None and "data_dir" not in self.train:
+            values["data_dir"] = self.data_dir
+        return TrainConfig.from_dict(values, source=f"experiment {self.name!r} train")
+
+    @classmethod
+    def from_dict(
+        cls, values: dict[str, Any], *, source: str = "experiment config"
+    ) -> ExperimentConfig:
+        values = dict(values)
+        _check_keys(values, cls, source)
+        eval_values = values.pop("eval", None) or {}
+        _check_keys(eval_values, EvalSpec, f"{source}: eval")
+        strategies = []
+        for i, item in enumerate(values.pop("strategies", None) or []):
+            if isinstance(item, str):
+                item = {"name": item, "strategy": item}
+            if not isinstance(item, dict):
+                raise ConfigError(
+                    f"{source}: strategies[{i}] must be a mapping or a name, got {item!r}"
+                )
+            _check_keys(item, StrategySpec, f"{source}: strategies[{i}]")
+            item.setdefault("name", item.get("strategy", f"strategy{i}"))
+            strategies.append(StrategySpec(**item))
+        for key in ("name", "output_dir"):
+            if key not in values:
+                raise ConfigError(f"{source}: missing required key {key!r}")
+        return cls(strategies=strategies, eval=EvalSpec(**eval_values), **values)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> ExperimentConfig:
+        import yaml
+
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: experiment config not found")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+        return cls.from_dict(data, source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check_keys(values: dict[str, Any], cls: type, source: str) -> None:
+    known = [f.name for f in dataclasses.fields(cls)]
+    for key in values:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{source}: unknown key {key!r}{hint}")

@@ -1,0 +1,290 @@
+"""The experiment report: Markdown tables, a trade-off plot, a heatmap and significance tests."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polyret.evaluation.results import LareqaResult
+from polyret.experiment.config import ExperimentConfig, StrategySpec
+from polyret.experiment.stats import (
+    KINDS,
+    PairedTest,
+    language_group_map,
+    mean_std,
+    paired_test,
+    per_query,
+    seed_mean,
+)
+from polyret.io import write_json, write_text
+
+BASE = "base"
+
+
+def _metrics(result: LareqaResult, config: ExperimentConfig) -> dict[str, float]:
+    s = result.summary()
+    out = {f"{k}_map": s[f"{k}_map"] for k in KINDS if f"{k}_map" in s}
+    for prefix in ("seen_", "unseen_"):
+        for k in KINDS:
+            if f"{prefix}{k}_map" in s:
+                out[f"{prefix}{k}_map"] = s[f"{prefix}{k}_map"]
+    high = config.eval.high_resource
+    if high:
+        other = [lang for lang in result.languages if lang not in set(high)]
+        for k in KINDS:
+            out[f"high_{k}_map"] = language_group_map(result, high, k)
+            out[f"other_{k}_map"] = language_group_map(result, other, k)
+    for key in ("rank_distance", "same_lang_first"):
+        if key in s:
+            out[key] = s[key]
+    return out
+
+
+def summarize(
+    config: ExperimentConfig, base: LareqaResult, runs: dict[str, list[LareqaResult]]
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """condition -> metric -> (mean, std over seeds); the base model has std 0."""
+    table = {BASE: {k: (v, 0.0) for k, v in _metrics(base, config).items()}}
+    for name, results in runs.items():
+        per_seed = [_metrics(r, config) for r in results]
+        table[name] = {k: mean_std([m[k] for m in per_seed]) for k in per_seed[0]}
+    return table
+
+
+def significance(
+    config: ExperimentConfig, runs: dict[str, list[LareqaResult]]
+) -> list[tuple[str, str, str, PairedTest]]:
+    """(hybrid, baseline, kind, test) for every hybrid strategy against mono-only and cross-only."""
+    specs = {s.name: s for s in config.strategies if s.name in runs}
+    hybrids = [s for s in specs.values() if s.strategy == "hybrid"]
+    baselines = [s for s in specs.values() if s.strategy in ("mono", "cross")]
+    out = []
+    for kind in KINDS:
+        averaged = {name: seed_mean([per_query(r, kind) for r in runs[name]]) for name in specs}
+        for h in hybrids:
+            for b in baselines:
+                out.append((h.name, b.name, kind, paired_test(averaged[h.name], averaged[b.name])))
+    return out
+
+
+def _fmt(value: tuple[float, float], n_seeds: int) -> str:
+    mean, std = value
+    if math.isnan(mean):
+        return "–"
+    if value[0] >= 10:  # rank distances
+        return f"{mean:.0f} ± {std:.0f}" if n_seeds > 1 else f"{mean:.0f}"
+    return f"{mean:.4f} ± {std:.4f}" if n_seeds > 1 else f"{mean:.4f}"
+
+
+COLUMNS = [
+    ("mono_map", "mono mAP"),
+    ("cross_map", "cross mAP"),
+    ("multi_map", "multi mAP"),
+    ("rank_distance", "rank distance"),
+    ("same_lang_first", "same-lang-first"),
+]
+
+
+def _table(
+    rows: dict[str, dict[str, tuple[float, float]]],
+    columns: Sequence[tuple[str, str]],
+    seeds: dict[str, int],
+) -> list[str]:
+    present = [(k, label) for k, label in columns if any(k in r for r in rows.values())]
+    lines = ["| condition | " + " | ".join(label for _, label in present) + " |"]
+    lines.append("|---|" + "---|" * len(present))
+    for name, row in rows.items():
+        cells = [_fmt(row.get(k, (float("nan"), 0.0)), seeds.get(name, 1)) for k, _ in present]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _best(config: ExperimentConfig, table: dict[str, dict[str, tuple[float, float]]]) -> str:
+    names = [s.name for s in config.strategies if s.name in table]
+    return max(names, key=lambda n: np.mean([table[n][f"{k}_map"][0] for k in KINDS]))
+
+
+def plot_tradeoff(
+    config: ExperimentConfig, table: dict[str, dict[str, tuple[float, float]]], path: Path
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    specs = sorted((s for s in config.strategies if s.name in table), key=lambda s: s.mono_share)
+    x = [s.mono_share for s in specs]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for kind, color in zip(KINDS, ("tab:blue", "tab:orange", "tab:green"), strict=True):
+        means = [table[s.name][f"{kind}_map"][0] for s in specs]
+        stds = [table[s.name][f"{kind}_map"][1] for s in specs]
+        ax.errorbar(x, means, yerr=stds, marker="o", capsize=3, color=color, label=f"{kind} mAP")
+        ax.axhline(table[BASE][f"{kind}_map"][0], color=color, linestyle=":", linewidth=1)
+    for s, xi in zip(specs, x, strict=True):
+        ax.annotate(
+            s.name,
+            (xi, ax.get_ylim()[0]),
+            textcoords="offset points",
+            xytext=(0, 4),
+            ha="center",
+            fontsize=7,
+            rotation=90,
+        )
+    ax.set_xlabel("share of monolingual batches (0 = cross-only, 1 = mono-only)")
+    ax.set_ylabel("mAP (dotted: base model)")
+    ax.set_title(f"{config.name}: monolingual / cross-lingual / multilingual trade-off")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def plot_heatmap_delta(
+    base: LareqaResult, best: Sequence[LareqaResult], name: str, path: Path
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    delta = np.mean([r.matrix("map") for r in best], axis=0) - base.matrix("map")
+    langs = base.languages
+    bound = float(np.nanmax(np.abs(delta))) or 1e-6
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * len(langs), 0.8 + 0.5 * len(langs)))
+    im = ax.imshow(delta, cmap="RdBu", vmin=-bound, vmax=bound)
+    ax.set_xticks(range(len(langs)), langs)
+    ax.set_yticks(range(len(langs)), langs)
+    ax.set_xlabel("candidate language")
+    ax.set_ylabel("query language")
+    for i in range(len(langs)):
+        for j in range(len(langs)):
+            if not np.isnan(delta[i, j]):
+                ax.text(j, i, f"{delta[i, j]:+.2f}", ha="center", va="center", fontsize=6)
+    ax.set_title(f"mAP: {name} minus base")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def _findings(
+    config: ExperimentConfig,
+    table: dict[str, dict[str, tuple[float, float]]],
+    tests: list[tuple[str, str, str, PairedTest]],
+) -> list[str]:
+    lines = []
+    for kind in KINDS:
+        key = f"{kind}_map"
+        ranked = sorted((n for n in table if n != BASE), key=lambda n: -table[n][key][0])
+        if ranked:
+            top = ranked[0]
+            lines.append(
+                f"- Best {kind} mAP: **{top}** ({table[top][key][0]:.4f}; base {table[BASE][key][0]:.4f}, "
+                f"{'+' if table[top][key][0] >= table[BASE][key][0] else ''}{table[top][key][0] - table[BASE][key][0]:.4f})."
+            )
+    for h, b, kind, t in tests:
+        verdict = "better" if t.diff > 0 else "worse"
+        sig = "significant" if t.p_wilcoxon < 0.05 else "not significant"
+        lines.append(
+            f"- {h} vs {b}, {kind}: {verdict} by {t.diff:+.4f} mAP ({sig}, Wilcoxon p={t.p_wilcoxon:.3g}, n={t.n})."
+        )
+    return lines
+
+
+def write_report(
+    config: ExperimentConfig,
+    base: LareqaResult,
+    runs: dict[str, list[LareqaResult]],
+    folder: str | Path,
+    meta: dict[str, Any],
+) -> Path:
+    """Write ``report.md``, ``summary.json``, ``tradeoff.png`` and ``heatmap_best_minus_base.png``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    table = summarize(config, base, runs)
+    seeds = {name: len(results) for name, results in runs.items()}
+    tests = significance(config, runs) if runs else []
+    lines = [f"# Experiment {config.name}", ""]
+    lines += [f"- {k}: {v}" for k, v in meta.items()]
+    lines += [
+        "",
+        f"Evaluation: {base.dataset}, {len(base.languages)} languages ({', '.join(base.languages)}); "
+        f"mAP per setting, macro-averaged over settings. Values are mean ± std over seeds.",
+        "",
+        "## Main results",
+        "",
+        *_table(table, COLUMNS, seeds),
+    ]
+    if config.eval.seen_languages:
+        cols = [(f"{p}_{k}_map", f"{p} {k}") for k in KINDS for p in ("seen", "unseen")]
+        lines += [
+            "",
+            f"## Seen vs unseen languages (seen = {', '.join(config.eval.seen_languages)})",
+            "",
+            "A mono or multilingual setting is seen when its query language is a training language; a "
+            "cross-lingual setting when both languages are.",
+            "",
+            *_table(table, cols, seeds),
+        ]
+    if config.eval.high_resource:
+        cols = [(f"{p}_{k}_map", f"{p} {k}") for k in KINDS for p in ("high", "other")]
+        lines += [
+            "",
+            f"## High-resource ({', '.join(config.eval.high_resource)}) vs other query languages",
+            "",
+            *_table(table, cols, seeds),
+        ]
+    if runs:
+        best = _best(config, table)
+        plot_tradeoff(config, table, folder / "tradeoff.png")
+        plot_heatmap_delta(base, runs[best], best, folder / "heatmap_best_minus_base.png")
+        lines += [
+            "",
+            "## Trade-off",
+            "",
+            "![trade-off](tradeoff.png)",
+            "",
+            f"## Cross-lingual mAP: {best} (best mean of mono, cross and multi mAP) minus base",
+            "",
+            "![delta heatmap](heatmap_best_minus_base.png)",
+        ]
+    if tests:
+        lines += [
+            "",
+            "## Paired significance tests (hybrid vs each baseline)",
+            "",
+            "Per query (query language, question id): AP averaged over the query's settings of the kind "
+            "and over seeds; two-sided paired t-test and Wilcoxon signed-rank test over queries.",
+            "",
+            "| hybrid | baseline | kind | n | hybrid mAP | baseline mAP | diff | p (t-test) | p (Wilcoxon) |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for h, b, kind, t in tests:
+            lines.append(
+                f"| {h} | {b} | {kind} | {t.n} | {t.mean_a:.4f} | {t.mean_b:.4f} | {t.diff:+.4f} | {t.p_ttest:.3g} | {t.p_wilcoxon:.3g} |"
+            )
+    lines += ["", "## What the numbers say (generated)", "", *_findings(config, table, tests), ""]
+    write_text(folder / "report.md", "\n".join(lines))
+    write_json(
+        folder / "summary.json",
+        {
+            "meta": meta,
+            "table": {
+                n: {k: {"mean": v[0], "std": v[1]} for k, v in row.items()}
+                for n, row in table.items()
+            },
+            "seeds": seeds,
+            "significance": [
+                {"hybrid": h, "baseline": b, "kind": k, **t.__dict__} for h, b, k, t in tests
+            ],
+        },
+    )
+    return folder / "report.md"
+
+
+def spec_by_name(config: ExperimentConfig) -> dict[str, StrategySpec]:
+    return {s.name: s for s in config.strategies}

@@ -1,0 +1,98 @@
+"""Save and reload a ``LareqaResult`` with its per-query ranks, so finished evaluations are cached.
+
+``ranks.npz`` holds one int32 array per setting (no pickle); ``settings.json.gz`` holds the
+setting descriptions and query ids. Everything in ``LareqaResult`` is recomputed from these.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polyret.evaluation.results import LareqaResult, SettingResult
+from polyret.io import atomic_path
+
+RANKS_FILE = "ranks.npz"
+SETTINGS_FILE = "settings.json.gz"
+DONE_FILE = "results.json"
+
+
+def save_result(result: LareqaResult, folder: str | Path, meta: dict[str, Any]) -> Path:
+    """Write ``result`` into ``folder`` atomically (the folder appears only when complete)."""
+    folder = Path(folder)
+    arrays: dict[str, np.ndarray] = {}
+    settings = []
+    for i, s in enumerate(result.settings.values()):
+        arrays[f"ranks_{i}"] = s.ranks.astype(np.int32)
+        if s.own_top is not None:
+            arrays[f"own_top_{i}"] = np.asarray(s.own_top, dtype=np.float32)
+        settings.append(
+            {
+                "query_lang": s.query_lang,
+                "candidate_lang": s.candidate_lang,
+                "query_ids": s.query_ids,
+                "n_candidates": s.n_candidates,
+                "rank_langs": s.rank_langs,
+                "ks": list(s.ks),
+                "ndcg_k": s.ndcg_k,
+                "top_k": s.top_k,
+            }
+        )
+    header = {
+        "dataset": result.dataset,
+        "languages": result.languages,
+        "seen_languages": result.seen_languages,
+        "tie_rule": result.tie_rule,
+        "candidate_text": result.candidate_text,
+        "timings": result.timings,
+        "settings": settings,
+    }
+    with atomic_path(folder) as tmp:
+        tmp.mkdir()
+        np.savez_compressed(tmp / RANKS_FILE, **arrays)
+        with gzip.open(tmp / SETTINGS_FILE, "wt", encoding="utf-8") as f:
+            json.dump(header, f)
+        (tmp / DONE_FILE).write_text(
+            json.dumps({**meta, **result.to_dict()}, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+    return folder
+
+
+def is_saved(folder: str | Path) -> bool:
+    return (Path(folder) / DONE_FILE).is_file()
+
+
+def load_result(folder: str | Path) -> LareqaResult:
+    folder = Path(folder)
+    with gzip.open(folder / SETTINGS_FILE, "rt", encoding="utf-8") as f:
+        header = json.load(f)
+    settings: dict[str, SettingResult] = {}
+    with np.load(folder / RANKS_FILE, allow_pickle=False) as arrays:
+        for i, spec in enumerate(header["settings"]):
+            own = arrays.get(f"own_top_{i}")
+            s = SettingResult(
+                query_lang=spec["query_lang"],
+                candidate_lang=spec["candidate_lang"],
+                query_ids=spec["query_ids"],
+                n_candidates=spec["n_candidates"],
+                ranks=arrays[f"ranks_{i}"].astype(np.int64),
+                rank_langs=spec["rank_langs"],
+                ks=tuple(spec["ks"]),
+                ndcg_k=spec["ndcg_k"],
+                own_top=own,
+                top_k=spec["top_k"],
+            )
+            settings[s.name] = s
+    return LareqaResult(
+        dataset=header["dataset"],
+        languages=header["languages"],
+        settings=settings,
+        seen_languages=header["seen_languages"],
+        tie_rule=header["tie_rule"],
+        candidate_text=header["candidate_text"],
+        timings=header["timings"],
+    )

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from lareqa_fixture import write_parallel_lareqa
+
+from polyret.errors import ConfigError
+from polyret.experiment import runner
+from polyret.experiment.config import ExperimentConfig
+
+
+def _config(tmp: Path, model: Path, **over: object) -> ExperimentConfig:
+    train_dir = write_parallel_lareqa(tmp / "train", ("en", "de", "es"), articles=8)
+    eval_dir = write_parallel_lareqa(tmp / "eval", ("en", "de", "ru"), articles=3)
+    values: dict[str, object] = {
+        "name": "tiny",
+        "output_dir": str(tmp / "exp"),
+        "base_model": str(model),
+        "train": {
+            "dataset": str(train_dir),
+            "batch_size": 4,
+            "max_steps": 2,
+            "dev_fraction": 0.0,
+            "exclude_titles": [],
+            "device": "cpu",
+            "logging_steps": 1,
+        },
+        "strategies": ["mono", "cross", {"name": "hybrid-0.5", "strategy": "hybrid", "alpha": 0.5}],
+        "seeds": [1, 2],
+        "eval": {
+            "dataset": str(eval_dir),
+            "seen_languages": ["en", "de", "es"],
+            "high_resource": ["en", "de"],
+            "batch_size": 64,
+        },
+        "report_dir": str(tmp / "results"),
+    }
+    values.update(over)
+    return ExperimentConfig.from_dict(values)
+
+
+def test_experiment_runs_caches_and_reports(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(tmp_path, tiny_model_dir)
+    calls: list[str] = []
+    from polyret.training import trainer
+
+    original = trainer.train
+
+    def counting_train(cfg, **kw):  # type: ignore[no-untyped-def]
+        calls.append(Path(cfg.output_dir).name)
+        return original(cfg, **kw)
+
+    monkeypatch.setattr(trainer, "train", counting_train)  # run_experiment imports it at call time
+    # Kill the experiment during the evaluation of the 4th run ...
+    original_eval = runner._evaluate
+    evals: list[str] = []
+
+    def failing_eval(model_spec, dataset, cfg, folder, meta):  # type: ignore[no-untyped-def]
+        evals.append(folder.name)
+        if folder.name == "mono-seed2" and evals.count("mono-seed2") == 1:
+            raise KeyboardInterrupt
+        return original_eval(model_spec, dataset, cfg, folder, meta)
+
+    monkeypatch.setattr(runner, "_evaluate", failing_eval)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_experiment(config)
+    assert calls == ["mono-seed1", "cross-seed1", "hybrid-0.5-seed1", "mono-seed2"]
+    # ... and resume: finished runs are neither retrained nor re-evaluated.
+    calls.clear()
+    report = runner.run_experiment(config)
+    assert calls == ["cross-seed2", "hybrid-0.5-seed2"]
+    text = report.read_text()
+    for needle in (
+        "| base |",
+        "| mono |",
+        "| cross |",
+        "| hybrid-0.5 |",
+        "Seen vs unseen",
+        "High-resource",
+        "Wilcoxon",
+    ):
+        assert needle in text
+    summary = json.loads((report.parent / "summary.json").read_text())
+    assert summary["seeds"] == {"mono": 2, "cross": 2, "hybrid-0.5": 2}
+    assert {t["baseline"] for t in summary["significance"]} == {"mono", "cross"}
+    assert (tmp_path / "results" / "tradeoff.png").stat().st_size > 1000
+    assert (tmp_path / "results" / "heatmap_best_minus_base.png").is_file()
+    # A third invocation does nothing but rebuild the report.
+    calls.clear()
+    runner.run_experiment(config)
+    assert calls == []
+
+
+def test_changed_shared_settings_are_refused(tmp_path: Path, tiny_model_dir: Path) -> None:
+    config = _config(tmp_path, tiny_model_dir)
+    runner._check_or_save_config(config)
+    changed = _config(tmp_path, tiny_model_dir)
+    changed.train["max_steps"] = 3
+    with pytest.raises(ConfigError, match="different 'train'"):
+        runner._check_or_save_config(changed)
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"strategies": []}, "at least one strategy"),
+        ({"seeds": [1, 1]}, "distinct"),
+        ({"train": {"alpha": 0.3}}, "set per run"),
+        ({"train": {"learning_rte": 1e-5}}, "did you mean 'learning_rate'"),
+        ({"evaluation": {}}, "unknown key 'evaluation'"),
+        ({"strategies": [{"name": "h", "strategy": "hybrid", "alpha": 2}]}, "alpha=2"),
+    ],
+)
+def test_bad_experiment_configs(
+    tmp_path: Path, tiny_model_dir: Path, over: dict, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _config(tmp_path, tiny_model_dir, **over)
