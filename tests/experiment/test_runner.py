@@ -86,7 +86,7 @@ def test_experiment_runs_caches_and_reports(
         assert needle in text
     summary = json.loads((report.parent / "summary.json").read_text())
     assert summary["seeds"] == {"mono": 2, "cross": 2, "hybrid-0.5": 2}
-    assert {t["baseline"] for t in summary["significance"]} == {"mono", "cross"}
+    assert {t["baseline"] for t in summary["significance"]} == {"mono", "cross", "base"}
     assert (tmp_path / "results" / "tradeoff.png").stat().st_size > 1000
     assert (tmp_path / "results" / "heatmap_best_minus_base.png").is_file()
     # A third invocation does nothing but rebuild the report.

@@ -56,18 +56,19 @@ def summarize(
 
 
 def significance(
-    config: ExperimentConfig, runs: dict[str, list[LareqaResult]]
+    config: ExperimentConfig, base: LareqaResult, runs: dict[str, list[LareqaResult]]
 ) -> list[tuple[str, str, str, PairedTest]]:
-    """(hybrid, baseline, kind, test) for every hybrid strategy against mono-only and cross-only."""
+    """(hybrid, baseline, kind, test): every hybrid strategy against mono-only, cross-only and the base model."""
     specs = {s.name: s for s in config.strategies if s.name in runs}
-    hybrids = [s for s in specs.values() if s.strategy == "hybrid"]
-    baselines = [s for s in specs.values() if s.strategy in ("mono", "cross")]
+    hybrids = [s.name for s in specs.values() if s.strategy == "hybrid"]
+    baselines = [s.name for s in specs.values() if s.strategy in ("mono", "cross")] + [BASE]
     out = []
     for kind in KINDS:
         averaged = {name: seed_mean([per_query(r, kind) for r in runs[name]]) for name in specs}
+        averaged[BASE] = per_query(base, kind)
         for h in hybrids:
             for b in baselines:
-                out.append((h.name, b.name, kind, paired_test(averaged[h.name], averaged[b.name])))
+                out.append((h, b, kind, paired_test(averaged[h], averaged[b])))
     return out
 
 
@@ -207,7 +208,7 @@ def write_report(
     folder.mkdir(parents=True, exist_ok=True)
     table = summarize(config, base, runs)
     seeds = {name: len(results) for name, results in runs.items()}
-    tests = significance(config, runs) if runs else []
+    tests = significance(config, base, runs) if runs else []
     lines = [f"# Experiment {config.name}", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items()]
     lines += [
@@ -255,7 +256,7 @@ def write_report(
     if tests:
         lines += [
             "",
-            "## Paired significance tests (hybrid vs each baseline)",
+            "## Paired significance tests (hybrid vs each baseline and the base model)",
             "",
             "Per query (query language, question id): AP averaged over the query's settings of the kind "
             "and over seeds; two-sided paired t-test and Wilcoxon signed-rank test over queries.",
