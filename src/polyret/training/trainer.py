@@ -298,11 +298,11 @@ def train(
     )
     metadata = data.train.metadata()
     # Plan once now so that data that cannot fill a batch fails before the model is loaded.
-    BatchPlanner(metadata, sampler_config, config.batch_size, seed=config.seed)
+    planner = BatchPlanner(metadata, sampler_config, config.batch_size, seed=config.seed)
     factory = make_batch_sampler(sampler_config, metadata)
     train_dataset = data.train.to_dataset()
     output_dir.mkdir(parents=True, exist_ok=True)
-    _save_config(output_dir, config, sampler_config.to_dict(), data.summary)
+    _save_config(output_dir, config, planner.describe(), data.summary)
 
     resolved = resolve_model(config.model)
     torch.manual_seed(config.seed)

@@ -1,0 +1,569 @@
+"""Training pairs from parallel QA (LAReQA format) and parallel sentences (NTREX-128).
+
+A :class:`TrainingPair` is ``(query, passage)`` text plus its query language, passage language
+and parallel group id. For LAReQA data the group is the question id: the pair
+``(question in Lq, answer sentence in Lp)`` exists for every two languages ``Lq``, ``Lp`` that hold
+the id, and pairs of one group are translations of each other, so they must never be in-batch
+negatives of each other. A :class:`PairSet` gives the trainer two things, kept apart on purpose:
+``to_dataset()`` (only the ``query`` and ``passage`` columns: the data collator tokenizes every
+column) and ``metadata()`` (languages and groups per row, bound into the batch sampler).
+
+Typical use::
+
+    data = load_lareqa(folder)
+    split = split_by_article(data, dev_fraction=0.1, seed=42, exclude_titles=EXCLUDED)
+    train = build_pairs(data, ids=split.train_ids, exclude_titles=EXCLUDED)
+    train = train + load_ntrex_pairs(shared / "ntrex-128", ["en", "de"])
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import random
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from polyret.data.registry import NTREX_CODES
+from polyret.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import datasets
+
+    from polyret.data.lareqa import LareqaDataset
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "METADATA_COLUMNS",
+    "NTREX_CODES",
+    "ArticleSplit",
+    "PairMetadata",
+    "PairSet",
+    "TrainingPair",
+    "build_pairs",
+    "fingerprint_texts",
+    "load_ntrex_pairs",
+    "normalize_title",
+    "passage_text",
+    "resolve_language_pairs",
+    "split_by_article",
+]
+
+#: Per-row fields that must never become dataset columns (the collator would tokenize them).
+METADATA_COLUMNS = ("query_lang", "passage_lang", "group")
+
+
+
+class TrainingPair(NamedTuple):
+    """One (query, passage) pair with the metadata that stays out of the tokenized columns."""
+
+    query: str
+    passage: str
+    query_lang: str
+    passage_lang: str
+    group: str
+
+
+def passage_text(sentence: str, context: str | None = None) -> str:
+    """The passage of an answer sentence: the sentence, or ``"<sentence> <paragraph>"``."""
+    return sentence if not context else f"{sentence} {context}"
+
+
+def normalize_title(title: str) -> str:
+    """Title key for matching: case-folded, underscores as spaces, whitespace collapsed."""
+    return " ".join(title.replace("_", " ").casefold().split())
+
+
+def fingerprint_texts(queries: Iterable[str], passages: Iterable[str]) -> str:
+    """sha256 of the query and passage columns, to check that metadata belongs to a dataset."""
+    h = hashlib.sha256()
+    for column in (queries, passages):
+        h.update("\x1f".join(column).encode("utf-8", "surrogatepass"))
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class PairMetadata:
+    """Query language, passage language and group of every row, as small integer codes.
+
+    ``languages[query_lang[i]]`` is the query language of row ``i``; ``groups[group[i]]`` its
+    group id. ``fingerprint`` (of the row texts) lets a sampler check it was given the right
+    dataset. Compact and picklable: the trainer pickles its arguments, sampler included.
+    """
+
+    languages: tuple[str, ...]
+    query_lang: np.ndarray
+    passage_lang: np.ndarray
+    groups: tuple[str, ...]
+    group: np.ndarray
+    fingerprint: str | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.query_lang)
+        if len(self.passage_lang) != n or len(self.group) != n:
+            raise DataError(
+                f"metadata columns differ in length: query_lang {n}, "
+                f"passage_lang {len(self.passage_lang)}, group {len(self.group)}"
+            )
+        for name, codes, vocab in (
+            ("query_lang", self.query_lang, self.languages),
+            ("passage_lang", self.passage_lang, self.languages),
+            ("group", self.group, self.groups),
+        ):
+            if n and (codes.min() < 0 or codes.max() >= len(vocab)):
+                raise DataError(f"metadata codes out of range for {len(vocab)} values", field=name)
+
+    @classmethod
+    def from_columns(
+        cls,
+        query_langs: Sequence[str],
+        passage_langs: Sequence[str],
+        groups: Sequence[str],
+        *,
+        fingerprint: str | None = None,
+    ) -> PairMetadata:
+        """Build from one string per row for each field."""
+        languages = tuple(sorted(set(query_langs) | set(passage_langs)))
+        lang_code = {lang: i for i, lang in enumerate(languages)}
+        dtype = np.int16 if len(languages) < 2**15 else np.int32
+        group_code: dict[str, int] = {}
+        codes = [group_code.setdefault(g, len(group_code)) for g in groups]
+        return cls(
+            languages=languages,
+            query_lang=np.fromiter((lang_code[x] for x in query_langs), dtype, len(query_langs)),
+            passage_lang=np.fromiter(
+                (lang_code[x] for x in passage_langs), dtype, len(passage_langs)
+            ),
+            groups=tuple(group_code),
+            group=np.asarray(codes, dtype=np.int64),
+            fingerprint=fingerprint,
+        )
+
+    def __len__(self) -> int:
+        return len(self.query_lang)
+
+    def row(self, i: int) -> tuple[str, str, str]:
+        """``(query_lang, passage_lang, group)`` of row ``i``."""
+        return (
+            self.languages[self.query_lang[i]],
+            self.languages[self.passage_lang[i]],
+            self.groups[self.group[i]],
+        )
+
+
+@dataclass
+class PairSet:
+    """Training pairs in row order; what the trainer consumes. ``a + b`` concatenates."""
+
+    pairs: list[TrainingPair]
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __iter__(self) -> Iterator[TrainingPair]:
+        return iter(self.pairs)
+
+    def __add__(self, other: PairSet) -> PairSet:
+        return PairSet(self.pairs + other.pairs)
+
+    @property
+    def languages(self) -> list[str]:
+        """Every query or passage language, sorted."""
+        return sorted({p.query_lang for p in self.pairs} | {p.passage_lang for p in self.pairs})
+
+    def counts(self) -> dict[str, int]:
+        """Pairs per ``"<query_lang>-<passage_lang>"``, sorted by key."""
+        c = Counter(f"{p.query_lang}-{p.passage_lang}" for p in self.pairs)
+        return dict(sorted(c.items()))
+
+    def summary(self) -> dict[str, Any]:
+        """Pairs, groups, mono/cross split and per-language-pair counts (JSON-able)."""
+        mono = sum(p.query_lang == p.passage_lang for p in self.pairs)
+        return {
+            "pairs": len(self.pairs),
+            "groups": len({p.group for p in self.pairs}),
+            "mono": mono,
+            "cross": len(self.pairs) - mono,
+            "languages": self.languages,
+            "language_pairs": self.counts(),
+        }
+
+    def to_dataset(self) -> datasets.Dataset:
+        """A ``datasets.Dataset`` with exactly the columns ``query`` and ``passage``."""
+        from datasets import Dataset
+
+        return Dataset.from_dict(
+            {"query": [p.query for p in self.pairs], "passage": [p.passage for p in self.pairs]}
+        )
+
+    def metadata(self) -> PairMetadata:
+        """Languages and group per row, in the row order of :meth:`to_dataset`."""
+        return PairMetadata.from_columns(
+            [p.query_lang for p in self.pairs],
+            [p.passage_lang for p in self.pairs],
+            [p.group for p in self.pairs],
+            fingerprint=fingerprint_texts(
+                (p.query for p in self.pairs), (p.passage for p in self.pairs)
+            ),
+        )
+
+
+_PAIR_SPEC = re.compile(r"^\s*([^-\s]+)\s*-\s*([^-\s]+)\s*$")
+
+
+def resolve_language_pairs(
+    spec: str | Iterable[str | tuple[str, str]], languages: Sequence[str]
+) -> list[tuple[str, str]]:
+    """Ordered ``(query_lang, passage_lang)`` pairs from a spec, sorted.
+
+    ``spec``: ``"all"`` (every ordered pair, monolingual included), ``"mono"`` (``Lq == Lp``),
+    ``"cross"`` (``Lq != Lp``), or a list of pairs as ``("de", "en")`` or ``"de-en"``.
+    """
+    langs = sorted(languages)
+    if isinstance(spec, str):
+        if spec == "all":
+            return [(q, p) for q in langs for p in langs]
+        if spec == "mono":
+            return [(q, q) for q in langs]
+        if spec == "cross":
+            return [(q, p) for q in langs for p in langs if q != p]
+        raise ConfigError(
+            f"language_pairs={spec!r}: must be all, mono, cross or a list of pairs such as ['de-en']"
+        )
+    out: set[tuple[str, str]] = set()
+    for item in spec:
+        if isinstance(item, str):
+            m = _PAIR_SPEC.match(item)
+            if not m:
+                raise ConfigError(f"language pair {item!r}: expected '<query_lang>-<passage_lang>'")
+            pair = (m.group(1), m.group(2))
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            pair = (str(item[0]), str(item[1]))
+        else:
+            raise ConfigError(f"language pair {item!r}: expected '<q>-<p>' or a (q, p) tuple")
+        unknown = [x for x in pair if x not in langs]
+        if unknown:
+            raise ConfigError(
+                f"language pair {'-'.join(pair)}: unknown language(s) {unknown}; available: {langs}"
+            )
+        out.add(pair)
+    if not out:
+        raise ConfigError("language_pairs is empty")
+    return sorted(out)
+
+
+def _resolve_languages(
+    languages: Iterable[str] | None, available: Sequence[str], what: str
+) -> list[str]:
+    if languages is None:
+        return sorted(available)
+    if isinstance(languages, str):
+        raise ConfigError(f"languages={languages!r}: must be a list of language codes")
+    wanted = sorted(set(languages))
+    unknown = [x for x in wanted if x not in available]
+    if unknown:
+        raise ConfigError(
+            f"unknown language(s) {unknown} for {what}; available: {sorted(available)}"
+        )
+    if not wanted:
+        raise ConfigError("languages is empty")
+    return wanted
+
+
+def _excluded_ids(dataset: LareqaDataset, titles: Iterable[str]) -> set[str]:
+    """Ids whose article title, in any loaded language, is one of ``titles`` (normalized)."""
+    if isinstance(titles, str):
+        raise ConfigError(f"exclude_titles={titles!r}: must be a list of titles")
+    wanted = {normalize_title(t) for t in titles}
+    if not wanted:
+        return set()
+    matched: set[str] = set()
+    out: set[str] = set()
+    for language in dataset.languages.values():
+        for q in language.questions:
+            key = normalize_title(q.title)
+            if key in wanted:
+                out.add(q.id)
+                matched.add(key)
+    if wanted - matched:
+        logger.warning(
+            "exclude_titles: no article titled %s in %s",
+            sorted(wanted - matched),
+            dataset.name,
+        )
+    return out
+
+
+def build_pairs(
+    dataset: LareqaDataset,
+    *,
+    languages: Iterable[str] | None = None,
+    language_pairs: str | Iterable[str | tuple[str, str]] = "all",
+    exclude_titles: Iterable[str] = (),
+    context: bool = False,
+    ids: Collection[str] | None = None,
+) -> PairSet:
+    """Pairs ``(question in Lq, answer sentence in Lp)`` for every id held by both languages.
+
+    Args:
+        dataset: a loaded LAReQA dataset (``polyret.data.lareqa.load_lareqa``).
+        languages: languages to use (default: all loaded).
+        language_pairs: which ``(Lq, Lp)`` to build, see :func:`resolve_language_pairs`.
+        exclude_titles: drop every id whose article title, in any loaded language (used or
+            not), matches one of these (case, underscores and spacing ignored).
+        context: passage = answer sentence + its paragraph (:func:`passage_text`).
+        ids: keep only these question ids (e.g. ``split.train_ids``).
+
+    Rows are ordered by id (first seen over sorted languages), then by language pair. Raises
+    ConfigError for unknown languages or when nothing is left.
+    """
+    langs = _resolve_languages(languages, list(dataset.languages), f"dataset {dataset.name!r}")
+    cells = resolve_language_pairs(language_pairs, langs)
+    excluded = _excluded_ids(dataset, exclude_titles)
+    keep = None if ids is None else set(ids)
+    by_lang = {lang: dataset.languages[lang] for lang in langs}
+
+    pairs: list[TrainingPair] = []
+    for qid in dataset.question_ids:
+        if qid in excluded or (keep is not None and qid not in keep):
+            continue
+        present = {}
+        for lang, data in by_lang.items():
+            q = data.question(qid)
+            if q is not None:
+                answer = data.candidates[q.answer]
+                present[lang] = (
+                    q.text,
+                    passage_text(answer.text, answer.context if context else None),
+                )
+        for lq, lp in cells:
+            if lq in present and lp in present:
+                pairs.append(TrainingPair(present[lq][0], present[lp][1], lq, lp, qid))
+    if not pairs:
+        raise ConfigError(
+            f"no training pairs from {dataset.name!r} for languages {langs} and language_pairs "
+            f"{language_pairs!r} ({len(excluded)} ids excluded by title"
+            + ("" if keep is None else f", {len(keep)} ids requested")
+            + ")"
+        )
+    return PairSet(pairs)
+
+
+@dataclass(frozen=True)
+class ArticleSplit:
+    """Question ids on each side of an article-level train/dev split.
+
+    ``dev_articles`` / ``train_articles`` name each held-out unit by its English title (or the
+    title in the first language holding it, in sorted code order).
+    """
+
+    train_ids: frozenset[str]
+    dev_ids: frozenset[str]
+    train_articles: tuple[str, ...]
+    dev_articles: tuple[str, ...]
+    excluded_ids: frozenset[str]
+
+
+def split_by_article(
+    dataset: LareqaDataset,
+    *,
+    dev_fraction: float | None = None,
+    dev_count: int | None = None,
+    seed: int = 0,
+    languages: Iterable[str] | None = None,
+    exclude_titles: Iterable[str] = (),
+) -> ArticleSplit:
+    """Hold out whole articles as a dev split; deterministic for ``seed``.
+
+    The rule: every (language, article) is linked to the articles of the other languages that
+    hold one of its question ids; a connected set of such articles is one unit and goes wholly to
+    train or to dev, so no id, and no article in any language, is on both sides. In XQuAD-R and
+    MLQA-R each unit is exactly one English article (MLQA-R titles differ per language, the
+    question ids link them). ``dev_fraction`` (of units, rounded, at least 1 when positive) or
+    ``dev_count`` units are drawn at random after sorting the units by their title. Ids matched
+    by ``exclude_titles`` (as in :func:`build_pairs`) are on neither side.
+    """
+    if (dev_fraction is None) == (dev_count is None):
+        raise ConfigError("give exactly one of dev_fraction and dev_count")
+    if dev_fraction is not None and not (
+        isinstance(dev_fraction, (int, float)) and 0.0 <= dev_fraction < 1.0
+    ):
+        raise ConfigError(f"dev_fraction={dev_fraction!r}: must lie in [0, 1)")
+    if dev_count is not None and not (
+        isinstance(dev_count, int) and not isinstance(dev_count, bool) and dev_count >= 0
+    ):
+        raise ConfigError(f"dev_count={dev_count!r}: must be a non-negative integer")
+    langs = _resolve_languages(languages, list(dataset.languages), f"dataset {dataset.name!r}")
+    excluded = _excluded_ids(dataset, exclude_titles)
+
+    # Union-find over (lang, article index) nodes, joined by shared question ids.
+    parent: dict[tuple[str, int], tuple[str, int]] = {}
+
+    def find(x: tuple[str, int]) -> tuple[str, int]:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    first_node: dict[str, tuple[str, int]] = {}
+    titles: dict[tuple[str, int], str] = {}
+    for lang in langs:
+        for q in dataset.languages[lang].questions:
+            if q.id in excluded:
+                continue
+            node = (lang, q.article)
+            if node not in parent:
+                parent[node] = node
+                titles[node] = q.title
+            other = first_node.setdefault(q.id, node)
+            a, b = find(node), find(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+
+    units: dict[tuple[str, int], list[str]] = {}
+    for qid, node in first_node.items():
+        units.setdefault(find(node), []).append(qid)
+    if not units:
+        raise ConfigError(f"no questions left in {dataset.name!r} to split")
+
+    members: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for node in parent:
+        members.setdefault(find(node), []).append(node)
+
+    def label(root: tuple[str, int]) -> str:
+        nodes = members[root]
+        english = [n for n in nodes if n[0] == "en"]
+        return titles[min(english or nodes)]
+
+    ordered = sorted(units, key=lambda r: (normalize_title(label(r)), min(units[r])))
+    n_units = len(ordered)
+    if dev_count is None:
+        k = round(dev_fraction * n_units)
+        k = max(k, 1) if dev_fraction > 0 else 0
+    else:
+        k = dev_count
+    if k >= n_units:
+        raise ConfigError(
+            f"a dev split of {k} articles leaves no training articles ({n_units} in total)"
+        )
+    shuffled = list(ordered)
+    random.Random(seed).shuffle(shuffled)
+    dev, train = shuffled[:k], shuffled[k:]
+    return ArticleSplit(
+        train_ids=frozenset(i for r in train for i in units[r]),
+        dev_ids=frozenset(i for r in dev for i in units[r]),
+        train_articles=tuple(sorted(label(r) for r in train)),
+        dev_articles=tuple(sorted(label(r) for r in dev)),
+        excluded_ids=frozenset(excluded),
+    )
+
+
+def _ntrex_folder(root: Path) -> Path:
+    for folder in (root, root / "ntrex-128"):
+        if (folder / "NTREX-128").is_dir():
+            return folder
+    raise DataError("NTREX-128 folder not found (expected <root>/NTREX-128/)", path=root)
+
+
+def _read_lines(path: Path, expected: int | None) -> list[str]:
+    if not path.is_file():
+        raise DataError("file not found", path=path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise DataError(f"cannot read: {exc}", path=path) from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines = [line.rstrip("\r") for line in lines]
+    if expected is not None and len(lines) != expected:
+        raise DataError(f"{len(lines)} lines, expected {expected} (line-aligned files)", path=path)
+    return lines
+
+
+def load_ntrex_pairs(
+    root: str | Path,
+    languages: Iterable[str],
+    *,
+    language_pairs: str | Iterable[str | tuple[str, str]] = "cross",
+    passages: str = "sentence",
+    codes: Mapping[str, str] | None = None,
+) -> PairSet:
+    """Parallel NTREX-128 pairs: ``(line i in Lq, line i in Lp)``, group ``"ntrex:<i>"`` (1-based).
+
+    Args:
+        root: the ``ntrex-128`` folder (or the data root that holds it).
+        languages: ISO codes, mapped to NTREX file codes by :data:`NTREX_CODES` (+ ``codes``).
+        language_pairs: as in :func:`resolve_language_pairs`; ``mono`` pairs need
+            ``passages="document"`` (a sentence paired with itself teaches nothing).
+        passages: ``"sentence"``, or ``"document"``: the passage is the whole document (in Lp)
+            that holds the query sentence, and the group is ``"ntrex:<document id>"``.
+        codes: extra or overriding ISO -> NTREX code mappings.
+
+    Pairs with an empty query or passage (an empty line in the files) are skipped.
+    """
+    if passages not in ("sentence", "document"):
+        raise ConfigError(f"passages={passages!r}: must be sentence or document")
+    table = {**NTREX_CODES, **(codes or {})}
+    langs = _resolve_languages(languages, list(table), "NTREX-128 (add codes= for others)")
+    cells = resolve_language_pairs(language_pairs, langs)
+    if passages == "sentence" and any(q == p for q, p in cells):
+        raise ConfigError(
+            "NTREX monolingual pairs at sentence level would pair a sentence with itself; "
+            "use language_pairs='cross' or passages='document'"
+        )
+    folder = _ntrex_folder(Path(root))
+    doc_ids = _read_lines(folder / "DOCUMENT_IDS.tsv", None)
+    doc_ids = [line.split("\t")[0].strip() for line in doc_ids]
+    text: dict[str, list[str]] = {}
+    for lang in langs:
+        code = table[lang]
+        name = (
+            f"newstest2019-{code}.txt.gz"
+            if code.startswith("src.")
+            else f"newstest2019-ref.{code}.txt.gz"
+        )
+        text[lang] = [
+            line.strip() for line in _read_lines(folder / "NTREX-128" / name, len(doc_ids))
+        ]
+
+    documents: dict[str, dict[str, str]] = {}
+    if passages == "document":
+        for lang in langs:
+            joined: dict[str, list[str]] = {}
+            for doc, line in zip(doc_ids, text[lang], strict=True):
+                if line:
+                    joined.setdefault(doc, []).append(line)
+            documents[lang] = {doc: " ".join(lines) for doc, lines in joined.items()}
+
+    pairs: list[TrainingPair] = []
+    skipped = 0
+    for i, doc in enumerate(doc_ids):
+        for lq, lp in cells:
+            query = text[lq][i]
+            if passages == "sentence":
+                passage, group = text[lp][i], f"ntrex:{i + 1}"
+            else:
+                passage, group = documents[lp].get(doc, ""), f"ntrex:{doc}"
+            if not query or not passage:
+                skipped += 1
+                continue
+            pairs.append(TrainingPair(query, passage, lq, lp, group))
+    if skipped:
+        logger.info("NTREX-128: skipped %d pairs with an empty line", skipped)
+    if not pairs:
+        raise ConfigError(f"no NTREX-128 pairs for languages {langs} and {language_pairs!r}")
+    return PairSet(pairs)

@@ -1,0 +1,386 @@
+"""Training pairs from LAReQA-format QA and NTREX-128: tiny fixtures, properties, real data."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from polyret.data.lareqa import LareqaDataset, LareqaLanguage, Question, load_lareqa
+from polyret.errors import ConfigError, DataError
+from polyret.pairs import (
+    METADATA_COLUMNS,
+    PairSet,
+    TrainingPair,
+    build_pairs,
+    fingerprint_texts,
+    load_ntrex_pairs,
+    normalize_title,
+    resolve_language_pairs,
+    split_by_article,
+)
+
+# lang -> articles: (title, paragraphs); paragraph: (sentences, questions (id, answer sentence))
+Article = tuple[str, list[tuple[list[str], list[tuple[str, int]]]]]
+
+
+def write_lareqa(folder: Path, lang: str, articles: list[Article]) -> None:
+    data = []
+    for title, paragraphs in articles:
+        paras = []
+        for sentences, questions in paragraphs:
+            context = " ".join(sentences)
+            breaks, start = [], 0
+            for s in sentences:
+                breaks.append([start, start + len(s)])
+                start += len(s) + 1
+            qas = [
+                {
+                    "id": qid,
+                    "question": f"{lang} question {qid}?",
+                    "answers": [{"text": sentences[i][:3], "answer_start": breaks[i][0]}],
+                }
+                for qid, i in questions
+            ]
+            paras.append(
+                {"context": context, "sentence_breaks": breaks, "sentences": sentences, "qas": qas}
+            )
+        data.append({"title": title, "paragraphs": paras})
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{lang}.json").write_text(json.dumps({"version": "1.1", "data": data}))
+
+
+def sentences(lang: str, tag: str, n: int = 3) -> list[str]:
+    return [f"{lang} {tag} s{i}." for i in range(n)]
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> LareqaDataset:
+    """MLQA-like: titles differ per language; ids q1..q6, each in 1-3 languages.
+
+    en: Prime_number (q1, q2), Alpha (q3, q4), Beta (q5), Gamma (q6)
+    de: Primzahl (q1), Alpha DE (q3, q5: links en Alpha and en Beta), Gamma (q6)
+    fr: Alpha FR (q3, q4)
+    """
+    root = tmp_path / "tiny"
+    write_lareqa(
+        root,
+        "en",
+        [
+            ("Prime_number", [(sentences("en", "prime"), [("q1", 0), ("q2", 2)])]),
+            (
+                "Alpha",
+                [(sentences("en", "alpha"), [("q3", 1)]), (sentences("en", "a2"), [("q4", 0)])],
+            ),
+            ("Beta", [(sentences("en", "beta"), [("q5", 2)])]),
+            ("Gamma", [(sentences("en", "gamma"), [("q6", 0)])]),
+        ],
+    )
+    write_lareqa(
+        root,
+        "de",
+        [
+            ("Primzahl", [(sentences("de", "prime"), [("q1", 1)])]),
+            ("Alpha DE", [(sentences("de", "alpha", 4), [("q3", 3), ("q5", 0)])]),
+            ("Gamma", [(sentences("de", "gamma"), [("q6", 2)])]),
+        ],
+    )
+    write_lareqa(root, "fr", [("Alpha FR", [(sentences("fr", "alpha"), [("q3", 0), ("q4", 1)])])])
+    return load_lareqa(root)
+
+
+HOLDERS = {"q1": "de en", "q2": "en", "q3": "de en fr", "q4": "en fr", "q5": "de en", "q6": "de en"}
+
+
+def test_all_pairs(tiny: LareqaDataset) -> None:
+    pairs = build_pairs(tiny)
+    assert len(pairs) == sum(len(h.split()) ** 2 for h in HOLDERS.values())  # 4+1+9+4+4+4
+    by_key = {(p.group, p.query_lang, p.passage_lang): p for p in pairs}
+    assert set(by_key) == {
+        (q, a, b) for q, h in HOLDERS.items() for a in h.split() for b in h.split()
+    }
+    p = by_key["q3", "de", "fr"]
+    assert p == TrainingPair("de question q3?", "fr alpha s0.", "de", "fr", "q3")
+    assert by_key["q5", "en", "de"].passage == "de alpha s0."
+    assert by_key["q1", "de", "de"].passage == "de prime s1."
+    # rows: by id (first seen over sorted languages: de, en, fr), then by language pair
+    assert [p.group for p in pairs][:4] == ["q1"] * 4
+    assert pairs.summary()["mono"] == sum(len(h.split()) for h in HOLDERS.values())
+
+
+def test_language_pair_filters(tiny: LareqaDataset) -> None:
+    mono = build_pairs(tiny, language_pairs="mono")
+    assert all(p.query_lang == p.passage_lang for p in mono) and len(mono) == 12
+    cross = build_pairs(tiny, language_pairs="cross")
+    assert all(p.query_lang != p.passage_lang for p in cross) and len(cross) == 26 - 12
+    de_en = build_pairs(tiny, language_pairs=["de-en", ("en", "de")])
+    assert de_en.counts() == {"de-en": 4, "en-de": 4}
+    two = build_pairs(tiny, languages=["en", "fr"])
+    assert set(two.languages) == {"en", "fr"}
+    assert two.counts() == {"en-en": 6, "en-fr": 2, "fr-en": 2, "fr-fr": 2}
+
+
+def test_context_and_ids(tiny: LareqaDataset) -> None:
+    pairs = build_pairs(tiny, context=True, ids={"q6"}, language_pairs=["en-de"])
+    assert pairs.pairs == [
+        TrainingPair(
+            "en question q6?",
+            "de gamma s2. de gamma s0. de gamma s1. de gamma s2.",
+            "en",
+            "de",
+            "q6",
+        )
+    ]
+
+
+def test_exclude_titles(tiny: LareqaDataset) -> None:
+    assert normalize_title("  Prime_NUMBER ") == normalize_title("prime  number") == "prime number"
+    groups = {p.group for p in build_pairs(tiny, exclude_titles=["prime number"])}
+    assert groups == {"q3", "q4", "q5", "q6"}
+    # A title in any language excludes the id: only q1 sits in de "Primzahl".
+    groups = {p.group for p in build_pairs(tiny, exclude_titles=["PRIMZAHL"])}
+    assert groups == {"q2", "q3", "q4", "q5", "q6"}
+    # ...also a title in a loaded language that is not used for pairs.
+    groups = {p.group for p in build_pairs(tiny, languages=["de"], exclude_titles=["Prime number"])}
+    assert groups == {"q3", "q5", "q6"}
+
+
+def test_build_errors(tiny: LareqaDataset) -> None:
+    with pytest.raises(ConfigError, match=r"unknown language\(s\) \['xx'\]"):
+        build_pairs(tiny, languages=["en", "xx"])
+    with pytest.raises(ConfigError, match="unknown language"):
+        build_pairs(tiny, language_pairs=["de-xx"])
+    with pytest.raises(ConfigError, match="language_pairs='bilingual'"):
+        build_pairs(tiny, language_pairs="bilingual")
+    with pytest.raises(ConfigError, match="expected '<query_lang>-<passage_lang>'"):
+        build_pairs(tiny, language_pairs=["deen"])
+    with pytest.raises(ConfigError, match="no training pairs"):
+        build_pairs(tiny, ids=[])
+    with pytest.raises(ConfigError, match="no training pairs"):
+        build_pairs(tiny, languages=["fr"], language_pairs="cross")
+    with pytest.raises(ConfigError, match="list of titles"):
+        build_pairs(tiny, exclude_titles="Alpha")
+
+
+def test_dataset_and_metadata(tiny: LareqaDataset) -> None:
+    pairs = build_pairs(tiny)
+    ds = pairs.to_dataset()
+    assert ds.column_names == ["query", "passage"]
+    assert not set(ds.column_names) & set(METADATA_COLUMNS)
+    meta = pairs.metadata()
+    assert len(meta) == len(pairs) == len(ds)
+    for i, p in enumerate(pairs):
+        assert meta.row(i) == (p.query_lang, p.passage_lang, p.group)
+        assert ds[i] == {"query": p.query, "passage": p.passage}
+    assert meta.fingerprint == fingerprint_texts(ds["query"][:], ds["passage"][:])
+    both = pairs + PairSet([TrainingPair("x", "y", "en", "zh", "ntrex:1")])
+    assert len(both) == len(pairs) + 1 and both.metadata().languages == ("de", "en", "fr", "zh")
+
+
+def test_resolve_language_pairs() -> None:
+    assert resolve_language_pairs("all", ["b", "a"]) == [
+        ("a", "a"),
+        ("a", "b"),
+        ("b", "a"),
+        ("b", "b"),
+    ]
+    assert resolve_language_pairs("cross", ["a", "b"]) == [("a", "b"), ("b", "a")]
+    assert resolve_language_pairs([" b - a "], ["a", "b"]) == [("b", "a")]
+    with pytest.raises(ConfigError, match="empty"):
+        resolve_language_pairs([], ["a"])
+
+
+def test_split_links_articles_across_languages(tiny: LareqaDataset) -> None:
+    ids = {"q1", "q2", "q3", "q4", "q5", "q6"}
+    seen = set()
+    for seed in range(12):
+        split = split_by_article(tiny, dev_count=1, seed=seed)
+        assert split.train_ids | split.dev_ids == ids and not split.train_ids & split.dev_ids
+        # en Alpha and en Beta are joined by de "Alpha DE" (q3, q5): one unit.
+        assert len({"q3", "q4", "q5"} & split.dev_ids) in (0, 3)
+        assert len(split.dev_articles) == 1 and split.dev_articles[0] in {
+            "Prime_number",
+            "Alpha",
+            "Gamma",
+        }
+        seen.add(split.dev_ids)
+        assert split == split_by_article(tiny, dev_count=1, seed=seed), "deterministic"
+    assert seen == {frozenset({"q1", "q2"}), frozenset({"q3", "q4", "q5"}), frozenset({"q6"})}
+    split = split_by_article(tiny, dev_fraction=0.5, seed=0, exclude_titles=["Prime number"])
+    assert split.excluded_ids == {"q1", "q2"}
+    assert len(split.dev_articles) == 1 and len(split.train_articles) == 1  # round(0.5 * 2)
+    assert split.train_ids | split.dev_ids == {"q3", "q4", "q5", "q6"}
+
+
+def test_split_errors(tiny: LareqaDataset) -> None:
+    with pytest.raises(ConfigError, match="exactly one"):
+        split_by_article(tiny)
+    with pytest.raises(ConfigError, match="exactly one"):
+        split_by_article(tiny, dev_fraction=0.1, dev_count=1)
+    with pytest.raises(ConfigError, match=r"dev_fraction=1\.0"):
+        split_by_article(tiny, dev_fraction=1.0)
+    with pytest.raises(ConfigError, match="leaves no training articles"):
+        split_by_article(tiny, dev_count=3)
+    with pytest.raises(ConfigError, match="dev_count=-1"):
+        split_by_article(tiny, dev_count=-1)
+    assert split_by_article(tiny, dev_fraction=0.0).dev_ids == frozenset()
+    assert len(split_by_article(tiny, dev_fraction=0.01).dev_articles) == 1
+
+
+@st.composite
+def random_datasets(draw: st.DrawFn) -> LareqaDataset:
+    """Questions placed in random articles per language (only what the split reads)."""
+    langs = ["de", "en", "zh"][: draw(st.integers(1, 3))]
+    n_ids = draw(st.integers(1, 25))
+    languages = {}
+    for lang in langs:
+        questions = []
+        for i in range(n_ids):
+            if draw(st.booleans()):
+                article = draw(st.integers(0, 5))
+                questions.append(Question(f"q{i}", lang, "?", 0, article, 0, f"{lang} t{article}"))
+        languages[lang] = LareqaLanguage(lang, Path(f"{lang}.json"), "", questions, [])
+    return LareqaDataset("random", Path("."), languages)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=random_datasets(), fraction=st.sampled_from([0.0, 0.2, 0.5, 0.9]), seed=st.integers(0, 99)
+)
+def test_split_never_shares_ids_or_articles(
+    data: LareqaDataset, fraction: float, seed: int
+) -> None:
+    try:
+        split = split_by_article(data, dev_fraction=fraction, seed=seed)
+    except ConfigError as exc:
+        assert "no training articles" in str(exc) or "no questions" in str(exc)
+        return
+    assert split.train_ids | split.dev_ids == set(data.question_ids)
+    assert not split.train_ids & split.dev_ids
+    side = {}
+    for lang, language in data.languages.items():
+        for q in language.questions:
+            node = (lang, q.article)
+            s = q.id in split.dev_ids
+            assert side.setdefault(node, s) == s, f"article {node} is on both sides"
+
+
+def write_ntrex(root: Path, lines: dict[str, list[str]], docs: list[str]) -> Path:
+    folder = root / "ntrex-128"
+    (folder / "NTREX-128").mkdir(parents=True)
+    (folder / "DOCUMENT_IDS.tsv").write_text("".join(d + "\n" for d in docs))
+    for code, text in lines.items():
+        name = (
+            "newstest2019-src.eng.txt.gz"
+            if code == "src.eng"
+            else f"newstest2019-ref.{code}.txt.gz"
+        )
+        with gzip.open(folder / "NTREX-128" / name, "wt", encoding="utf-8") as f:
+            f.write("".join(t + "\n" for t in text))
+    return folder
+
+
+@pytest.fixture
+def ntrex(tmp_path: Path) -> Path:
+    return write_ntrex(
+        tmp_path,
+        {
+            "src.eng": ["One.", "Two.", "Three.", "Four.", "Five."],
+            "deu": ["Eins.", "Zwei.", "", "Vier.", "Fünf."],
+            "zho-CN": ["一。", "二。", "三。", "四。", "五。"],
+        },
+        ["doc.a", "doc.a", "doc.b", "doc.b", "doc.b"],
+    )
+
+
+def test_ntrex_sentence_pairs(ntrex: Path) -> None:
+    pairs = load_ntrex_pairs(ntrex, ["en", "de", "zh"])
+    assert pairs.counts() == {
+        "de-en": 4,
+        "de-zh": 4,
+        "en-de": 4,
+        "en-zh": 5,
+        "zh-de": 4,
+        "zh-en": 5,
+    }
+    assert TrainingPair("Vier.", "四。", "de", "zh", "ntrex:4") in pairs.pairs
+    assert {p.group for p in pairs if p.query == "Three."} == {"ntrex:3"}
+    # the data root that holds ntrex-128/ works too
+    assert (
+        load_ntrex_pairs(ntrex.parent, ["en", "zh"]).pairs
+        == load_ntrex_pairs(ntrex, ["en", "zh"]).pairs
+    )
+
+
+def test_ntrex_documents(ntrex: Path) -> None:
+    pairs = load_ntrex_pairs(ntrex, ["en", "de"], language_pairs="all", passages="document")
+    p = next(p for p in pairs if p.query == "Three." and p.passage_lang == "de")
+    assert p == TrainingPair("Three.", "Vier. Fünf.", "en", "de", "ntrex:doc.b")
+    assert pairs.counts()["en-en"] == 5
+
+
+def test_ntrex_errors(ntrex: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown language"):
+        load_ntrex_pairs(ntrex, ["en", "xx"])
+    assert len(load_ntrex_pairs(ntrex, ["en", "xx"], codes={"xx": "deu"})) == 8
+    with pytest.raises(ConfigError, match="itself"):
+        load_ntrex_pairs(ntrex, ["en", "de"], language_pairs="all")
+    with pytest.raises(ConfigError, match="passages='page'"):
+        load_ntrex_pairs(ntrex, ["en", "de"], passages="page")
+    with pytest.raises(DataError, match=r"newstest2019-ref\.rus\.txt\.gz: file not found"):
+        load_ntrex_pairs(ntrex, ["en", "ru"])
+    short = write_ntrex(tmp_path / "short", {"src.eng": ["a", "b"], "deu": ["a"]}, ["d", "d"])
+    with pytest.raises(DataError, match="1 lines, expected 2"):
+        load_ntrex_pairs(short, ["en", "de"])
+    with pytest.raises(DataError, match="NTREX-128 folder not found"):
+        load_ntrex_pairs(tmp_path / "nowhere", ["en", "de"])
+
+
+@pytest.mark.integration
+def test_mlqa_r_pairs(shared_data: Path) -> None:
+    data = load_lareqa(shared_data / "lareqa" / "mlqa-r")
+    questions = {"ar": 517, "de": 512, "en": 1148, "es": 500, "hi": 507, "vi": 511, "zh": 504}
+    pairs = build_pairs(data)
+    counts = pairs.counts()
+    for lang, n in questions.items():
+        assert counts[f"{lang}-{lang}"] == n
+        if lang != "en":  # every non-English id is also in en
+            assert counts[f"{lang}-en"] == counts[f"en-{lang}"] == n
+    # 65 ids in 2 languages, 263 in 3, 820 in 4: k*(k-1) ordered cross pairs each
+    assert pairs.summary()["cross"] == 65 * 2 + 263 * 6 + 820 * 12
+    assert pairs.summary()["groups"] == 1148
+
+    excluded = ["Prime number", "Harvard University"]
+    split = split_by_article(data, dev_fraction=0.1, seed=42, exclude_titles=excluded)
+    assert len(split.train_articles) + len(split.dev_articles) == 518  # 520 en articles - 2
+    assert len(split.dev_articles) == 52
+    assert not split.train_ids & split.dev_ids
+    assert len(split.train_ids | split.dev_ids | split.excluded_ids) == 1148
+    train = build_pairs(data, ids=split.train_ids, exclude_titles=excluded)
+    dev = build_pairs(data, ids=split.dev_ids)
+    assert len(train) + len(dev) < len(pairs)
+    assert not {p.group for p in train} & {p.group for p in dev}
+
+    from polyret.samplers import BatchPlanner, SamplerConfig
+
+    planner = BatchPlanner(train.metadata(), SamplerConfig(world_size=1), 32, seed=1)
+    plan = planner.plan(0)
+    assert len(plan) == len(planner) > 100
+    assert {b.kind for b in plan} == {"mono", "cross"}
+
+
+@pytest.mark.integration
+def test_ntrex_128_pairs(shared_data: Path) -> None:
+    pairs = load_ntrex_pairs(shared_data / "ntrex-128", ["en", "de", "zh"])
+    assert pairs.counts()["en-de"] <= 1997 and len(pairs) > 6 * 1990
+    assert {p.group for p in pairs} <= {f"ntrex:{i}" for i in range(1, 1998)}
+    first = next(p for p in pairs if p.query_lang == "en" and p.passage_lang == "de")
+    assert first.group == "ntrex:1" and first.passage.startswith(
+        "Mitglieder der Nationalversammlung"
+    )
+    docs = load_ntrex_pairs(shared_data / "ntrex-128", ["en", "de"], passages="document")
+    assert len({p.group for p in docs}) == 123

@@ -1,0 +1,455 @@
+"""Mono / cross / hybrid batch samplers: properties, statistics, errors, a real trainer run."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from polyret.errors import ConfigError
+from polyret.pairs import PairMetadata, PairSet, TrainingPair
+from polyret.samplers import (
+    BatchInfo,
+    BatchPlanner,
+    BatchStrategy,
+    HybridBatchSampler,
+    PairWeighting,
+    SamplerConfig,
+    make_batch_sampler,
+    write_batch_log,
+)
+
+
+def parallel_pairs(presence: dict[str, Sequence[str]], *, copies: int = 1) -> PairSet:
+    """Every ordered (Lq, Lp) pair for every group held by both, like ``build_pairs``."""
+    pairs = []
+    for group, langs in presence.items():
+        for lq in langs:
+            for lp in langs:
+                for c in range(copies):
+                    pairs.append(
+                        TrainingPair(f"q {group} {lq} {c}", f"p {group} {lp} {c}", lq, lp, group)
+                    )
+    return PairSet(pairs)
+
+
+def balanced(langs: Sequence[str], n_groups: int, **kw) -> PairSet:
+    return parallel_pairs({f"g{i}": langs for i in range(n_groups)}, **kw)
+
+
+def planner(pairs: PairSet, batch_size: int, **config) -> BatchPlanner:
+    config.setdefault("world_size", 1)
+    return BatchPlanner(pairs.metadata(), SamplerConfig(**config), batch_size, seed=0)
+
+
+def check_plan(meta: PairMetadata, plan: list[BatchInfo], p: BatchPlanner) -> None:
+    """The invariants every plan must satisfy."""
+    b, w = p.batch_size, p.world_size
+    assert len(plan) == len(p) == p.counts.batches == p.counts.steps * w
+    c = p.counts
+    assert c.used + c.excluded + c.dropped + c.unused == c.rows == len(meta)
+    seen: set[int] = set()
+    steps: dict[int, list[BatchInfo]] = defaultdict(list)
+    for k, info in enumerate(plan):
+        assert info.index == k and info.step == k // w and info.rank == k % w
+        assert info.size == b == len(info.indices)
+        assert not seen & set(info.indices), "a pair is used twice in one epoch"
+        seen.update(info.indices)
+        for i in info.indices:
+            q, pl, _ = meta.row(i)
+            assert (q, pl) == (info.query_lang, info.passage_lang), "impure batch"
+        assert info.kind == ("mono" if info.query_lang == info.passage_lang else "cross")
+        steps[info.step].append(info)
+    assert len(seen) == c.used
+    for batches in steps.values():
+        assert len(batches) == w
+        assert len({(x.kind, x.query_lang, x.passage_lang) for x in batches}) == 1
+        groups = [meta.group[i] for x in batches for i in x.indices]
+        assert len(groups) == len(set(groups)), "a group occurs twice in one step"
+    assert sum(x.kind == "mono" for x in plan) == c.mono_steps * w
+    strategy = p.config.strategy
+    if strategy is BatchStrategy.MONO:
+        assert c.cross_steps == 0
+    if strategy is BatchStrategy.CROSS:
+        assert c.mono_steps == 0
+    if strategy is BatchStrategy.HYBRID:
+        alpha = p.config.alpha
+        assert c.mono_steps == int(np.floor(alpha * c.steps + 0.5))
+        # T is the longest epoch both pools allow.
+        pool = Counter()
+        for cell in p.cells:
+            pool[cell["kind"]] += cell["steps"]
+        longer = c.steps + 1
+        n_mono = int(np.floor(alpha * longer + 0.5))
+        assert n_mono > pool["mono"] or longer - n_mono > pool["cross"]
+
+
+@st.composite
+def corpora(draw: st.DrawFn) -> PairSet:
+    langs = ["en", "de", "zh", "ar"][: draw(st.integers(1, 4))]
+    n_groups = draw(st.integers(1, 30))
+    presence = {}
+    for g in range(n_groups):
+        held = [lang for lang in langs if draw(st.booleans())] or [langs[g % len(langs)]]
+        presence[f"g{g}"] = held
+    pairs = parallel_pairs(presence, copies=draw(st.sampled_from([1, 1, 2, 3])))
+    order = draw(st.permutations(range(len(pairs))))
+    return PairSet([pairs.pairs[i] for i in order])
+
+
+configs = st.fixed_dictionaries(
+    {
+        "strategy": st.sampled_from(list(BatchStrategy)),
+        "alpha": st.sampled_from([0.0, 0.2, 0.5, 0.75, 1.0]),
+        "pair_weighting": st.sampled_from(list(PairWeighting)),
+        "world_size": st.integers(1, 3),
+        "seed": st.integers(0, 2**20),
+    }
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pairs=corpora(), config=configs, batch_size=st.integers(1, 5), epoch=st.integers(0, 3))
+def test_plan_invariants(pairs: PairSet, config: dict, batch_size: int, epoch: int) -> None:
+    meta = pairs.metadata()
+    cfg = SamplerConfig(**config)
+    try:
+        p = BatchPlanner(meta, cfg, batch_size)
+    except ConfigError as exc:
+        # Only legitimate refusals: a used cell cannot fill one group-unique step, or no pairs.
+        step = batch_size * cfg.world_size
+        cells = defaultdict(set)
+        for i in range(len(meta)):
+            q, pl, g = meta.row(i)
+            if (q == pl and cfg.uses_mono) or (q != pl and cfg.uses_cross):
+                cells[q, pl].add(g)
+        kinds = {q == pl for q, pl in cells}
+        missing = (cfg.uses_mono and True not in kinds) or (cfg.uses_cross and False not in kinds)
+        assert missing or any(len(g) < step for g in cells.values()), str(exc)
+        return
+    plan = p.plan(epoch)
+    check_plan(meta, plan, p)
+    # Deterministic for (seed, epoch), also from a fresh planner.
+    assert BatchPlanner(meta, cfg, batch_size).plan(epoch) == plan
+    # A cell yields as many steps as its group sizes allow: one more would need a group twice.
+    s = p.step_size
+    for cell in p.cells:
+        rows = [
+            i
+            for i in range(len(meta))
+            if meta.row(i)[:2] == (cell["query_lang"], cell["passage_lang"])
+        ]
+        sizes = np.array(list(Counter(meta.group[i] for i in rows).values()))
+        t = cell["steps"]
+        assert np.minimum(sizes, t).sum() >= t * s
+        assert np.minimum(sizes, t + 1).sum() < (t + 1) * s
+        if cfg.strategy is not BatchStrategy.HYBRID:
+            used = sum(
+                x.query_lang == cell["query_lang"] and x.passage_lang == cell["passage_lang"]
+                for x in plan
+            )
+            assert used == t * p.world_size
+
+
+def test_unique_groups_drop_only_the_remainder() -> None:
+    pairs = parallel_pairs({f"g{i}": ["en", "de"] if i < 10 else ["en"] for i in range(23)})
+    p = planner(pairs, 4, strategy="mono")
+    # en-en: 23 pairs -> 5 batches, 3 dropped; de-de: 10 -> 2 batches, 2 dropped; 40 cross excluded
+    assert [(c["query_lang"], c["steps"]) for c in p.cells] == [("de", 2), ("en", 5)]
+    assert (p.counts.dropped, p.counts.excluded, p.counts.used) == (5, 20, 28)
+    check_plan(pairs.metadata(), p.plan(0), p)
+
+
+def test_epochs_differ_and_repeat() -> None:
+    pairs = balanced(["en", "de", "zh"], 40)
+    meta = pairs.metadata()
+    sampler = HybridBatchSampler(
+        pairs.to_dataset(), 4, False, seed=3, metadata=meta, config=SamplerConfig(world_size=1)
+    )
+    first = list(sampler)
+    assert first == list(sampler), "same epoch, same batches"
+    assert first == [list(b.indices) for b in sampler.plan(0)]
+    sampler.set_epoch(1)
+    second = list(sampler)
+    assert second != first
+    assert len(second) == len(first) == len(sampler)
+    assert sorted(map(sorted, second)) != sorted(map(sorted, first)), "batches, not just order"
+    again = HybridBatchSampler(
+        pairs.to_dataset(), 4, False, seed=3, metadata=meta, config=SamplerConfig(world_size=1)
+    )
+    again.set_epoch(1)
+    assert list(again) == second
+    other_seed = HybridBatchSampler(
+        pairs.to_dataset(), 4, False, seed=4, metadata=meta, config=SamplerConfig(world_size=1)
+    )
+    assert list(other_seed) != first
+    # config.seed overrides the trainer's seed
+    fixed = SamplerConfig(world_size=1, seed=3)
+    assert (
+        list(HybridBatchSampler(pairs.to_dataset(), 4, False, seed=99, metadata=meta, config=fixed))
+        == first
+    )
+
+
+def test_mono_share_follows_alpha() -> None:
+    pairs = balanced(["en", "de", "zh", "ar"], 200)
+    alpha = 0.3
+    p = planner(pairs, 4, alpha=alpha)
+    kinds = []
+    first_half_share = []
+    for epoch in range(20):
+        plan = p.plan(epoch)
+        check_plan(pairs.metadata(), plan, p)
+        flags = [b.kind == "mono" for b in plan]
+        kinds.extend(flags)
+        first_half_share.append(np.mean(flags[: len(flags) // 2]))
+    assert abs(np.mean(kinds) - alpha) <= 1 / p.counts.steps
+    # Mono steps sit at random positions: the first half of an epoch has the same share.
+    n_half = p.counts.steps // 2 * 20
+    sd = np.sqrt(alpha * (1 - alpha) / n_half)
+    assert abs(np.mean(first_half_share) - alpha) < 4 * sd
+    # ...and the positions change from epoch to epoch.
+    assert len({tuple(b.kind for b in p.plan(e)) for e in range(5)}) == 5
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_hybrid_extremes_equal_pure_strategies(alpha: float) -> None:
+    pairs = balanced(["en", "de"], 12)
+    plan = planner(pairs, 3, alpha=alpha).plan(0)
+    assert {b.kind for b in plan} == {"mono" if alpha == 1.0 else "cross"}
+
+
+def test_weighting_uniform_versus_size() -> None:
+    # en has 4x the groups of de: size draws en 4x as often, uniform equally while both last.
+    pairs = parallel_pairs({f"g{i}": ["en", "de"] if i < 16 else ["en"] for i in range(64)})
+    share = {}
+    for weighting in ("uniform", "size"):
+        p = planner(pairs, 2, strategy="mono", pair_weighting=weighting)
+        assert p.counts.steps == 40 and p.counts.unused == 0, "both use every step"
+        early = [b.query_lang for e in range(30) for b in p.plan(e)[:6]]
+        share[weighting] = early.count("de") / len(early)
+    assert share["uniform"] > 0.4
+    assert share["size"] < 0.3
+
+
+def test_uniform_spreads_hybrid_selection_over_cells() -> None:
+    # Few mono steps are needed (alpha small): uniform takes them from every language.
+    pairs = parallel_pairs({f"g{i}": ["en", "de", "zh"] if i < 20 else ["en"] for i in range(80)})
+    p = planner(pairs, 4, alpha=0.1, pair_weighting="uniform")
+    for epoch in range(3):
+        langs = Counter(b.query_lang for b in p.plan(epoch) if b.kind == "mono")
+        assert set(langs) == {"en", "de", "zh"}
+        assert max(langs.values()) - min(langs.values()) <= 1
+
+
+def test_data_parallel_shards_share_each_step() -> None:
+    from accelerate.data_loader import BatchSamplerShard
+
+    pairs = parallel_pairs(
+        {f"g{i}": ["en", "de", "zh"] if i % 3 else ["en", "de"] for i in range(60)}
+    )
+    meta = pairs.metadata()
+    for w in (2, 3):
+        config = SamplerConfig(world_size=w, alpha=0.4)
+        sampler = HybridBatchSampler(
+            pairs.to_dataset(), 3, False, seed=1, metadata=meta, config=config
+        )
+        whole = list(sampler)
+        assert len(whole) % w == 0 and len(whole) == len(sampler)
+        shards = [
+            list(BatchSamplerShard(sampler, num_processes=w, process_index=r, even_batches=False))
+            for r in range(w)
+        ]
+        assert all(len(s) == len(whole) // w for s in shards)
+        for step, batches in enumerate(zip(*shards, strict=True)):
+            assert [whole[step * w + r] for r in range(w)] == list(batches)
+            cells = {meta.row(i)[:2] for batch in batches for i in batch}
+            assert len(cells) == 1, "one step, one language pair"
+            groups = [meta.group[i] for batch in batches for i in batch]
+            assert len(groups) == len(set(groups)), "cross-device negatives repeat a group"
+
+
+def test_world_size_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    pairs = balanced(["en", "de"], 20)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    p = BatchPlanner(pairs.metadata(), SamplerConfig(), 2)
+    assert p.world_size == 2 and len(p) % 2 == 0
+    monkeypatch.delenv("WORLD_SIZE")
+    assert BatchPlanner(pairs.metadata(), SamplerConfig(), 2).world_size == 1
+
+
+def test_language_filter() -> None:
+    pairs = balanced(["en", "de", "zh"], 10)
+    p = planner(pairs, 2, languages=["en", "zh"])
+    assert {b.query_lang for b in p.plan(0)} | {b.passage_lang for b in p.plan(0)} == {"en", "zh"}
+    assert p.counts.excluded == 50  # every pair touching de: 5 of 9 cells x 10
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"alpha": 1.5}, "alpha=1.5"),
+        ({"alpha": -0.1}, "alpha=-0.1"),
+        ({"alpha": float("nan")}, "alpha=nan"),
+        ({"alpha": "0.5"}, "alpha='0.5'"),
+        ({"strategy": "bilingual"}, "strategy='bilingual'"),
+        ({"pair_weighting": "zipf"}, "pair_weighting='zipf'"),
+        ({"world_size": 0}, "world_size=0"),
+        ({"seed": -1}, "seed=-1"),
+        ({"languages": "en"}, "languages='en'"),
+        ({"languages": []}, "languages=[]"),
+        ({"languages": ["en", "en"]}, "twice"),
+    ],
+)
+def test_config_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        SamplerConfig(**kwargs)
+
+
+def test_config_from_strings() -> None:
+    c = SamplerConfig(strategy="cross", pair_weighting="size", alpha=1)
+    assert c.strategy is BatchStrategy.CROSS and c.pair_weighting is PairWeighting.SIZE
+    assert c.to_dict()["strategy"] == "cross" and json.dumps(c.to_dict())
+
+
+def test_planner_errors() -> None:
+    pairs = parallel_pairs({f"g{i}": ["en", "de"] if i < 3 else ["en"] for i in range(10)})
+    meta = pairs.metadata()
+    with pytest.raises(ConfigError, match=r"unknown language\(s\) \['fr'\]"):
+        BatchPlanner(meta, SamplerConfig(languages=["en", "fr"], world_size=1), 2)
+    with pytest.raises(ConfigError, match="language 'de' has 3 distinct groups"):
+        BatchPlanner(meta, SamplerConfig(strategy="mono", world_size=1), 4)
+    with pytest.raises(ConfigError, match=r"world_size 2 = 4"):
+        BatchPlanner(meta, SamplerConfig(strategy="mono", world_size=2), 2)
+    with pytest.raises(ConfigError, match="batch_size=0"):
+        BatchPlanner(meta, SamplerConfig(world_size=1), 0)
+    mono_only = balanced(["en"], 10)
+    with pytest.raises(ConfigError, match="cross-lingual"):
+        BatchPlanner(mono_only.metadata(), SamplerConfig(strategy="cross"), 2)
+    with pytest.raises(ConfigError, match="cross-lingual"):
+        BatchPlanner(mono_only.metadata(), SamplerConfig(alpha=0.5), 2)
+    assert len(BatchPlanner(mono_only.metadata(), SamplerConfig(alpha=1.0), 2)) == 5
+
+
+def test_sampler_checks_its_dataset() -> None:
+    from datasets import Dataset
+
+    pairs = balanced(["en", "de"], 6)
+    meta = pairs.metadata()
+    ds = pairs.to_dataset()
+    with pytest.raises(ConfigError, match="describes 24 pairs"):
+        HybridBatchSampler(ds.select(range(10)), 2, True, metadata=meta)
+    leaked = ds.add_column("query_lang", [p.query_lang for p in pairs])
+    with pytest.raises(ConfigError, match="metadata column"):
+        HybridBatchSampler(leaked, 2, True, metadata=meta)
+    shuffled = Dataset.from_dict(ds[::-1])
+    with pytest.raises(ConfigError, match="does not belong"):
+        HybridBatchSampler(shuffled, 2, True, metadata=meta)
+
+
+def test_factory_is_picklable_and_selects_metadata() -> None:
+    from datasets import Dataset
+
+    train = balanced(["en", "de"], 8)
+    dev = PairSet([p._replace(query=p.query + "?") for p in train])
+    factory = make_batch_sampler(SamplerConfig(world_size=1), train.metadata(), dev.metadata())
+    restored = pickle.loads(pickle.dumps(factory))
+    for pairs in (dev, train):
+        for f in (factory, restored):
+            sampler = f(pairs.to_dataset(), batch_size=2, drop_last=False, seed=5)
+            assert isinstance(sampler, HybridBatchSampler)
+            assert sampler.planner.metadata.fingerprint == pairs.metadata().fingerprint
+    assert len(factory.samplers) == 2
+    assert pickle.loads(pickle.dumps(factory)).samplers == [], "built samplers are not pickled"
+    with pytest.raises(ConfigError, match="no batch-sampler metadata"):
+        factory(Dataset.from_dict({"query": ["a"], "passage": ["b"]}), 1, False)
+
+
+def test_batch_log(tmp_path) -> None:
+    pairs = balanced(["en", "de"], 8)
+    p = planner(pairs, 2)
+    write_batch_log(tmp_path / "batches.jsonl", p.plan(0), indices=True)
+    records = [json.loads(line) for line in (tmp_path / "batches.jsonl").read_text().splitlines()]
+    assert len(records) == len(p)
+    assert records[0].keys() == {
+        "epoch",
+        "index",
+        "step",
+        "rank",
+        "kind",
+        "query_lang",
+        "passage_lang",
+        "size",
+        "indices",
+    }
+    assert [r["indices"] for r in records] == [list(b.indices) for b in p.plan(0)]
+    assert "indices" not in p.plan(0)[0].to_record()
+    assert json.dumps(p.describe())
+
+
+def test_plan_of_a_hundred_thousand_pairs() -> None:
+    # 1,000 groups in 10 languages: 100,000 pairs (no timing assertion, but it runs in the suite).
+    pairs = balanced([f"l{i}" for i in range(10)], 1000)
+    p = planner(pairs, 32, world_size=2, pair_weighting="uniform", strategy="cross")
+    plan = p.plan(0)
+    assert len(plan) == 90 * (1000 // 64) * 2
+    assert p.counts.used == 90 * 15 * 64
+
+
+def test_trainer_trains_on_the_sampler_batches(tiny_model_dir, tmp_path) -> None:
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    # en-en and en-de, 3 pairs each: one mono and one cross step per epoch.
+    pairs = PairSet([p for p in balanced(["en", "de"], 3) if p.query_lang == "en"])
+    factory = make_batch_sampler(SamplerConfig(alpha=0.5, world_size=1), pairs.metadata())
+    model = SentenceTransformer(str(tiny_model_dir), device="cpu")
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        per_device_train_batch_size=3,
+        num_train_epochs=2,
+        batch_sampler=factory,
+        seed=11,
+        report_to="none",
+        save_strategy="no",
+        logging_strategy="no",
+        use_cpu=True,
+        dataloader_drop_last=False,
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=args,
+        train_dataset=pairs.to_dataset(),
+        loss=MultipleNegativesRankingLoss(model),
+    )
+    seen: list[list[str]] = []
+    preprocess = trainer.data_collator.preprocess_fn
+
+    def recording(texts, *a, **kw):
+        seen.append(list(texts))
+        return preprocess(texts, *a, **kw)
+
+    trainer.data_collator.preprocess_fn = recording
+    trainer.train()
+
+    assert trainer.state.global_step == 4
+    sampler = factory.samplers[0]
+    assert sampler.epoch == 1, "set_epoch reached the sampler"
+    expected = []
+    for epoch in (0, 1):
+        for info in sampler.plan(epoch):
+            expected.append([pairs.pairs[i].query for i in info.indices])
+            expected.append([pairs.pairs[i].passage for i in info.indices])
+    assert seen == expected, "the tokenizer saw exactly the query and passage of each batch"
+    assert sampler.plan(0) != sampler.plan(1)
+    assert sorted(b.kind for b in sampler.plan(0)) == ["cross", "mono"]
