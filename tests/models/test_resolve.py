@@ -82,7 +82,9 @@ def test_bundled_model_is_converted_once(bundled_model_dir: Path) -> None:
 
 
 @pytest.mark.integration
-def test_model_cli_convert_and_info(bundled_model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_model_cli_convert_and_info(
+    bundled_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from polyret.cli.main import main
 
     assert main(["model", "convert"]) == 0
@@ -108,7 +110,9 @@ def test_force_convert_rejects_non_bundled(tiny_model_dir: Path) -> None:
 
 
 @pytest.mark.integration
-def test_saved_bundled_model_reloads_without_a_pooler(bundled_model_dir: Path, tmp_path: Path) -> None:
+def test_saved_bundled_model_reloads_without_a_pooler(
+    bundled_model_dir: Path, tmp_path: Path
+) -> None:
     from sentence_transformers import SentenceTransformer
 
     from polyret.models.save import save_model

@@ -276,6 +276,7 @@ def train(
     from transformers.trainer_utils import get_last_checkpoint
 
     from polyret.models import load_model, resolve_model
+    from polyret.models.save import save_model
     from polyret.samplers import BatchPlanner, SamplerConfig, make_batch_sampler
 
     output_dir = Path(config.output_dir)
@@ -379,7 +380,7 @@ def train(
             else:
                 dev_metrics = evaluator(model, steps=trainer.state.global_step)
         with atomic_path(final) as tmp:
-            model.save(str(tmp))
+            save_model(model, tmp)
     summary = {
         "polyret_version": __version__,
         "global_step": trainer.state.global_step,
