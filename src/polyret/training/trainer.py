@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,7 +304,10 @@ def train(
     factory = make_batch_sampler(sampler_config, metadata)
     train_dataset = data.train.to_dataset()
     output_dir.mkdir(parents=True, exist_ok=True)
-    _save_config(output_dir, config, planner.describe(), data.summary)
+    # Under DDP every process runs this function; only the main one writes shared files.
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    if main_process:
+        _save_config(output_dir, config, planner.describe(), data.summary)
 
     resolved = resolve_model(config.model)
     torch.manual_seed(config.seed)
@@ -347,7 +351,8 @@ def train(
 
     class _Hooks(TrainerCallback):
         def on_epoch_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            batch_log.write(int(state.epoch or 0))
+            if main_process:
+                batch_log.write(int(state.epoch or 0))
 
     trainer = SentenceTransformerTrainer(
         model=model,
@@ -372,7 +377,7 @@ def train(
 
     dev_metrics: dict[str, float] = {}
     final = output_dir / FINAL_DIR
-    if not stopped_early:
+    if not stopped_early and main_process:
         if evaluator is not None:
             last = evaluator.history[-1] if evaluator.history else {}
             if last.get("step") == trainer.state.global_step:
@@ -394,7 +399,8 @@ def train(
         "log_history": trainer.state.log_history,
         "model": resolved.to_dict(),
     }
-    write_json(output_dir / SUMMARY_FILE, summary)
+    if main_process:
+        write_json(output_dir / SUMMARY_FILE, summary)
     return TrainResult(
         output_dir=output_dir,
         final_model=final,

@@ -1,0 +1,63 @@
+"""Two-process data-parallel training on CPU (gloo), launched with torchrun."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from lareqa_fixture import write_parallel_lareqa
+from sentence_transformers import SentenceTransformer
+
+
+def test_two_process_gloo_run(tiny_model_dir: Path, tmp_path: Path) -> None:
+    data = write_parallel_lareqa(tmp_path / "qa", ("en", "de", "es", "ru"), articles=12)
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        "29533",
+        "-m",
+        "polyret.cli.main",
+        "train",
+        "--model",
+        str(tiny_model_dir),
+        "--dataset",
+        str(data),
+        "--max-steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--dev-fraction",
+        "0",
+        "--exclude-titles",
+        "none",
+        "--output-dir",
+        str(out),
+        "--device",
+        "cpu",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "train_summary.json").read_text())
+    assert summary["global_step"] == 4 and summary["finished"]
+    sampler = json.loads((out / "polyret_sampler.json").read_text())["sampler"]
+    assert sampler["world_size"] == 2
+    batches = [
+        json.loads(x)
+        for x in (out / "batch_composition" / "epoch-0.jsonl").read_text().splitlines()
+    ]
+    for _, group in itertools.groupby(batches, key=lambda b: b["step"]):
+        step = list(group)
+        assert [b["rank"] for b in step] == [0, 1]
+        assert len({(b["kind"], b["query_lang"], b["passage_lang"]) for b in step}) == 1
+    model = SentenceTransformer(str(out / "final"), device="cpu")
+    assert model.encode_query(["Which river?"]).shape == (1, 32)
