@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
-import os
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
+from polyret.configfile import check_known_keys, read_yaml_mapping
 from polyret.errors import ConfigError
 
 STRATEGIES = ("mono", "cross", "hybrid")
@@ -154,30 +152,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, source: str = "config") -> TrainConfig:
-        known = set(cls.field_names())
-        for key in values:
-            if key not in known:
-                close = difflib.get_close_matches(key, sorted(known), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"{source}: unknown option {key!r}{hint}")
+        check_known_keys(values, cls.field_names(), source, "option")
         converted = {k: _coerce(cls, k, v, source) for k, v in values.items()}
         return cls(**converted)
-
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike[str]) -> dict[str, Any]:
-        """Read a YAML config file into a dict of options (validated by ``from_dict``)."""
-        import yaml
-
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of option: value")
-        return data
 
 
 def _field_type(cls: type, name: str) -> Any:
@@ -252,7 +229,7 @@ def resolve_config(
     config_file: str | None, overrides: dict[str, Any], cls: type = TrainConfig
 ) -> Any:
     """File values, then flag overrides; validated into ``cls``."""
-    values: dict[str, Any] = cls.from_yaml(config_file) if config_file else {}
+    values: dict[str, Any] = read_yaml_mapping(config_file) if config_file else {}
     source = str(config_file) if config_file else "command line"
     for key, value in overrides.items():
         if isinstance(value, list) and len(value) == 1 and "," in value[0]:
