@@ -1,0 +1,295 @@
+"""``polyret eval``: evaluate a model on XQuAD-R / MLQA-R in every setting, with language bias.
+
+MIRACL and BEIR (``--dataset miracl`` or ``beir:PATH``) go to the corpus evaluator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+from polyret.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="polyret eval",
+        description=(
+            "Evaluate a retriever on XQuAD-R or MLQA-R: monolingual, cross-lingual (every ordered "
+            "language pair, over shared question ids) and multilingual (one pool of all languages), "
+            "with mAP, nDCG@10, Recall@k and language bias. Every text is encoded once."
+        ),
+    )
+    p.add_argument(
+        "--model",
+        required=True,
+        help="model spec: a folder, a hub id or bundled:multilingual-e5-small",
+    )
+    p.add_argument(
+        "--dataset",
+        required=True,
+        help="xquad-r, mlqa-r, a folder of <lang>.json files, or miracl / beir:PATH (corpus evaluation)",
+    )
+    p.add_argument(
+        "--languages", nargs="+", metavar="LANG", help="languages to load (default: every file)"
+    )
+    p.add_argument(
+        "--seen-languages",
+        nargs="+",
+        metavar="LANG",
+        help="training languages: aggregates are also split into seen / unseen",
+    )
+    p.add_argument(
+        "--data-dir", default=None, help="data root (default: $POLYRET_DATA, then the cache)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write results.json, report.md, ranks.jsonl and plots here",
+    )
+    p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (default 64)")
+    p.add_argument(
+        "--candidate-text",
+        choices=("sentence", "sentence+context"),
+        default="sentence",
+        help="encode each candidate sentence alone (default) or followed by its paragraph",
+    )
+    p.add_argument(
+        "--save-runs",
+        action="store_true",
+        help="also write TREC runs and qrels per setting under --out",
+    )
+    p.add_argument(
+        "--run-depth",
+        type=int,
+        default=100,
+        metavar="N",
+        help="results per query in the run files (default 100; 0 = the full pool, which trec_eval's map needs)",
+    )
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=512,
+        help="queries scored at once (default 512; memory ~ N x pool size x 25 bytes)",
+    )
+    p.add_argument(
+        "--device", default=None, help="torch device (default: sentence-transformers' choice)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def _split_langs(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
+    if not out:
+        raise ConfigError("an empty language list was given")
+    return out
+
+
+def _finite(obj: Any) -> Any:
+    """JSON-safe copy: NaN / inf become null."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    languages = _split_langs(args.languages)
+    seen = _split_langs(args.seen_languages)
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.chunk_size < 1:
+        raise ConfigError(f"--chunk-size must be at least 1, got {args.chunk_size}")
+    if args.run_depth < 0:
+        raise ConfigError(f"--run-depth must be 0 (full pool) or positive, got {args.run_depth}")
+    if args.save_runs and args.out is None:
+        raise ConfigError("--save-runs needs --out")
+    if args.dataset == "miracl" or args.dataset.startswith("beir:"):
+        return _corpus_eval(args, languages)
+    return _lareqa_eval(args, argv, languages, seen)
+
+
+def _corpus_eval(args: argparse.Namespace, languages: list[str] | None) -> int:
+    try:
+        from polyret.corpus.evaluate import CorpusEvalConfig, run_corpus_eval
+    except ImportError as exc:
+        raise ConfigError(
+            f"--dataset {args.dataset} needs the corpus evaluator (polyret.corpus.evaluate), "
+            f"which cannot be imported: {exc}"
+        ) from None
+    run_corpus_eval(
+        CorpusEvalConfig(
+            model=args.model,
+            dataset=args.dataset,
+            languages=languages,
+            data_dir=args.data_dir,
+            out_dir=args.out,
+            batch_size=args.batch_size,
+            save_runs=args.save_runs,
+            device=args.device,
+        )
+    )
+    return 0
+
+
+def _lareqa_eval(
+    args: argparse.Namespace, argv: list[str], languages: list[str] | None, seen: list[str] | None
+) -> int:
+    from polyret import __version__
+    from polyret.data.lareqa import load_lareqa
+    from polyret.evaluation import (
+        LareqaEvalConfig,
+        encode_lareqa,
+        evaluate_lareqa_embeddings,
+        language_bias,
+        write_lareqa_runs,
+    )
+    from polyret.models import load_model, resolve_model
+    from polyret.reports.lareqa import headline_table
+
+    start = time.perf_counter()
+    config = LareqaEvalConfig(
+        batch_size=args.batch_size,
+        candidate_text=args.candidate_text,
+        seen_languages=seen,
+        chunk_size=args.chunk_size,
+        show_progress=not args.no_progress,
+    )
+    dataset = load_lareqa(args.dataset, languages, data_dir=args.data_dir)
+    t_data = time.perf_counter()
+    resolved = resolve_model(args.model)
+    model = load_model(resolved, device=args.device)
+    t_model = time.perf_counter()
+    logger.info(
+        "%s: %d languages, %d questions, %d candidates", dataset.name, len(dataset.langs),
+        dataset.n_questions, dataset.n_candidates,
+    )  # fmt: skip
+    embeddings = encode_lareqa(
+        model,
+        dataset,
+        batch_size=config.batch_size,
+        candidate_text=config.candidate_text,
+        show_progress=config.show_progress,
+    )
+    result = evaluate_lareqa_embeddings(
+        dataset,
+        embeddings,
+        seen_languages=seen,
+        ks=config.ks,
+        ndcg_k=config.ndcg_k,
+        chunk_size=config.chunk_size,
+    )
+    timings = {
+        "load_data": t_data - start,
+        "load_model": t_model - t_data,
+        "encode": result.timings["encode"],
+        "score": result.timings["score"],
+    }
+    print(headline_table(result))
+    if args.out is None:
+        return 0
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    runs_info = None
+    if args.save_runs:
+        t_runs = time.perf_counter()
+        depth = None if args.run_depth == 0 else args.run_depth
+        runs_info = write_lareqa_runs(
+            dataset, embeddings, out / "trec", depth=depth, chunk_size=config.chunk_size
+        )
+        timings["runs"] = time.perf_counter() - t_runs
+    timings["total"] = time.perf_counter() - start
+    meta = {
+        "polyret_version": __version__,
+        "command": "polyret eval " + shlex.join(argv),
+        "model": {**resolved.to_dict(), "embedding_dim": embeddings.dim},
+        "dataset": {
+            "name": dataset.name,
+            "folder": str(dataset.root),
+            "languages": dataset.langs,
+            "files": {
+                lang: {
+                    "path": str(d.path),
+                    "sha256": d.sha256,
+                    "questions": len(d.questions),
+                    "candidates": len(d.candidates),
+                }
+                for lang, d in dataset.languages.items()
+            },
+        },
+        "options": {
+            "candidate_text": config.candidate_text,
+            "batch_size": config.batch_size,
+            "chunk_size": config.chunk_size,
+            "device": args.device or str(getattr(model, "device", "")),
+            "ks": list(config.ks),
+            "ndcg_k": config.ndcg_k,
+            "seen_languages": seen,
+            "save_runs": args.save_runs,
+        },
+        "encoding": {
+            "unique_queries": embeddings.n_unique_queries,
+            "unique_candidates": embeddings.n_unique_candidates,
+        },
+        "timings": timings,
+    }
+    _write_outputs(out, result, meta, runs_info, language_bias(result))
+    print(
+        f"\nwrote {out}/results.json, report.md, ranks.jsonl, plots"
+        + (", trec/" if runs_info else "")
+    )
+    return 0
+
+
+def _write_outputs(
+    out: Path,
+    result: Any,
+    meta: dict[str, Any],
+    runs_info: dict[str, Any] | None,
+    bias: dict[str, Any],
+) -> None:
+    from polyret.io import atomic_path, write_json, write_text
+    from polyret.reports.lareqa import render_lareqa_report
+    from polyret.reports.plots import plot_map_heatmap, plot_rank_distance
+
+    plots = {
+        "mAP by query and candidate language": "map_heatmap.png",
+        "rank distance per query language": "rank_distance.png",
+    }
+    plot_map_heatmap(result, out / "map_heatmap.png")
+    plot_rank_distance(result, out / "rank_distance.png")
+    with atomic_path(out / "ranks.jsonl") as tmp, tmp.open("w", encoding="utf-8") as f:
+        for record in result.ranks_records():
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    numbers = result.to_dict()
+    del numbers["dataset"]  # meta["dataset"] names it, with files and checksums
+    results = {
+        **meta,
+        **numbers,
+        "bias": bias,
+        "runs": runs_info,
+        "files": {
+            "report": "report.md",
+            "ranks": "ranks.jsonl (per setting: query ids and the rank of every relevant candidate)",
+            "plots": list(plots.values()),
+        },
+    }
+    write_json(out / "results.json", _finite(results))
+    write_text(out / "report.md", render_lareqa_report(result, meta, plots))

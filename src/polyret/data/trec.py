@@ -1,0 +1,144 @@
+"""TREC run and qrels files, read and written symmetrically.
+
+Run line: ``qid Q0 docno rank score tag``. Qrels line: ``qid 0 docno relevance``.
+trec_eval ignores the rank column and orders each query's documents by score
+descending, then docno descending; :func:`trec_order` is that order and
+:func:`write_run` writes ranks that follow it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from polyret.errors import DataError
+from polyret.io import atomic_path
+
+__all__ = ["Qrels", "Run", "read_qrels", "read_run", "trec_order", "write_qrels", "write_run"]
+
+Run = dict[str, dict[str, float]]
+Qrels = dict[str, dict[str, int]]
+
+RunLike = Mapping[str, Mapping[str, float]] | Iterable[tuple[str, Iterable[tuple[str, float]]]]
+
+
+def trec_order(docs: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
+    """``(docno, score)`` pairs in trec_eval's order: score descending, ties by docno descending."""
+    return sorted(docs, key=lambda d: (d[1], d[0]), reverse=True)
+
+
+def _check_token(value: str, what: str, path: Path) -> None:
+    if not value or any(ch.isspace() for ch in value):
+        raise DataError(f"{what} {value!r} is empty or contains whitespace", path=path)
+
+
+def write_run(path: str | Path, run: RunLike, *, tag: str = "polyret") -> None:
+    """Write a run atomically; ``run`` maps qid -> {docno: score} or yields (qid, pairs).
+
+    Scores are written with ``repr`` so they read back bit-identical.
+    """
+    path = Path(path)
+    _check_token(tag, "run tag", path)
+    items = run.items() if isinstance(run, Mapping) else run
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
+        for qid, docs in items:
+            _check_token(qid, "query id", path)
+            pairs = docs.items() if isinstance(docs, Mapping) else docs
+            for rank, (docno, score) in enumerate(trec_order(pairs), start=1):
+                _check_token(docno, "docno", path)
+                f.write(f"{qid} Q0 {docno} {rank} {float(score)!r} {tag}\n")
+
+
+def read_run(path: str | Path) -> Run:
+    """Read a run file into qid -> {docno: score}."""
+    path = Path(path)
+    run: Run = {}
+    for lineno, parts in _lines(path):
+        if len(parts) != 6:
+            raise DataError(
+                f"expected 6 columns 'qid Q0 docno rank score tag', got {len(parts)}",
+                path=path,
+                record=f"line {lineno}",
+            )
+        qid, _, docno, _, score_text, _ = parts
+        try:
+            score = float(score_text)
+        except ValueError:
+            raise DataError(
+                f"not a number: {score_text!r}", path=path, record=f"line {lineno}", field="score"
+            ) from None
+        if not math.isfinite(score):
+            raise DataError(
+                f"score {score_text!r} is not finite",
+                path=path,
+                record=f"line {lineno}",
+                field="score",
+            )
+        docs = run.setdefault(qid, {})
+        if docno in docs:
+            raise DataError(
+                f"docno {docno!r} appears twice for query {qid!r}",
+                path=path,
+                record=f"line {lineno}",
+                field="docno",
+            )
+        docs[docno] = score
+    return run
+
+
+def write_qrels(path: str | Path, qrels: Mapping[str, Mapping[str, int]]) -> None:
+    """Write qrels atomically (documents of a query sorted by docno)."""
+    path = Path(path)
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
+        for qid, docs in qrels.items():
+            _check_token(qid, "query id", path)
+            for docno in sorted(docs):
+                _check_token(docno, "docno", path)
+                f.write(f"{qid} 0 {docno} {int(docs[docno])}\n")
+
+
+def read_qrels(path: str | Path) -> Qrels:
+    """Read a qrels file into qid -> {docno: relevance}."""
+    path = Path(path)
+    qrels: Qrels = {}
+    for lineno, parts in _lines(path):
+        if len(parts) != 4:
+            raise DataError(
+                f"expected 4 columns 'qid iter docno relevance', got {len(parts)}",
+                path=path,
+                record=f"line {lineno}",
+            )
+        qid, _, docno, rel_text = parts
+        try:
+            rel = int(rel_text)
+        except ValueError:
+            raise DataError(
+                f"not an integer: {rel_text!r}",
+                path=path,
+                record=f"line {lineno}",
+                field="relevance",
+            ) from None
+        docs = qrels.setdefault(qid, {})
+        if docno in docs:
+            raise DataError(
+                f"docno {docno!r} appears twice for query {qid!r}",
+                path=path,
+                record=f"line {lineno}",
+                field="docno",
+            )
+        docs[docno] = rel
+    return qrels
+
+
+def _lines(path: Path) -> Iterable[tuple[int, list[str]]]:
+    try:
+        with path.open(encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                parts = line.split()
+                if parts:
+                    yield lineno, parts
+    except FileNotFoundError:
+        raise DataError("file not found", path=path) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 (byte {exc.start})", path=path) from None

@@ -1,0 +1,443 @@
+"""LAReQA evaluation (XQuAD-R, MLQA-R): every setting from one set of embeddings.
+
+Settings (``docs/evaluation-protocol.md``): mono X->X, cross X->Y over the ids
+that Y also holds, and multilingual X->all over the pool of every loaded
+language. Encoding (:func:`encode_lareqa`) and scoring
+(:func:`evaluate_lareqa_embeddings`) are separate, so callers can transform
+embeddings in between (debiasing) or reuse them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from polyret.data.lareqa import Candidate, LareqaDataset
+from polyret.errors import ConfigError, ModelError
+from polyret.evaluation.results import MULTI, LareqaResult, SettingResult
+from polyret.evaluation.scoring import Pool, count_before, topk_ties
+
+__all__ = [
+    "TIE_RULE",
+    "CandidateText",
+    "LareqaEmbeddings",
+    "LareqaEvalConfig",
+    "candidate_docnos",
+    "candidate_texts",
+    "encode_lareqa",
+    "evaluate_lareqa",
+    "evaluate_lareqa_embeddings",
+    "write_lareqa_runs",
+]
+
+logger = logging.getLogger(__name__)
+
+TIE_RULE = (
+    "candidates are ranked by score (dot product, float64) descending; equal scores are ordered "
+    "by docno descending, exactly as trec_eval orders them. docno = "
+    "'<lang>-a<article>-p<paragraph>-s<sentence>' (0-based, zero-padded), so among equal scores "
+    "the later language code, then the later article, paragraph and sentence ranks first. "
+    "Candidates with identical embeddings are scored once, so they always tie exactly."
+)
+
+
+class CandidateText(str, Enum):
+    """What a candidate's text is: the sentence alone (LAReQA's default), or the sentence
+    followed by a space and its paragraph (the answer with its context)."""
+
+    SENTENCE = "sentence"
+    SENTENCE_CONTEXT = "sentence+context"
+
+    @classmethod
+    def parse(cls, value: str | CandidateText) -> CandidateText:
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(c.value for c in cls)
+            raise ConfigError(f"candidate_text {value!r} is not one of: {choices}") from None
+
+
+def candidate_texts(candidates: Sequence[Candidate], option: str | CandidateText) -> list[str]:
+    """The text encoded for each candidate under ``option``."""
+    if CandidateText.parse(option) is CandidateText.SENTENCE:
+        return [c.text for c in candidates]
+    return [f"{c.text} {c.context}" for c in candidates]
+
+
+def candidate_docnos(dataset: LareqaDataset) -> dict[str, list[str]]:
+    """lang -> docno of each candidate (``TIE_RULE``); zero-padded to the dataset's widest number."""
+    cands = [c for d in dataset.languages.values() for c in d.candidates]
+    widths = [
+        max(3, len(str(max((getattr(c, f) for c in cands), default=0))))
+        for f in ("article", "paragraph", "sentence")
+    ]
+    wa, wp, ws = widths
+    return {
+        lang: [
+            f"{lang}-a{c.article:0{wa}d}-p{c.paragraph:0{wp}d}-s{c.sentence:0{ws}d}"
+            for c in d.candidates
+        ]
+        for lang, d in dataset.languages.items()
+    }
+
+
+@dataclass
+class LareqaEmbeddings:
+    """Per-language embeddings, float32, as the model outputs them (normalized or not).
+
+    ``queries[lang]``: [n_questions(lang), d] in question order;
+    ``candidates[lang]``: [n_candidates(lang), d] in candidate order.
+    """
+
+    queries: dict[str, torch.Tensor]
+    candidates: dict[str, torch.Tensor]
+    candidate_text: str = CandidateText.SENTENCE.value
+    encode_seconds: float = 0.0
+    n_unique_queries: int = 0
+    n_unique_candidates: int = 0
+
+    @property
+    def dim(self) -> int:
+        return next(iter(self.queries.values())).shape[1]
+
+    def to(self, device: str | torch.device) -> LareqaEmbeddings:
+        return dataclasses.replace(
+            self,
+            queries={k: v.to(device) for k, v in self.queries.items()},
+            candidates={k: v.to(device) for k, v in self.candidates.items()},
+        )
+
+
+@dataclass
+class LareqaEvalConfig:
+    """Options of :func:`evaluate_lareqa`.
+
+    ``seen_languages``: the training languages, to split aggregates into seen /
+    unseen (None: no split). ``chunk_size``: query rows scored at once; memory
+    is about chunk_size x pool size x 25 bytes (170 MB for 512 x XQuAD-R's 13,014).
+    """
+
+    batch_size: int = 64
+    candidate_text: str = CandidateText.SENTENCE.value
+    seen_languages: Sequence[str] | None = None
+    ks: tuple[int, ...] = (1, 5, 10, 100)
+    ndcg_k: int = 10
+    chunk_size: int = 512
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.candidate_text = CandidateText.parse(self.candidate_text).value
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        _check_scoring_options(self.ks, self.ndcg_k, self.chunk_size)
+
+
+def _check_scoring_options(ks: Sequence[int], ndcg_k: int, chunk_size: int) -> None:
+    if not ks or any(int(k) < 1 for k in ks):
+        raise ConfigError(f"ks must be positive integers, got {list(ks)}")
+    if ndcg_k < 1:
+        raise ConfigError(f"ndcg_k must be >= 1, got {ndcg_k}")
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+
+
+def _encode(
+    model: Any, method: str, texts: list[str], batch_size: int, show_progress: bool
+) -> torch.Tensor:
+    fn = getattr(model, method, None)
+    if fn is None:
+        raise ModelError(
+            f"model {type(model).__name__} has no {method}(); pass a SentenceTransformer"
+        )
+    out = fn(texts, batch_size=batch_size, show_progress_bar=show_progress, convert_to_tensor=True)
+    out = torch.as_tensor(out)
+    if out.ndim != 2 or len(out) != len(texts):
+        raise ModelError(f"{method} returned shape {tuple(out.shape)} for {len(texts)} texts")
+    return out.float()
+
+
+def encode_lareqa(
+    model: Any,
+    dataset: LareqaDataset,
+    *,
+    batch_size: int = 64,
+    candidate_text: str | CandidateText = CandidateText.SENTENCE,
+    show_progress: bool = True,
+) -> LareqaEmbeddings:
+    """Encode every unique question (``encode_query``) and candidate text (``encode_document``) once.
+
+    Returns per-language float32 tensors on the model's device.
+    """
+    option = CandidateText.parse(candidate_text)
+    start = time.perf_counter()
+    q_texts = {lang: [q.text for q in d.questions] for lang, d in dataset.languages.items()}
+    c_texts = {lang: candidate_texts(d.candidates, option) for lang, d in dataset.languages.items()}
+    q_unique = list(dict.fromkeys(t for ts in q_texts.values() for t in ts))
+    c_unique = list(dict.fromkeys(t for ts in c_texts.values() for t in ts))
+    logger.info(
+        "encoding %d unique queries and %d unique candidates (%s)",
+        len(q_unique),
+        len(c_unique),
+        option.value,
+    )
+    q_emb = _encode(model, "encode_query", q_unique, batch_size, show_progress)
+    c_emb = _encode(model, "encode_document", c_unique, batch_size, show_progress)
+    q_row = {t: i for i, t in enumerate(q_unique)}
+    c_row = {t: i for i, t in enumerate(c_unique)}
+
+    def gather(emb: torch.Tensor, rows: dict[str, int], texts: list[str]) -> torch.Tensor:
+        return emb[torch.tensor([rows[t] for t in texts], dtype=torch.long, device=emb.device)]
+
+    return LareqaEmbeddings(
+        queries={lang: gather(q_emb, q_row, ts) for lang, ts in q_texts.items()},
+        candidates={lang: gather(c_emb, c_row, ts) for lang, ts in c_texts.items()},
+        candidate_text=option.value,
+        encode_seconds=time.perf_counter() - start,
+        n_unique_queries=len(q_unique),
+        n_unique_candidates=len(c_unique),
+    )
+
+
+def _check_embeddings(dataset: LareqaDataset, emb: LareqaEmbeddings) -> None:
+    for lang, d in dataset.languages.items():
+        for kind, table, n in (
+            ("queries", emb.queries, len(d.questions)),
+            ("candidates", emb.candidates, len(d.candidates)),
+        ):
+            if lang not in table:
+                raise ConfigError(f"embeddings have no {kind} for language {lang!r}")
+            shape = tuple(table[lang].shape)
+            if len(shape) != 2 or shape[0] != n:
+                raise ConfigError(f"{kind}[{lang!r}] has shape {shape}, expected ({n}, d)")
+            if not bool(torch.isfinite(table[lang]).all()):
+                raise ConfigError(f"{kind}[{lang!r}] holds NaN or infinite values")
+    dims = {t.shape[1] for t in (*emb.queries.values(), *emb.candidates.values())}
+    if len(dims) != 1:
+        raise ConfigError(f"embeddings have different dimensions: {sorted(dims)}")
+
+
+def _build_pool(
+    dataset: LareqaDataset, emb: LareqaEmbeddings
+) -> tuple[Pool, dict[str, np.ndarray]]:
+    """The pooled candidates, and per query language the pool index of each question's
+    answer in every language: int64 [n_q, L], -1 where the id is absent."""
+    langs = dataset.langs
+    docnos = candidate_docnos(dataset)
+    device = emb.candidates[langs[0]].device
+    if device.type == "mps":  # no float64 on MPS
+        device = torch.device("cpu")
+    pool = Pool.build(
+        langs,
+        [emb.candidates[lang] for lang in langs],
+        [d for lang in langs for d in docnos[lang]],
+        device=device,
+    )
+    relevant: dict[str, np.ndarray] = {}
+    for x, data in dataset.languages.items():
+        rel = np.full((len(data.questions), len(langs)), -1, dtype=np.int64)
+        for j, y in enumerate(langs):
+            other = dataset.languages[y]
+            for i, q in enumerate(data.questions):
+                found = other.question(q.id)
+                if found is not None:
+                    rel[i, j] = pool.offsets[j] + found.answer
+        relevant[x] = rel
+    return pool, relevant
+
+
+def evaluate_lareqa_embeddings(
+    dataset: LareqaDataset,
+    embeddings: LareqaEmbeddings,
+    *,
+    seen_languages: Sequence[str] | None = None,
+    ks: Sequence[int] = (1, 5, 10, 100),
+    ndcg_k: int = 10,
+    chunk_size: int = 512,
+    top_k: int = 10,
+) -> LareqaResult:
+    """Score every setting from the embeddings: mono, cross (ids shared with Y) and multilingual.
+
+    For each query language, chunks of ``chunk_size`` queries are scored once
+    against the whole pool ([chunk, N] float64); mono/cross ranks are counted
+    inside each language block and multilingual ranks over the whole row.
+    ``seen_languages``: training languages for the seen / unseen split;
+    ``top_k``: depth of the own-language share in the multilingual pool.
+    """
+    _check_scoring_options(ks, ndcg_k, chunk_size)
+    _check_embeddings(dataset, embeddings)
+    ks = tuple(int(k) for k in ks)
+    start = time.perf_counter()
+    pool, relevant = _build_pool(dataset, embeddings)
+    langs = pool.langs
+    n_langs = len(langs)
+    settings: dict[str, SettingResult] = {}
+    for xi, x in enumerate(langs):
+        questions = dataset.languages[x].questions
+        rel = torch.from_numpy(relevant[x]).to(pool.device)  # [n_q, L]
+        n_q = len(questions)
+        in_block = torch.zeros(n_q, n_langs, dtype=torch.int64)  # rank inside Y's block (0: absent)
+        in_pool = torch.zeros(n_q, n_langs, dtype=torch.int64)  # rank in the pooled ranking
+        own_top = torch.zeros(n_q, dtype=torch.float64)
+        queries = embeddings.queries[x]
+        diag = torch.arange(n_langs, device=pool.device)
+        for lo in range(0, n_q, chunk_size):
+            hi = min(lo + chunk_size, n_q)
+            r = rel[lo:hi]
+            scores = pool.scores(queries[lo:hi])  # [c, N]
+            # [c, L blocks, L slots]: candidates of each language ranked before each answer
+            before = count_before(scores, pool.keys, pool.block_of, n_langs, r)
+            present = r >= 0
+            in_block[lo:hi] = torch.where(present, before[:, diag, diag] + 1, 0).cpu()
+            in_pool[lo:hi] = torch.where(present, before.sum(1) + 1, 0).cpu()
+            top = topk_ties(scores, pool.keys, top_k)
+            own_top[lo:hi] = (pool.block_of[top] == xi).double().mean(1).cpu()
+        ids = [q.id for q in questions]
+        in_block_np, in_pool_np = in_block.numpy(), in_pool.numpy()
+        for yi, y in enumerate(langs):
+            rows = np.flatnonzero(in_block_np[:, yi] > 0)
+            if len(rows) == 0:
+                continue
+            settings[f"{x}->{y}"] = SettingResult(
+                x,
+                y,
+                [ids[i] for i in rows],
+                len(dataset.languages[y].candidates),
+                in_block_np[rows, yi : yi + 1],
+                [y],
+                ks=ks,
+                ndcg_k=ndcg_k,
+            )
+        settings[f"{x}->{MULTI}"] = SettingResult(
+            x,
+            MULTI,
+            ids,
+            pool.size,
+            in_pool_np,
+            list(langs),
+            ks=ks,
+            ndcg_k=ndcg_k,
+            own_top=own_top.numpy(),
+            top_k=top_k,
+        )
+    order = {"mono": 0, "cross": 1, "multi": 2}
+    settings = dict(sorted(settings.items(), key=lambda kv: order[kv[1].kind]))
+    return LareqaResult(
+        dataset=dataset.name,
+        languages=list(langs),
+        settings=settings,
+        seen_languages=None if seen_languages is None else sorted(set(seen_languages)),
+        tie_rule=TIE_RULE,
+        candidate_text=embeddings.candidate_text,
+        timings={"encode": embeddings.encode_seconds, "score": time.perf_counter() - start},
+    )
+
+
+def evaluate_lareqa(
+    model: Any, dataset: LareqaDataset, config: LareqaEvalConfig | None = None
+) -> LareqaResult:
+    """Encode with ``model`` and score every setting (``encode_lareqa`` + ``evaluate_lareqa_embeddings``)."""
+    config = config or LareqaEvalConfig()
+    embeddings = encode_lareqa(
+        model,
+        dataset,
+        batch_size=config.batch_size,
+        candidate_text=config.candidate_text,
+        show_progress=config.show_progress,
+    )
+    return evaluate_lareqa_embeddings(
+        dataset,
+        embeddings,
+        seen_languages=config.seen_languages,
+        ks=config.ks,
+        ndcg_k=config.ndcg_k,
+        chunk_size=config.chunk_size,
+    )
+
+
+def write_lareqa_runs(
+    dataset: LareqaDataset,
+    embeddings: LareqaEmbeddings,
+    out_dir: str | Path,
+    *,
+    depth: int | None = 100,
+    chunk_size: int = 512,
+    tag: str = "polyret",
+) -> dict[str, Any]:
+    """Write one TREC run and one qrels file per setting under ``out_dir`` (replaced atomically).
+
+    Files: ``runs/<X>-<Y>.run`` and ``qrels/<X>-<Y>.qrels``, Y = ``all`` for the
+    multilingual pool. ``depth``: results per query (None: the full pool, so
+    trec_eval's ``map`` equals polyret's AP exactly; with a cut-off, trec_eval's
+    ``map`` is AP truncated at ``depth``). Returns a description for results.json.
+    """
+    from polyret.data.trec import write_qrels, write_run
+    from polyret.io import atomic_path
+
+    if depth is not None and depth < 1:
+        raise ConfigError(f"run depth must be >= 1 or None (full pool), got {depth}")
+    _check_embeddings(dataset, embeddings)
+    pool, relevant = _build_pool(dataset, embeddings)
+    langs = pool.langs
+    docnos = candidate_docnos(dataset)
+    pool_docnos = [d for lang in langs for d in docnos[lang]]
+
+    def ranked(x: str, yi: int | None) -> Iterator[tuple[str, list[tuple[str, float]]]]:
+        """(qid, [(docno, score), ...]) in ranking order for setting x -> langs[yi] (None: the pool)."""
+        questions = dataset.languages[x].questions
+        rel = relevant[x]
+        block = slice(0, pool.size) if yi is None else pool.block(yi)
+        for lo in range(0, len(questions), chunk_size):
+            hi = min(lo + chunk_size, len(questions))
+            rows = [i for i in range(lo, hi) if yi is None or rel[i, yi] >= 0]
+            if not rows:
+                continue
+            queries = embeddings.queries[x][torch.tensor(rows, device=embeddings.queries[x].device)]
+            scores = pool.scores(queries, block)  # [c, n_block]
+            k = scores.shape[1] if depth is None else depth
+            top = topk_ties(scores, pool.keys[block], k)
+            values = scores.gather(1, top).cpu().tolist()
+            top = (top + block.start).cpu().tolist()
+            for i, cols, vals in zip(rows, top, values, strict=True):
+                yield (
+                    questions[i].id,
+                    [(pool_docnos[c], v) for c, v in zip(cols, vals, strict=True)],
+                )
+
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir) as tmp:
+        (tmp / "runs").mkdir(parents=True)
+        (tmp / "qrels").mkdir()
+        for x in langs:
+            rel = relevant[x]
+            ids = [q.id for q in dataset.languages[x].questions]
+            for yi, y in [*enumerate(langs), (None, MULTI)]:
+                cols = list(range(len(langs))) if yi is None else [yi]
+                qrels = {
+                    qid: {pool_docnos[rel[i, j]]: 1 for j in cols if rel[i, j] >= 0}
+                    for i, qid in enumerate(ids)
+                }
+                qrels = {qid: docs for qid, docs in qrels.items() if docs}
+                if not qrels:
+                    continue
+                write_qrels(tmp / "qrels" / f"{x}-{y}.qrels", qrels)
+                write_run(tmp / "runs" / f"{x}-{y}.run", ranked(x, yi), tag=tag)
+    return {
+        "dir": str(out_dir),
+        "depth": "full pool" if depth is None else depth,
+        "files": "runs/<query_lang>-<candidate_lang>.run, qrels/<query_lang>-<candidate_lang>.qrels",
+        "note": (
+            "trec_eval map equals polyret's AP exactly"
+            if depth is None
+            else f"top-{depth} per query: trec_eval map here is AP truncated at rank {depth}; "
+            f"recall@k (k <= {depth}) and ndcg_cut_10 equal polyret's exactly"
+        ),
+    }

@@ -1,0 +1,267 @@
+"""Markdown report and console table of a LAReQA evaluation (kept apart from the numbers)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from polyret.evaluation.bias import language_bias
+from polyret.evaluation.results import AGGREGATE_RULE, SEEN_RULE, LareqaResult
+
+__all__ = ["headline_table", "markdown_table", "render_lareqa_report"]
+
+GROUP_LABELS = {
+    "mono": "monolingual X→X",
+    "cross": "cross-lingual X→Y",
+    "multi": "multilingual X→all",
+}
+
+
+def _pct(value: float) -> str:
+    return "–" if value is None or math.isnan(value) else f"{100 * value:.1f}"
+
+
+def _num(value: float, digits: int = 1) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def markdown_table(
+    header: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None
+) -> str:
+    """A GitHub Markdown table; ``align``: one of 'l'/'r' per column (default: first left, rest right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    rule = ["---" if a == "l" else "---:" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _group_label(group: str) -> str:
+    kind = group.rsplit("_", 1)[-1]
+    prefix = group[: -len(kind) - 1] if group != kind else ""
+    return f"{prefix} {GROUP_LABELS[kind]}".strip()
+
+
+def _metric_keys(result: LareqaResult) -> list[str]:
+    first = next(iter(result.settings.values()))
+    keys = ["map", f"ndcg@{first.ndcg_k}", *(f"recall@{k}" for k in first.ks)]
+    return keys
+
+
+def _metric_header(keys: Sequence[str]) -> list[str]:
+    names = {"map": "mAP"}
+    return [names.get(k, k.replace("ndcg", "nDCG").replace("recall", "R")) for k in keys]
+
+
+def aggregate_rows(result: LareqaResult) -> tuple[list[str], list[list[str]]]:
+    keys = _metric_keys(result)
+    groups = result.groups()
+    aggregates = result.aggregates()
+    header = ["setting group", "settings", *_metric_header(keys)]
+    rows = [
+        [_group_label(g), str(len(groups[g])), *(_pct(aggregates[g][k]) for k in keys)]
+        for g in aggregates
+    ]
+    return header, rows
+
+
+def bias_summary_rows(result: LareqaResult) -> tuple[list[str], list[list[str]]]:
+    s = result.summary()
+    top = next((k for k in s if k.startswith("own_lang_top")), None)
+    header = ["languages", "rank distance", "same-lang-first", "chance", "own-lang share of top-10"]
+    rows = []
+    for prefix, label in (("", "all"), ("seen_", "seen"), ("unseen_", "unseen")):
+        if f"{prefix}rank_distance" in s:
+            rows.append(
+                [
+                    label,
+                    _num(s[f"{prefix}rank_distance"]),
+                    _pct(s[f"{prefix}same_lang_first"]),
+                    _pct(s[f"{prefix}same_lang_first_chance"]),
+                    _pct(s[f"{prefix}{top}"]) if top else "–",
+                ]
+            )
+    return header, rows
+
+
+def headline_table(result: LareqaResult) -> str:
+    """Plain-text table for the console: aggregates (×100) and the bias summary."""
+    header, rows = aggregate_rows(result)
+    bias_header, bias_rows = bias_summary_rows(result)
+    out = [
+        f"{result.dataset}: {len(result.languages)} languages ({', '.join(result.languages)}), metrics ×100"
+    ]
+    out.append(_plain(header, rows))
+    if bias_rows:
+        out.append("")
+        out.append("language bias in the multilingual pool")
+        out.append(_plain(bias_header, bias_rows))
+    return "\n".join(out)
+
+
+def _plain(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    fmt = [f"{{:<{widths[0]}}}", *(f"{{:>{w}}}" for w in widths[1:])]
+    lines = [
+        "  ".join(f.format(x) for f, x in zip(fmt, row, strict=True)) for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_lareqa_report(
+    result: LareqaResult,
+    meta: Mapping[str, Any] | None = None,
+    plots: Mapping[str, str] | None = None,
+) -> str:
+    """The Markdown report: aggregates, bias, per-language mono, the cross matrix, multilingual.
+
+    ``meta``: model spec/path, options, timings (as in results.json); ``plots``:
+    title -> relative PNG path.
+    """
+    meta = dict(meta or {})
+    keys = _metric_keys(result)
+    mheader = _metric_header(keys)
+    langs = result.languages
+    parts = [f"# LAReQA evaluation: {result.dataset}", ""]
+    model = meta.get("model") or {}
+    facts = [
+        (
+            "model",
+            f"`{model.get('spec', '?')}`" + (f" ({model['path']})" if model.get("path") else ""),
+        ),
+        ("languages", ", ".join(langs)),
+        (
+            "training (seen) languages",
+            ", ".join(result.seen_languages) if result.seen_languages else "not given",
+        ),
+        ("candidate text", str(result.candidate_text)),
+        ("polyret", str(meta.get("polyret_version", "?"))),
+    ]
+    timings = meta.get("timings") or result.timings
+    if timings:
+        facts.append(("time (s)", ", ".join(f"{k} {v:.1f}" for k, v in timings.items())))
+    parts += [f"- **{k}**: {v}" for k, v in facts]
+    parts += [
+        "",
+        "All retrieval metrics are ×100 (mAP = mean average precision over the full ranking of the pool).",
+        f"Aggregates are {AGGREGATE_RULE}.",
+        f"Ties: {result.tie_rule}",
+    ]
+    if result.seen_languages is not None:
+        parts.append(f"Seen / unseen: {SEEN_RULE}.")
+
+    header, rows = aggregate_rows(result)
+    parts += ["", "## Aggregates", "", markdown_table(header, rows)]
+
+    bias = language_bias(result)
+    if bias:
+        bh, br = bias_summary_rows(result)
+        parts += [
+            "",
+            "## Language bias (multilingual pool)",
+            "",
+            "Rank distance = max − min rank of a query's parallel answers (its floor is the number of "
+            "answers − 1); same-lang-first = share of queries whose best-ranked answer is in the query "
+            "language, next to its chance level; own-lang share = share of the top-10 in the query "
+            "language; own / other rank = mean rank of the answer in the query language / in the others.",
+            "",
+            markdown_table(bh, br),
+            "",
+        ]
+        top = next((k for k in next(iter(bias.values())) if k.startswith("own_lang_top")), None)
+        rows = []
+        for lang, b in bias.items():
+            seen = (
+                ""
+                if result.seen_languages is None
+                else (" (seen)" if lang in result.seen_languages else " (unseen)")
+            )
+            rows.append(
+                [
+                    f"{lang}{seen}",
+                    str(int(b["n_queries"])),
+                    _num(b["rank_distance"]),
+                    _num(b["rank_distance_median"]),
+                    _pct(b["same_lang_first"]),
+                    _pct(b["same_lang_first_chance"]),
+                    _pct(b[top]) if top else "–",
+                    _num(b["own_rank"]),
+                    _num(b["other_rank"]),
+                ]
+            )
+        parts.append(
+            markdown_table(
+                [
+                    "query language",
+                    "queries",
+                    "rank distance",
+                    "median",
+                    "same-lang-first",
+                    "chance",
+                    "own-lang top-10",
+                    "own rank",
+                    "other rank",
+                ],
+                rows,
+            )
+        )
+
+    rows = []
+    for s in result.of_kind("mono"):
+        m = s.mean()
+        rows.append(
+            [s.query_lang, str(s.n_queries), str(s.n_candidates), *(_pct(m[k]) for k in keys)]
+        )
+    parts += [
+        "",
+        "## Monolingual (X→X)",
+        "",
+        markdown_table(["language", "queries", "candidates", *mheader], rows),
+    ]
+
+    matrix = result.matrix("map")
+    off = matrix.copy()
+    np.fill_diagonal(off, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: one language only
+        row_means, col_means = np.nanmean(off, axis=1), np.nanmean(off, axis=0)
+    rows = []
+    for i, x in enumerate(langs):
+        cells = [f"**{_pct(v)}**" if i == j else _pct(v) for j, v in enumerate(matrix[i])]
+        rows.append([x, *cells, _pct(row_means[i])])
+    rows.append(["cross mean (as candidates)", *(_pct(v) for v in col_means), ""])
+    parts += [
+        "",
+        "## mAP by query language (rows) and candidate language (columns)",
+        "",
+        "Diagonal: monolingual; off the diagonal: cross-lingual over the question ids both "
+        "languages hold. Last column / row: mean over the cross-lingual cells of the row / column.",
+        "",
+        markdown_table(["query \\ candidates", *langs, "cross mean"], rows),
+    ]
+
+    rows = []
+    for s in result.of_kind("multi"):
+        m = s.mean()
+        rows.append(
+            [s.query_lang, str(s.n_queries), _num(m["n_relevant"], 2), *(_pct(m[k]) for k in keys)]
+        )
+    parts += [
+        "",
+        "## Multilingual (X→all)",
+        "",
+        f"Pool: every candidate of every language ({next(iter(result.of_kind('multi'))).n_candidates} "
+        "candidates); relevant: the answer sentence in every language that holds the question id.",
+        "",
+        markdown_table(["query language", "queries", "answers per query", *mheader], rows),
+    ]
+
+    if plots:
+        parts += ["", "## Plots", ""]
+        parts += [f"![{title}]({path})" for title, path in plots.items()]
+    return "\n".join(parts) + "\n"
