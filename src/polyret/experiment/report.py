@@ -135,6 +135,7 @@ def plot_tradeoff(
             fontsize=7,
             rotation=90,
         )
+    ax.set_xlim(-0.05, 1.05)
     ax.set_xlabel("share of monolingual batches (0 = cross-only, 1 = mono-only)")
     ax.set_ylabel("mAP (dotted: base model)")
     ax.set_title(f"{config.name}: monolingual / cross-lingual / multilingual trade-off")
@@ -164,7 +165,10 @@ def plot_heatmap_delta(
     for i in range(len(langs)):
         for j in range(len(langs)):
             if not np.isnan(delta[i, j]):
-                ax.text(j, i, f"{delta[i, j]:+.2f}", ha="center", va="center", fontsize=6)
+                color = "white" if abs(delta[i, j]) > 0.6 * bound else "black"
+                ax.text(
+                    j, i, f"{delta[i, j]:+.2f}", ha="center", va="center", fontsize=6, color=color
+                )
     ax.set_title(f"mAP: {name} minus base")
     fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
@@ -180,13 +184,15 @@ def _findings(
     lines = []
     for kind in KINDS:
         key = f"{kind}_map"
-        ranked = sorted((n for n in table if n != BASE), key=lambda n: -table[n][key][0])
+        ranked = sorted(table, key=lambda n: -table[n][key][0])
         if ranked:
             top = ranked[0]
-            lines.append(
-                f"- Best {kind} mAP: **{top}** ({table[top][key][0]:.4f}; base {table[BASE][key][0]:.4f}, "
-                f"{'+' if table[top][key][0] >= table[BASE][key][0] else ''}{table[top][key][0] - table[BASE][key][0]:.4f})."
+            versus = (
+                ""
+                if top == BASE
+                else f"; base {table[BASE][key][0]:.4f}, {table[top][key][0] - table[BASE][key][0]:+.4f}"
             )
+            lines.append(f"- Best {kind} mAP: **{top}** ({table[top][key][0]:.4f}{versus}).")
     for h, b, kind, t in tests:
         verdict = "better" if t.diff > 0 else "worse"
         sig = "significant" if t.p_wilcoxon < 0.05 else "not significant"
