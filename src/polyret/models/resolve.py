@@ -139,6 +139,17 @@ def load_model(
     from sentence_transformers import SentenceTransformer
 
     resolved = spec if isinstance(spec, ResolvedModel) else resolve_model(spec)
+    modules = resolved.path / "modules.json"
+    if (
+        not trust_remote_code
+        and modules.is_file()
+        and '"polyret.' in modules.read_text(encoding="utf-8")
+    ):
+        # A model with polyret's own modules (language centering): map them to the installed
+        # classes instead of asking for trust_remote_code.
+        from polyret.debias import load_debiased
+
+        return load_debiased(resolved.path, device=device)
     try:
         model = SentenceTransformer(
             str(resolved.path),

@@ -1,0 +1,144 @@
+"""``polyret debias``: append a language-debiasing step to a model, fitted on calibration text."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from polyret.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("center", "project")
+CENTROID_SOURCES = ("pooled", "per-kind", "passage", "query")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="polyret debias",
+        description=(
+            "Remove most of the language signal from a model's embeddings without training: "
+            "estimate each language's mean embedding from plain sentences and subtract it "
+            "(center), or project out the subspace the language means span (project). Writes "
+            "a sentence-transformers model folder."
+        ),
+    )
+    p.add_argument(
+        "--model",
+        required=True,
+        help="model spec: a folder, a hub id or bundled:multilingual-e5-small",
+    )
+    p.add_argument(
+        "--calibration",
+        required=True,
+        metavar="SOURCE",
+        help="a folder of <lang>.txt files (one sentence per line), or 'ntrex' for the staged NTREX-128",
+    )
+    p.add_argument("--out", required=True, type=Path, help="output model folder")
+    p.add_argument(
+        "--languages",
+        nargs="+",
+        metavar="LANG",
+        help="languages to calibrate (default: every <lang>.txt, or the 11 XQuAD-R languages for ntrex)",
+    )
+    p.add_argument(
+        "--sentences",
+        type=int,
+        default=300,
+        metavar="N",
+        help="sentences per language (default 300)",
+    )
+    p.add_argument(
+        "--method", choices=METHODS, default="center", help="center (default) or project"
+    )
+    p.add_argument(
+        "--centroids",
+        choices=CENTROID_SOURCES,
+        default="pooled",
+        help="pooled (default): one set of centroids from the text encoded as queries and as "
+        "passages; per-kind: query and passage centroids apart; passage/query: from that "
+        "encoding only",
+    )
+    p.add_argument(
+        "--k", type=int, default=None, help="project: directions removed (default: languages - 1)"
+    )
+    p.add_argument(
+        "--data-dir", default=None, help="data root holding ntrex-128/ (default: $POLYRET_DATA)"
+    )
+    p.add_argument(
+        "--uncentered-ok",
+        action="store_true",
+        help="leave requested languages without calibration text uncentered instead of failing",
+    )
+    p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (default 64)")
+    p.add_argument(
+        "--device", default=None, help="torch device (default: sentence-transformers' choice)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.k is not None and args.method != "project":
+        raise ConfigError("--k applies to --method project only")
+    if args.k is not None and args.k < 1:
+        raise ConfigError(f"--k must be at least 1, got {args.k}")
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if (
+        args.out.exists()
+        and not args.overwrite
+        and (not args.out.is_dir() or any(args.out.iterdir()))
+    ):
+        raise ConfigError(f"{args.out} exists; pass --overwrite to replace it")
+
+    from polyret import __version__
+    from polyret.debias.calibration import load_calibration
+
+    calibration = load_calibration(
+        args.calibration,
+        languages=args.languages,
+        sentences=args.sentences,
+        data_dir=args.data_dir,
+        missing_ok=args.uncentered_ok,
+    )
+    if args.method == "project" and len(calibration.texts) < 2:
+        raise ConfigError("--method project needs calibration text in at least two languages")
+
+    from polyret.debias.fit import fit_centering, save_debiased_model
+    from polyret.models import load_model
+
+    model = load_model(args.model, device=args.device)
+    logger.info(
+        "encoding %d sentences x %d languages (%s)",
+        args.sentences,
+        len(calibration.texts),
+        args.centroids,
+    )
+    debiaser = fit_centering(
+        model,
+        calibration,
+        method=args.method,
+        centroids=args.centroids,
+        k=args.k,
+        batch_size=args.batch_size,
+    )
+    record = {
+        "polyret_version": __version__,
+        "base_model": args.model,
+        "calibration": calibration.describe(),
+        "centroids": args.centroids,
+        "uncentered_languages": list(calibration.missing),
+    }
+    if args.method == "project":
+        record["k"] = debiaser.k  # type: ignore[attr-defined]
+    save_debiased_model(model, debiaser, args.out, record=record)
+    how = (
+        "SentenceTransformer(path) loads it as is"
+        if args.method == "project"
+        else "load it with polyret.debias.load_debiased(path), or SentenceTransformer(path, trust_remote_code=True)"
+    )
+    print(f"wrote {args.out} ({args.method}, {len(calibration.texts)} languages); {how}")
+    return 0

@@ -1,0 +1,263 @@
+"""Calibration text: plain, unlabelled sentences per language, used to estimate language centroids.
+
+Two sources:
+
+* a folder of ``<lang>.txt`` files, one sentence per line (blank lines are skipped);
+* ``ntrex``: the staged NTREX-128 news sentences (1,997 line-aligned sentences per language),
+  found under the data root (``--data-dir``, else ``$POLYRET_DATA``; see
+  :func:`polyret.data.registry.locate_dataset`).
+
+``sentences`` of each language are picked evenly spaced over the file (always the same lines, so
+a line-aligned source gives parallel sentences and the content averages out of the centroid
+differences).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from polyret.errors import ConfigError, DataError
+
+logger = logging.getLogger(__name__)
+
+NTREX_SOURCE = "ntrex"
+DEFAULT_SENTENCES = 300
+MIN_SENTENCES = 10
+
+XQUAD_R_LANGUAGES: tuple[str, ...] = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")  # fmt: skip
+
+# ISO 639-1 code -> NTREX-128 code, for every NTREX-128 language whose ISO 639-1 code names one
+# file unambiguously (the base variant where NTREX has several: en -> the English source,
+# pt -> por, fr -> fra, zh -> zho-CN). Left out: ku (kmr or ckb-Arab), sr (Cyrillic or Latin)
+# and the languages without an ISO 639-1 code; pass their NTREX code (e.g. srp-Cyrl) instead.
+ISO_TO_NTREX: dict[str, str] = {
+    "af": "afr", "am": "amh", "ar": "arb", "az": "aze-Latn", "ba": "bak", "be": "bel",
+    "bg": "bul", "bn": "ben", "bo": "bod", "bs": "bos", "ca": "cat", "cs": "ces",
+    "cy": "cym", "da": "dan", "de": "deu", "dv": "div", "dz": "dzo", "ee": "ewe",
+    "el": "ell", "en": "src.eng", "es": "spa", "et": "est", "eu": "eus", "fa": "fas",
+    "fi": "fin", "fj": "fij", "fo": "fao", "fr": "fra", "ga": "gle", "gl": "glg",
+    "gu": "guj", "ha": "hau", "he": "heb", "hi": "hin", "hr": "hrv", "hu": "hun",
+    "hy": "hye", "id": "ind", "ig": "ibo", "is": "isl", "it": "ita", "ja": "jpn",
+    "ka": "kat", "kk": "kaz", "km": "khm", "kn": "kan", "ko": "kor", "ky": "kir",
+    "lb": "ltz", "lo": "lao", "lt": "lit", "lv": "lav", "mg": "mlg", "mi": "mri",
+    "mk": "mkd", "ml": "mal", "mn": "mon", "mr": "mar", "ms": "msa", "mt": "mlt",
+    "my": "mya", "nb": "nob", "nd": "nde", "ne": "nep", "nl": "nld", "nn": "nno",
+    "ny": "nya", "om": "orm", "pa": "pan", "pl": "pol", "ps": "pus", "pt": "por",
+    "ro": "ron", "ru": "rus", "rw": "kin", "sd": "snd-Arab", "si": "sin", "sk": "slk",
+    "sl": "slv", "sm": "smo", "sn": "sna-Latn", "so": "som", "sq": "sqi", "ss": "ssw",
+    "sv": "swe", "sw": "swa", "ta": "tam", "te": "tel", "tg": "tgk-Cyrl", "th": "tha",
+    "ti": "tir", "tk": "tuk", "tn": "tsn", "to": "ton", "tr": "tur", "tt": "tat",
+    "ty": "tah", "ug": "uig", "uk": "ukr", "ur": "urd", "uz": "uzb", "ve": "ven",
+    "vi": "vie", "wo": "wol", "xh": "xho", "yo": "yor", "zh": "zho-CN", "zu": "zul",
+}  # fmt: skip
+
+# A language label as used in file names and on the command line: "de", "zh-CN", "srp-Cyrl".
+_LANG_LABEL = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibration sentences per language, and where they came from.
+
+    ``missing`` lists requested languages that have no text (kept only with ``missing_ok``).
+    """
+
+    texts: dict[str, list[str]]
+    source: str
+    files: dict[str, str] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.texts)
+
+    def describe(self) -> dict[str, object]:
+        """A JSON-able record of the calibration (source, files, counts)."""
+        return {
+            "source": self.source,
+            "languages": self.languages,
+            "sentences": {lang: len(t) for lang, t in self.texts.items()},
+            "files": self.files,
+            "missing": list(self.missing),
+        }
+
+
+def evenly_spaced(items: list[str], n: int) -> list[str]:
+    """``n`` items spread evenly over ``items`` (the first one included), in order."""
+    if n >= len(items):
+        return list(items)
+    return [items[(i * len(items)) // n] for i in range(n)]
+
+
+def _read_lines(path: Path) -> list[str]:
+    """Non-blank, stripped lines of a UTF-8 text file (gzip when the name ends in .gz)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            lines = [line.strip() for line in f]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path) from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read calibration file: {exc}", path=path) from None
+    return [line for line in lines if line]
+
+
+def _take(path: Path, lang: str, sentences: int) -> list[str]:
+    lines = _read_lines(path)
+    if not lines:
+        raise DataError(f"no sentences for language {lang!r} (the file is empty)", path=path)
+    if len(lines) < sentences:
+        raise DataError(
+            f"only {len(lines)} sentences for language {lang!r}, fewer than the {sentences} asked "
+            f"for (lower --sentences or add text)",
+            path=path,
+        )
+    return evenly_spaced(lines, sentences)
+
+
+def _check_languages(languages: list[str] | None) -> list[str] | None:
+    if languages is None:
+        return None
+    if not languages:
+        raise ConfigError("--languages is empty")
+    for lang in languages:
+        if not _LANG_LABEL.match(lang):
+            raise ConfigError(
+                f"invalid language code {lang!r}; expected e.g. de, zh-CN or srp-Cyrl"
+            )
+    if len(set(languages)) != len(languages):
+        raise ConfigError(f"--languages repeats a language: {' '.join(languages)}")
+    return list(languages)
+
+
+def ntrex_code(lang: str, ntrex_dir: Path) -> str | None:
+    """NTREX-128 file code of ``lang`` (ISO 639-1, or an NTREX code itself); None when unknown."""
+    if lang in ISO_TO_NTREX:
+        return ISO_TO_NTREX[lang]
+    folder = ntrex_dir / "NTREX-128"
+    if any((folder / f"newstest2019-ref.{lang}.txt{ext}").is_file() for ext in (".gz", "")):
+        return lang
+    return None
+
+
+def read_ntrex(
+    languages: list[str],
+    *,
+    sentences: int,
+    data_dir: str | os.PathLike[str] | None = None,
+    missing_ok: bool = False,
+) -> Calibration:
+    """Calibration from the staged NTREX-128 (the same evenly spaced lines in every language)."""
+    from polyret.data.registry import data_root, locate_dataset, ntrex_file
+
+    ntrex_dir = locate_dataset("ntrex-128", data_dir)
+    root = data_root(data_dir)
+    texts: dict[str, list[str]] = {}
+    files: dict[str, str] = {}
+    missing: list[str] = []
+    for lang in languages:
+        code = ntrex_code(lang, ntrex_dir)
+        path = None
+        if code is not None:
+            try:
+                path = ntrex_file(root, code)
+            except DataError:
+                path = None
+        if path is None:
+            if missing_ok:
+                missing.append(lang)
+                continue
+            raise ConfigError(
+                f"unknown language {lang!r} for NTREX-128: not an ISO 639-1 code with an NTREX file "
+                f"nor an NTREX code (see {ntrex_dir / 'LANGUAGES.tsv'}); pass --uncentered-ok to "
+                f"leave it uncentered"
+            )
+        texts[lang] = _take(path, lang, sentences)
+        files[lang] = str(path)
+    return Calibration(texts, NTREX_SOURCE, files, tuple(missing))
+
+
+def read_folder(
+    folder: str | os.PathLike[str],
+    languages: list[str] | None,
+    *,
+    sentences: int,
+    missing_ok: bool = False,
+) -> Calibration:
+    """Calibration from ``folder/<lang>.txt`` files; all of them when ``languages`` is None."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(
+            f"calibration source not found: expected a folder of <lang>.txt files or {NTREX_SOURCE!r}",
+            path=folder,
+        )
+    if languages is None:
+        found = sorted(p for p in folder.glob("*.txt") if p.is_file())
+        if not found:
+            raise DataError("no <lang>.txt files in the calibration folder", path=folder)
+        for p in found:
+            if not _LANG_LABEL.match(p.stem):
+                raise DataError(
+                    f"file name {p.name!r} is not <lang>.txt with a language code (e.g. de.txt)",
+                    path=p,
+                )
+        languages = [p.stem for p in found]
+    texts: dict[str, list[str]] = {}
+    files: dict[str, str] = {}
+    missing: list[str] = []
+    for lang in languages:
+        path = folder / f"{lang}.txt"
+        if not path.is_file():
+            if missing_ok:
+                missing.append(lang)
+                continue
+            raise DataError(
+                f"unknown language {lang!r}: no calibration file {path.name} "
+                f"(pass --uncentered-ok to leave it uncentered)",
+                path=folder,
+            )
+        texts[lang] = _take(path, lang, sentences)
+        files[lang] = str(path)
+    return Calibration(texts, str(folder), files, tuple(missing))
+
+
+def load_calibration(
+    source: str | os.PathLike[str],
+    *,
+    languages: list[str] | None = None,
+    sentences: int = DEFAULT_SENTENCES,
+    data_dir: str | os.PathLike[str] | None = None,
+    missing_ok: bool = False,
+) -> Calibration:
+    """Read calibration text from ``source`` (a folder or ``"ntrex"``).
+
+    ``languages`` defaults to every ``<lang>.txt`` of a folder, or the XQuAD-R languages for
+    NTREX-128. Raises :class:`DataError` / :class:`ConfigError` on an empty file, an unknown
+    language (unless ``missing_ok``) or fewer lines than ``sentences``.
+    """
+    if sentences < MIN_SENTENCES:
+        raise ConfigError(
+            f"--sentences {sentences} is too few: a centroid needs at least {MIN_SENTENCES} sentences"
+        )
+    languages = _check_languages(languages)
+    if str(source) == NTREX_SOURCE:
+        calibration = read_ntrex(
+            languages or list(XQUAD_R_LANGUAGES),
+            sentences=sentences,
+            data_dir=data_dir,
+            missing_ok=missing_ok,
+        )
+    else:
+        calibration = read_folder(source, languages, sentences=sentences, missing_ok=missing_ok)
+    if not calibration.texts:
+        raise ConfigError(f"no calibration language left from {source} (all missing)")
+    if calibration.missing:
+        logger.warning(
+            "no calibration text for %s: left uncentered", ", ".join(calibration.missing)
+        )
+    return calibration

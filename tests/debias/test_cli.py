@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from polyret.cli.main import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(["debias", *args])
+    captured = capsys.readouterr()
+    return code, captured.err.strip()
+
+
+@pytest.mark.parametrize(
+    ("setup", "extra", "message"),
+    [
+        ("empty", [], "de.txt: no sentences for language 'de' (the file is empty)"),
+        ("none", ["--languages", "de", "fr"], "unknown language 'fr'"),
+        ("none", ["--sentences", "50"], "only 12 sentences for language 'de', fewer than the 50"),
+        ("none", ["--method", "center", "--k", "2"], "--k applies to --method project only"),
+    ],
+)
+def test_bad_calibration_one_line_exit_2(
+    capsys, tiny_model_dir: Path, calibration_dir: Path, tmp_path: Path, setup, extra, message
+) -> None:
+    if setup == "empty":
+        (calibration_dir / "de.txt").write_text("\n \n")
+    code, err = _run(
+        capsys,
+        "--model", str(tiny_model_dir),
+        "--calibration", str(calibration_dir),
+        "--out", str(tmp_path / "out"),
+        "--sentences", "10",
+        *extra,
+    )  # fmt: skip
+    assert code == 2
+    assert len(err.splitlines()) == 1
+    assert err.startswith("polyret debias: error: ")
+    assert message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_ntrex_without_data_root(capsys, tiny_model_dir: Path, tmp_path: Path) -> None:
+    code, err = _run(
+        capsys,
+        "--model", str(tiny_model_dir),
+        "--calibration", "ntrex",
+        "--data-dir", str(tmp_path / "nowhere"),
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert code == 2 and len(err.splitlines()) == 1 and "ntrex-128 not found" in err
+
+
+def test_debias_writes_loadable_models(
+    capsys, tiny_model_dir: Path, calibration_dir: Path, tmp_path: Path
+) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from polyret.debias import load_debiased
+
+    common = [
+        "--model",
+        str(tiny_model_dir),
+        "--calibration",
+        str(calibration_dir),
+        "--sentences",
+        "10",
+    ]
+    code, err = _run(
+        capsys,
+        *common,
+        "--out",
+        str(tmp_path / "c"),
+        "--languages",
+        "en",
+        "de",
+        "fr",
+        "--uncentered-ok",
+    )
+    assert code == 0, err
+    record = json.loads((tmp_path / "c" / "polyret_debias.json").read_text())
+    assert record["languages"] == ["en", "de"] and record["uncentered_languages"] == ["fr"]
+    model = load_debiased(tmp_path / "c", device="cpu")
+    assert model.encode_query(["Hallo"], lang="fr").shape == (1, 32)
+
+    code, err = _run(
+        capsys, *common, "--out", str(tmp_path / "p"), "--method", "project", "--k", "1"
+    )
+    assert code == 0, err
+    assert SentenceTransformer(str(tmp_path / "p"), device="cpu").encode_document(["x"]).shape == (
+        1,
+        32,
+    )
+    # An existing output is not overwritten by accident.
+    code, err = _run(capsys, *common, "--out", str(tmp_path / "p"), "--method", "project")
+    assert code == 2 and "--overwrite" in err
