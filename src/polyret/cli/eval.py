@@ -85,6 +85,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", default=None, help="torch device (default: sentence-transformers' choice)"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    corpus = p.add_argument_group("corpus evaluation (--dataset miracl or beir:PATH)")
+    corpus.add_argument(
+        "--split", default=None, help="qrels split (default: dev for MIRACL, test for BEIR)"
+    )
+    corpus.add_argument("--k", type=int, default=100, help="results per query (default 100)")
+    corpus.add_argument(
+        "--index",
+        choices=("flat", "ivf", "hnsw"),
+        default="flat",
+        help="FAISS index (default exact flat)",
+    )
+    corpus.add_argument(
+        "--dtype", choices=("float16", "float32"), default="float16", help="stored vectors"
+    )
+    corpus.add_argument(
+        "--shard-size", type=int, default=50_000, help="documents per encoded shard"
+    )
+    corpus.add_argument(
+        "--encode-dir", type=Path, default=None, help="where encoded shards go (reused)"
+    )
+    corpus.add_argument(
+        "--multilingual-pool",
+        action="store_true",
+        help="also search one pool of all languages' corpora and report language shares",
+    )
     p.add_argument(
         "--debias",
         metavar="SOURCE",
@@ -159,6 +184,14 @@ def _corpus_eval(args: argparse.Namespace, languages: list[str] | None) -> int:
             batch_size=args.batch_size,
             save_runs=args.save_runs,
             device=args.device,
+            split=args.split,
+            k=args.k,
+            index=args.index,
+            dtype=args.dtype,
+            shard_size=args.shard_size,
+            encode_dir=args.encode_dir,
+            multilingual_pool=args.multilingual_pool,
+            show_progress=not args.no_progress,
         )
     )
     return 0
