@@ -282,20 +282,28 @@ DATASETS: dict[str, DatasetInfo] = {
     ),
 }
 
-# ISO 639-1 code -> NTREX-128 file code, for the XQuAD-R and MLQA-R languages.
+# ISO 639-1 code -> NTREX-128 file code, where LANGUAGES.tsv makes it unambiguous
+# (en is the English source; zh is zho-CN).
 NTREX_CODES: dict[str, str] = {
-    "ar": "arb",
-    "de": "deu",
-    "el": "ell",
-    "en": "src.eng",
-    "es": "spa",
-    "hi": "hin",
-    "ru": "rus",
-    "th": "tha",
-    "tr": "tur",
-    "vi": "vie",
-    "zh": "zho-CN",
-}
+    "af": "afr", "am": "amh", "ar": "arb", "az": "aze-Latn", "ba": "bak", "be": "bel",
+    "bg": "bul", "bn": "ben", "bo": "bod", "bs": "bos", "ca": "cat", "cs": "ces",
+    "cy": "cym", "da": "dan", "de": "deu", "dv": "div", "dz": "dzo", "ee": "ewe",
+    "el": "ell", "en": "src.eng", "es": "spa", "et": "est", "eu": "eus", "fa": "fas",
+    "fi": "fin", "fj": "fij", "fo": "fao", "fr": "fra", "ga": "gle", "gl": "glg",
+    "gu": "guj", "ha": "hau", "he": "heb", "hi": "hin", "hr": "hrv", "hu": "hun",
+    "hy": "hye", "id": "ind", "ig": "ibo", "is": "isl", "it": "ita", "ja": "jpn",
+    "ka": "kat", "kk": "kaz", "km": "khm", "kn": "kan", "ko": "kor", "ky": "kir",
+    "lb": "ltz", "lo": "lao", "lt": "lit", "lv": "lav", "mg": "mlg", "mi": "mri",
+    "mk": "mkd", "ml": "mal", "mn": "mon", "mr": "mar", "ms": "msa", "mt": "mlt",
+    "my": "mya", "nb": "nob", "nd": "nde", "ne": "nep", "nl": "nld", "nn": "nno",
+    "ny": "nya", "om": "orm", "pa": "pan", "pl": "pol", "ps": "pus", "pt": "por",
+    "ro": "ron", "ru": "rus", "rw": "kin", "sd": "snd-Arab", "si": "sin", "sk": "slk",
+    "sl": "slv", "sm": "smo", "sn": "sna-Latn", "so": "som", "sq": "sqi", "ss": "ssw",
+    "sv": "swe", "sw": "swa", "ta": "tam", "te": "tel", "tg": "tgk-Cyrl", "th": "tha",
+    "ti": "tir", "tk": "tuk", "tn": "tsn", "to": "ton", "tr": "tur", "tt": "tat",
+    "ty": "tah", "ug": "uig", "uk": "ukr", "ur": "urd", "uz": "uzb", "ve": "ven",
+    "vi": "vie", "wo": "wol", "xh": "xho", "yo": "yor", "zh": "zho-CN", "zu": "zul",
+}  # fmt: skip
 
 
 def ntrex_file(root: Path, lang: str) -> Path:

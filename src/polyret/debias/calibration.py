@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from polyret.data.registry import NTREX_CODES
 from polyret.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
@@ -35,26 +36,7 @@ XQUAD_R_LANGUAGES: tuple[str, ...] = ("ar", "de", "el", "en", "es", "hi", "ru", 
 # file unambiguously (the base variant where NTREX has several: en -> the English source,
 # pt -> por, fr -> fra, zh -> zho-CN). Left out: ku (kmr or ckb-Arab), sr (Cyrillic or Latin)
 # and the languages without an ISO 639-1 code; pass their NTREX code (e.g. srp-Cyrl) instead.
-ISO_TO_NTREX: dict[str, str] = {
-    "af": "afr", "am": "amh", "ar": "arb", "az": "aze-Latn", "ba": "bak", "be": "bel",
-    "bg": "bul", "bn": "ben", "bo": "bod", "bs": "bos", "ca": "cat", "cs": "ces",
-    "cy": "cym", "da": "dan", "de": "deu", "dv": "div", "dz": "dzo", "ee": "ewe",
-    "el": "ell", "en": "src.eng", "es": "spa", "et": "est", "eu": "eus", "fa": "fas",
-    "fi": "fin", "fj": "fij", "fo": "fao", "fr": "fra", "ga": "gle", "gl": "glg",
-    "gu": "guj", "ha": "hau", "he": "heb", "hi": "hin", "hr": "hrv", "hu": "hun",
-    "hy": "hye", "id": "ind", "ig": "ibo", "is": "isl", "it": "ita", "ja": "jpn",
-    "ka": "kat", "kk": "kaz", "km": "khm", "kn": "kan", "ko": "kor", "ky": "kir",
-    "lb": "ltz", "lo": "lao", "lt": "lit", "lv": "lav", "mg": "mlg", "mi": "mri",
-    "mk": "mkd", "ml": "mal", "mn": "mon", "mr": "mar", "ms": "msa", "mt": "mlt",
-    "my": "mya", "nb": "nob", "nd": "nde", "ne": "nep", "nl": "nld", "nn": "nno",
-    "ny": "nya", "om": "orm", "pa": "pan", "pl": "pol", "ps": "pus", "pt": "por",
-    "ro": "ron", "ru": "rus", "rw": "kin", "sd": "snd-Arab", "si": "sin", "sk": "slk",
-    "sl": "slv", "sm": "smo", "sn": "sna-Latn", "so": "som", "sq": "sqi", "ss": "ssw",
-    "sv": "swe", "sw": "swa", "ta": "tam", "te": "tel", "tg": "tgk-Cyrl", "th": "tha",
-    "ti": "tir", "tk": "tuk", "tn": "tsn", "to": "ton", "tr": "tur", "tt": "tat",
-    "ty": "tah", "ug": "uig", "uk": "ukr", "ur": "urd", "uz": "uzb", "ve": "ven",
-    "vi": "vie", "wo": "wol", "xh": "xho", "yo": "yor", "zh": "zho-CN", "zu": "zul",
-}  # fmt: skip
+ISO_TO_NTREX = NTREX_CODES  # one table, in polyret.data.registry
 
 # A language label as used in file names and on the command line: "de", "zh-CN", "srp-Cyrl".
 _LANG_LABEL = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
