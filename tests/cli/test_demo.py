@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from polyret.cli.main import main
+
+
+@pytest.mark.integration
+def test_demo_prints_a_cross_lingual_table(
+    tiny_model_dir: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "demo",
+        "--model",
+        str(tiny_model_dir),
+        "--data-dir",
+        str(shared_data),
+        "--languages",
+        "en",
+        "de",
+        "th",
+        "--paragraphs",
+        "2",
+        "--device",
+        "cpu",
+    ]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "P@1 (rows: query language, columns: passage language)" in out
+    rows = [
+        line.split() for line in out.splitlines() if line.split()[:1] in (["en"], ["de"], ["th"])
+    ]
+    assert len(rows) == 3 and all(len(r) == 4 for r in rows)
+    assert all(0.0 <= float(v) <= 1.0 for r in rows for v in r[1:])
+
+
+def test_demo_rejects_zero_paragraphs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--paragraphs", "0"]) == 2
+    assert "--paragraphs 0" in capsys.readouterr().err
