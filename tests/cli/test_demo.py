@@ -29,9 +29,11 @@ def test_demo_prints_a_cross_lingual_table(
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "P@1 (rows: query language, columns: passage language)" in out
-    rows = [
-        line.split() for line in out.splitlines() if line.split()[:1] in (["en"], ["de"], ["th"])
-    ]
+    lines = out.splitlines()
+    header = lines.index("P@1 (rows: query language, columns: passage language)")
+    assert lines[header + 1].split() == ["en", "de", "th"]
+    rows = [line.split() for line in lines[header + 2 : header + 5]]
+    assert [r[0] for r in rows] == ["en", "de", "th"]
     assert len(rows) == 3 and all(len(r) == 4 for r in rows)
     assert all(0.0 <= float(v) <= 1.0 for r in rows for v in r[1:])
 
