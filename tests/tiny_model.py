@@ -46,13 +46,23 @@ def build_tiny_model(path: str | Path, *, seed: int = 0, hidden: int = 32, layer
     )
     hf_tok = PreTrainedTokenizerFast(
         tokenizer_object=tok,
-        bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
-        mask_token="<mask>", cls_token="<s>", sep_token="</s>", model_max_length=128,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        cls_token="<s>",
+        sep_token="</s>",
+        model_max_length=128,
     )
     torch.manual_seed(seed)
     config = BertConfig(
-        vocab_size=tok.get_vocab_size(), hidden_size=hidden, num_hidden_layers=layers,
-        num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=130,
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=130,
         pad_token_id=1,
     )
     bert = BertModel(config, add_pooling_layer=False)

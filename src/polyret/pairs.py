@@ -61,7 +61,6 @@ __all__ = [
 METADATA_COLUMNS = ("query_lang", "passage_lang", "group")
 
 
-
 class TrainingPair(NamedTuple):
     """One (query, passage) pair with the metadata that stays out of the tokenized columns."""
 

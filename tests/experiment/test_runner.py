@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-from lareqa_fixture import write_parallel_lareqa
 
+from lareqa_fixture import write_parallel_lareqa
 from polyret.errors import ConfigError
 from polyret.experiment import runner
 from polyret.experiment.config import ExperimentConfig

@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lareqa_fixture import write_parallel_lareqa
 from sentence_transformers import SentenceTransformer
+
+from lareqa_fixture import write_parallel_lareqa
 
 
 def test_two_process_gloo_run(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from lareqa_fixture import write_parallel_lareqa
 from sentence_transformers import SentenceTransformer
 from transformers import TrainerCallback
 
+from lareqa_fixture import write_parallel_lareqa
 from polyret.cli.main import main
 from polyret.errors import ConfigError
 from polyret.training.config import TrainConfig
