@@ -54,6 +54,22 @@ def test_language_subset_and_select_ids(tmp_path: Path) -> None:
     assert full.select_languages(["en"]).langs == ["en"]
 
 
+def test_select_articles_keeps_whole_articles_in_every_language(tmp_path: Path) -> None:
+    from lareqa_fixture import write_parallel_lareqa
+
+    full = load_lareqa(write_parallel_lareqa(tmp_path / "par", ("en", "de"), articles=6))
+    sub = full.select_articles(3)  # articles 0, 2 and 4
+    for lang in ("en", "de"):
+        assert {q.article for q in sub.languages[lang].questions} == {0, 2, 4}
+        assert {c.article for c in sub.languages[lang].candidates} == {0, 2, 4}
+        assert len(sub.languages[lang].questions) == 3 * 2 * 2  # articles x paragraphs x questions
+        assert len(sub.languages[lang].candidates) == 3 * 2 * 3  # articles x paragraphs x sentences
+    assert sub.shared_ids("en", "de") == sub.shared_ids("de", "en")
+    q = sub.languages["de"].questions[-1]
+    assert sub.answer_candidate(q.id, "de").sentence == int(q.id.rsplit("-", 1)[1])
+    assert full.select_articles(6) is full and full.select_articles(100) is full
+
+
 def test_duplicate_sentences_stay_distinct(tmp_path: Path) -> None:
     write_lang(
         tmp_path,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from lareqa_fixture import write_parallel_lareqa
-from polyret.errors import ConfigError
+from polyret.errors import ConfigError, DataError
 from polyret.experiment import runner
 from polyret.experiment.config import ExperimentConfig
 
@@ -59,11 +59,11 @@ def test_experiment_runs_caches_and_reports(
     original_eval = runner._evaluate
     evals: list[str] = []
 
-    def failing_eval(model_spec, dataset, cfg, folder, meta):  # type: ignore[no-untyped-def]
+    def failing_eval(model_spec, dataset, cfg, folder, meta, calibration):  # type: ignore[no-untyped-def]
         evals.append(folder.name)
         if folder.name == "mono-seed2" and evals.count("mono-seed2") == 1:
             raise KeyboardInterrupt
-        return original_eval(model_spec, dataset, cfg, folder, meta)
+        return original_eval(model_spec, dataset, cfg, folder, meta, calibration)
 
     monkeypatch.setattr(runner, "_evaluate", failing_eval)
     with pytest.raises(KeyboardInterrupt):
@@ -120,3 +120,102 @@ def test_bad_experiment_configs(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         _config(tmp_path, tiny_model_dir, **over)
+
+
+def _calibration_dir(tmp: Path, langs: tuple[str, ...] = ("en", "de", "ru")) -> Path:
+    folder = tmp / "calib"
+    folder.mkdir(exist_ok=True)
+    frames = {
+        "en": "The weather in city number {} was sunny and warm today.",
+        "de": "Das Wetter in der Stadt Nummer {} war heute sonnig und warm.",
+        "ru": "Погода в городе номер {} сегодня была солнечной и тёплой.",
+    }
+    for lang in langs:
+        lines = [frames[lang].format(i) for i in range(12)]
+        (folder / f"{lang}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_centering_condition_added_to_a_finished_experiment(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from polyret.data.lareqa import load_lareqa
+    from polyret.debias import fit_centering, load_calibration
+    from polyret.evaluation.lareqa import encode_lareqa, evaluate_lareqa_embeddings
+    from polyret.experiment.store import load_result
+    from polyret.models import load_model
+    from polyret.training import trainer
+
+    over = {"strategies": ["mono", {"name": "hybrid-0.5", "strategy": "hybrid", "alpha": 0.5}]}
+    runner.run_experiment(_config(tmp_path, tiny_model_dir, seeds=[1], **over))
+    calib = _calibration_dir(tmp_path)
+    config = _config(
+        tmp_path,
+        tiny_model_dir,
+        seeds=[1],
+        centering={"calibration": str(calib), "sentences": 12},
+        **over,
+    )
+    calls: list[str] = []
+    monkeypatch.setattr(trainer, "train", lambda cfg, **kw: calls.append(cfg.output_dir))
+    report = runner.run_experiment(config)
+    assert calls == []  # centering reuses the trained models
+    evals = tmp_path / "exp" / "evals"
+    assert {p.name for p in evals.iterdir()} == {
+        "base", "base+center", "mono-seed1", "mono-seed1+center",
+        "hybrid-0.5-seed1", "hybrid-0.5-seed1+center",
+    }  # fmt: skip
+
+    # The centered base equals fitting centering by hand on the same model and texts.
+    dataset = load_lareqa(tmp_path / "eval")
+    model = load_model(str(tiny_model_dir))
+    model.max_seq_length = 128
+    embeddings = encode_lareqa(model, dataset, batch_size=64)
+    debiaser = fit_centering(model, load_calibration(calib, sentences=12), batch_size=64)
+    expected = evaluate_lareqa_embeddings(
+        dataset, debiaser.transform_lareqa(embeddings), seen_languages=["en", "de", "es"]
+    ).summary()
+    got = load_result(evals / "base+center").summary()
+    for key in ("mono_map", "cross_map", "multi_map", "rank_distance"):
+        assert got[key] == pytest.approx(expected[key], abs=1e-6), key
+    assert got != load_result(evals / "base").summary()
+
+    text = report.read_text()
+    assert "## Language centering (center, calibration" in text
+    for row in ("| base+center |", "| hybrid-0.5+center |", "| mono+center |"):
+        assert row in text
+    assert "both minus best single" in text
+    summary = json.loads((report.parent / "summary.json").read_text())
+    pairs = {(t["hybrid"], t["baseline"]) for t in summary["significance"]}
+    assert ("hybrid-0.5+center", "base+center") in pairs
+    assert ("hybrid-0.5+center", "hybrid-0.5") in pairs
+    assert summary["table"]["hybrid-0.5+center"]["multi_map"]["mean"] == pytest.approx(
+        load_result(evals / "hybrid-0.5-seed1+center").summary()["multi_map"]
+    )
+
+    # Changing the centering afterwards is refused; the old centered evaluations would lie.
+    changed = _config(
+        tmp_path, tiny_model_dir, seeds=[1], centering={"calibration": str(calib), "sentences": 11},
+        **over,
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="different centering"):
+        runner.run_experiment(changed)
+
+
+def test_centering_missing_calibration_language(tmp_path: Path, tiny_model_dir: Path) -> None:
+    calib = _calibration_dir(tmp_path, ("en", "de"))  # the evaluation also has ru
+    config = _config(
+        tmp_path, tiny_model_dir, centering={"calibration": str(calib), "sentences": 12}
+    )
+    with pytest.raises((ConfigError, DataError), match="ru"):
+        runner.run_experiment(config)
+    assert not (tmp_path / "exp" / "evals").exists()  # failed before any evaluation
+
+
+def test_bad_centering_and_articles_config(tmp_path: Path, tiny_model_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"centering\.method"):
+        _config(tmp_path, tiny_model_dir, centering={"method": "whiten"})
+    with pytest.raises(ConfigError, match="unknown key 'sentence'"):
+        _config(tmp_path, tiny_model_dir, centering={"sentence": 100})
+    with pytest.raises(ConfigError, match=r"eval\.articles"):
+        _config(tmp_path, tiny_model_dir, eval={"dataset": "x", "articles": 0})

@@ -331,8 +331,6 @@ def _debiased_eval(
     out: Path,
 ) -> None:
     """Fit language centering on the calibration text and score the same embeddings again."""
-    from dataclasses import replace
-
     from polyret.debias import fit_centering
     from polyret.evaluation import evaluate_lareqa_embeddings, language_bias
     from polyret.io import write_text
@@ -342,14 +340,9 @@ def _debiased_eval(
     debiaser = fit_centering(
         model, calibration, method=args.debias_method, batch_size=config.batch_size
     )
-    debiased = replace(
-        embeddings,
-        queries=debiaser.transform_per_language(embeddings.queries, kind="query"),
-        candidates=debiaser.transform_per_language(embeddings.candidates, kind="passage"),
-    )
     result = evaluate_lareqa_embeddings(
         dataset,
-        debiased,
+        debiaser.transform_lareqa(embeddings),
         seen_languages=config.seen_languages,
         ks=config.ks,
         ndcg_k=config.ndcg_k,

@@ -150,6 +150,21 @@ class LareqaDataset:
             )
         return LareqaDataset(self.name, self.root, {lang: self.languages[lang] for lang in wanted})
 
+    def select_articles(self, n: int) -> LareqaDataset:
+        """The questions of ``n`` evenly spaced articles and the candidates of their paragraphs.
+
+        Articles are those of the language with the most questions; the same question ids
+        are kept in every language (for small evaluation budgets).
+        """
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        reference = max(self.languages.values(), key=lambda d: len(d.questions))
+        articles = sorted({q.article for q in reference.questions})
+        if n >= len(articles):
+            return self
+        chosen = {articles[(i * len(articles)) // n] for i in range(n)}
+        return self.select_ids({q.id for q in reference.questions if q.article in chosen})
+
     def select_ids(self, ids: Collection[str], *, all_candidates: bool = False) -> LareqaDataset:
         """Keep only questions whose id is in ``ids`` (e.g. held-out articles for dev evaluation).
 

@@ -8,6 +8,7 @@ modules appended to a model (``attach``), so a saved model debiases at encode ti
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from abc import ABC, abstractmethod
@@ -21,6 +22,8 @@ from polyret.io import atomic_path
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from torch import Tensor, nn
+
+    from polyret.evaluation.lareqa import LareqaEmbeddings
 
 Kind = Literal["query", "passage"]
 KINDS: tuple[Kind, ...] = ("query", "passage")
@@ -81,6 +84,14 @@ class Debiaser(ABC):
             lang: self.transform(e, kind=kind, lang=lang if name_language else None)
             for lang, e in emb.items()
         }
+
+    def transform_lareqa(self, embeddings: LareqaEmbeddings) -> LareqaEmbeddings:
+        """The same LAReQA encoding with queries and candidates debiased (nearest-centroid language)."""
+        return dataclasses.replace(
+            embeddings,
+            queries=self.transform_per_language(embeddings.queries, kind="query"),
+            candidates=self.transform_per_language(embeddings.candidates, kind="passage"),
+        )
 
     @abstractmethod
     def st_modules(self) -> list[nn.Module]:

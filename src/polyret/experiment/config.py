@@ -41,6 +41,38 @@ class EvalSpec:
     batch_size: int = 128
     candidate_text: str = "sentence"
     max_seq_length: int | None = 128
+    # Small budgets: evaluate on the questions of this many articles, evenly spaced, and the
+    # candidate sentences of their paragraphs (default: every article).
+    articles: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.articles is not None and self.articles < 1:
+            raise ConfigError(f"eval.articles must be at least 1, got {self.articles}")
+
+
+@dataclass
+class CenteringSpec:
+    """Language centering (``polyret debias``) as a post-processing condition.
+
+    Every evaluated model is also scored with centering fitted on ``calibration`` (a folder of
+    ``<lang>.txt`` or ``ntrex``) with that model, from the same encoding of the evaluation texts.
+    """
+
+    calibration: str = "ntrex"
+    method: str = "center"
+    sentences: int = 300
+    uncentered_ok: bool = False  # evaluation languages without calibration text stay uncentered
+
+    def __post_init__(self) -> None:
+        if self.method not in ("center", "project"):
+            raise ConfigError(
+                f"centering.method must be 'center' or 'project', got {self.method!r}"
+            )
+
+    @property
+    def suffix(self) -> str:
+        """Appended to a condition's name: ``hybrid-0.5+center``."""
+        return f"+{self.method}"
 
 
 @dataclass
@@ -56,6 +88,7 @@ class ExperimentConfig:
         None  # where report.md and the plots are copied (e.g. results/protocol-a)
     )
     data_dir: str | None = None
+    centering: CenteringSpec | None = None
 
     def __post_init__(self) -> None:
         if not self.strategies:
@@ -99,6 +132,12 @@ class ExperimentConfig:
         _check_keys(values, cls, source)
         eval_values = values.pop("eval", None) or {}
         _check_keys(eval_values, EvalSpec, f"{source}: eval")
+        centering = values.pop("centering", None)
+        if centering is not None:
+            if not isinstance(centering, dict):
+                raise ConfigError(f"{source}: centering must be a mapping, got {centering!r}")
+            _check_keys(centering, CenteringSpec, f"{source}: centering")
+            centering = CenteringSpec(**centering)
         strategies = []
         for i, item in enumerate(values.pop("strategies", None) or []):
             if isinstance(item, str):
@@ -113,7 +152,9 @@ class ExperimentConfig:
         for key in ("name", "output_dir"):
             if key not in values:
                 raise ConfigError(f"{source}: missing required key {key!r}")
-        return cls(strategies=strategies, eval=EvalSpec(**eval_values), **values)
+        return cls(
+            strategies=strategies, eval=EvalSpec(**eval_values), centering=centering, **values
+        )
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> ExperimentConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,14 @@ from polyret.experiment.stats import (
 from polyret.io import write_json, write_text
 
 BASE = "base"
+
+
+@dataclass
+class Centered:
+    """The centered evaluations of the base model and of each strategy's runs (one per seed)."""
+
+    base: LareqaResult
+    runs: dict[str, list[LareqaResult]]
 
 
 def _metrics(result: LareqaResult, config: ExperimentConfig) -> dict[str, float]:
@@ -56,9 +65,13 @@ def summarize(
 
 
 def significance(
-    config: ExperimentConfig, base: LareqaResult, runs: dict[str, list[LareqaResult]]
+    config: ExperimentConfig,
+    base: LareqaResult,
+    runs: dict[str, list[LareqaResult]],
+    centered: Centered | None = None,
 ) -> list[tuple[str, str, str, PairedTest]]:
-    """(hybrid, baseline, kind, test): every hybrid strategy against mono-only, cross-only and the base model."""
+    """(hybrid, baseline, kind, test): every hybrid strategy against mono-only, cross-only and the
+    base model; with ``centered``, also hybrid+centering against centering alone and hybrid alone."""
     specs = {s.name: s for s in config.strategies if s.name in runs}
     hybrids = [s.name for s in specs.values() if s.strategy == "hybrid"]
     baselines = [s.name for s in specs.values() if s.strategy in ("mono", "cross")] + [BASE]
@@ -69,6 +82,18 @@ def significance(
         for h in hybrids:
             for b in baselines:
                 out.append((h, b, kind, paired_test(averaged[h], averaged[b])))
+        if centered is None or config.centering is None:
+            continue
+        # Do they add up? hybrid+center against centering alone, and against hybrid alone.
+        suffix = config.centering.suffix
+        for h in hybrids:
+            if h not in centered.runs:
+                continue
+            both = seed_mean([per_query(r, kind) for r in centered.runs[h]])
+            out.append(
+                (h + suffix, BASE + suffix, kind, paired_test(both, per_query(centered.base, kind)))
+            )
+            out.append((h + suffix, h, kind, paired_test(both, averaged[h])))
     return out
 
 
@@ -110,8 +135,12 @@ def _best(config: ExperimentConfig, table: dict[str, dict[str, tuple[float, floa
 
 
 def plot_tradeoff(
-    config: ExperimentConfig, table: dict[str, dict[str, tuple[float, float]]], path: Path
+    config: ExperimentConfig,
+    table: dict[str, dict[str, tuple[float, float]]],
+    path: Path,
+    suffix: str = "",
 ) -> None:
+    """mAP of each kind against the share of monolingual batches; ``suffix``: centered rows too."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,6 +154,10 @@ def plot_tradeoff(
         stds = [table[s.name][f"{kind}_map"][1] for s in specs]
         ax.errorbar(x, means, yerr=stds, marker="o", capsize=3, color=color, label=f"{kind} mAP")
         ax.axhline(table[BASE][f"{kind}_map"][0], color=color, linestyle=":", linewidth=1)
+        if suffix and all(s.name + suffix in table for s in specs):
+            centered = [table[s.name + suffix][f"{kind}_map"][0] for s in specs]
+            ax.plot(x, centered, marker="x", linestyle="--", color=color, alpha=0.7,
+                    label=f"{kind} mAP {suffix}")  # fmt: skip
     for s, xi in zip(specs, x, strict=True):
         ax.annotate(
             s.name,
@@ -137,7 +170,7 @@ def plot_tradeoff(
         )
     ax.set_xlim(-0.05, 1.05)
     ax.set_xlabel("share of monolingual batches (0 = cross-only, 1 = mono-only)")
-    ax.set_ylabel("mAP (dotted: base model)")
+    ax.set_ylabel("mAP (dotted: base model" + (f"; dashed: {suffix}" if suffix else "") + ")")
     ax.set_title(f"{config.name}: monolingual / cross-lingual / multilingual trade-off")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -202,19 +235,75 @@ def _findings(
     return lines
 
 
+def centering_section(
+    config: ExperimentConfig, table: dict[str, dict[str, tuple[float, float]]], suffix: str
+) -> list[str]:
+    """Markdown: each condition with and without centering, and whether the two gains add up."""
+    names = [BASE] + [s.name for s in config.strategies if s.name in table]
+    names = [n for n in names if n + suffix in table]
+    spec = config.centering
+    lines = [
+        "",
+        f"## Language centering ({suffix[1:]}, calibration {spec.calibration if spec else '?'}) "
+        "as post-processing",
+        "",
+        "Every model is also scored with centering fitted with that model on the calibration text, "
+        "from the same encoding of the evaluation texts. Training gain = condition minus base; "
+        "centering gain = condition+centering minus condition.",
+        "",
+        "| condition | "
+        + " | ".join(f"{k} mAP | {k} {suffix} | centering gain" for k in KINDS)
+        + " |",
+        "|---|" + "---|---|---|" * len(KINDS),
+    ]
+    for n in names:
+        cells = []
+        for k in KINDS:
+            plain, cen = table[n][f"{k}_map"][0], table[n + suffix][f"{k}_map"][0]
+            cells += [f"{plain:.4f}", f"{cen:.4f}", f"{cen - plain:+.4f}"]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    lines += ["", "Do training and centering add up? (gains over the base model, mAP)", ""]
+    lines += [
+        "| condition | kind | training alone | centering alone | both | both minus best single |",
+        "|---|---|---|---|---|---|",
+    ]
+    for n in names[1:]:
+        for k in KINDS:
+            key = f"{k}_map"
+            b = table[BASE][key][0]
+            train_gain = table[n][key][0] - b
+            center_gain = table[BASE + suffix][key][0] - b
+            both = table[n + suffix][key][0] - b
+            lines.append(
+                f"| {n} | {k} | {train_gain:+.4f} | {center_gain:+.4f} | {both:+.4f} | "
+                f"{both - max(train_gain, center_gain):+.4f} |"
+            )
+    return lines
+
+
 def write_report(
     config: ExperimentConfig,
     base: LareqaResult,
     runs: dict[str, list[LareqaResult]],
     folder: str | Path,
     meta: dict[str, Any],
+    centered: Centered | None = None,
 ) -> Path:
-    """Write ``report.md``, ``summary.json``, ``tradeoff.png`` and ``heatmap_best_minus_base.png``."""
+    """Write ``report.md``, ``summary.json``, ``tradeoff.png`` and ``heatmap_best_minus_base.png``.
+
+    ``centered``: the same models with language centering (``config.centering``), reported as
+    extra conditions ``<name>+<method>``.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     table = summarize(config, base, runs)
     seeds = {name: len(results) for name, results in runs.items()}
-    tests = significance(config, base, runs) if runs else []
+    suffix = config.centering.suffix if centered is not None and config.centering else ""
+    if suffix and centered is not None:
+        for name, row in summarize(config, centered.base, centered.runs).items():
+            table[name + suffix] = row
+            seeds[name + suffix] = len(centered.runs.get(name, [centered.base]))
+    tests = significance(config, base, runs, centered) if runs else []
     lines = [f"# Experiment {config.name}", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items()]
     lines += [
@@ -247,7 +336,7 @@ def write_report(
         ]
     if runs:
         best = _best(config, table)
-        plot_tradeoff(config, table, folder / "tradeoff.png")
+        plot_tradeoff(config, table, folder / "tradeoff.png", suffix)
         plot_heatmap_delta(base, runs[best], best, folder / "heatmap_best_minus_base.png")
         lines += [
             "",
@@ -259,13 +348,21 @@ def write_report(
             "",
             "![delta heatmap](heatmap_best_minus_base.png)",
         ]
+    if suffix:
+        lines += centering_section(config, table, suffix)
     if tests:
         lines += [
             "",
             "## Paired significance tests (hybrid vs each baseline and the base model)",
             "",
             "Per query (query language, question id): AP averaged over the query's settings of the kind "
-            "and over seeds; two-sided paired t-test and Wilcoxon signed-rank test over queries.",
+            "and over seeds; two-sided paired t-test and Wilcoxon signed-rank test over queries."
+            + (
+                f" Rows `h{suffix}` vs `base{suffix}` ask whether training still helps after "
+                f"centering; `h{suffix}` vs `h` whether centering still helps after training."
+                if suffix
+                else ""
+            ),
             "",
             "| hybrid | baseline | kind | n | hybrid mAP | baseline mAP | diff | p (t-test) | p (Wilcoxon) |",
             "|---|---|---|---|---|---|---|---|---|",

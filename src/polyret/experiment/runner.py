@@ -7,20 +7,25 @@ evaluation, written atomically). Rerunning skips what is finished.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import platform
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyret import __version__
 from polyret.errors import ConfigError
 from polyret.evaluation.results import LareqaResult
 from polyret.experiment.config import ExperimentConfig
-from polyret.experiment.report import write_report
+from polyret.experiment.report import Centered, write_report
 from polyret.experiment.store import is_saved, load_result, save_result
 from polyret.io import write_text
+
+if TYPE_CHECKING:
+    from polyret.data.lareqa import LareqaDataset
+    from polyret.debias import Calibration
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +56,12 @@ def _check_or_save_config(config: ExperimentConfig) -> None:
                     f"{path}: this output_dir holds an experiment with a different {key!r}; "
                     "use another output_dir, or delete the old one"
                 )
+        # Centering may be added later (its evaluations are made then), not changed.
+        if saved.get("centering") not in (None, current.get("centering")):
+            raise ConfigError(
+                f"{path}: this output_dir holds centered evaluations with different centering "
+                f"settings {saved['centering']}; use another output_dir, or delete its evals/*{CENTERED_MARK}*"
+            )
         known = {s["name"]: s for s in saved.get("strategies", [])}
         for spec in current["strategies"]:
             if spec["name"] in known and known[spec["name"]] != spec:
@@ -60,12 +71,32 @@ def _check_or_save_config(config: ExperimentConfig) -> None:
     write_text(path, yaml.safe_dump(current, sort_keys=False, allow_unicode=True))
 
 
+CENTERED_MARK = "+"
+
+
+def centered_folder(folder: Path, config: ExperimentConfig) -> Path | None:
+    """Where the centered evaluation of ``folder``'s model goes (None without centering)."""
+    if config.centering is None:
+        return None
+    return folder.with_name(folder.name + config.centering.suffix)
+
+
 def _evaluate(
-    model_spec: str, dataset: Any, config: ExperimentConfig, folder: Path, meta: dict[str, Any]
-) -> LareqaResult:
-    if is_saved(folder):
-        return load_result(folder)
-    from polyret.evaluation.lareqa import LareqaEvalConfig, evaluate_lareqa
+    model_spec: str,
+    dataset: LareqaDataset,
+    config: ExperimentConfig,
+    folder: Path,
+    meta: dict[str, Any],
+    calibration: Calibration | None = None,
+) -> None:
+    """Evaluate ``model_spec`` into ``folder`` and, with ``calibration``, centered into its sibling.
+
+    Both come from one encoding of the evaluation texts; finished evaluations are skipped.
+    """
+    centered = centered_folder(folder, config) if calibration is not None else None
+    if is_saved(folder) and (centered is None or is_saved(centered)):
+        return
+    from polyret.evaluation.lareqa import encode_lareqa, evaluate_lareqa_embeddings
     from polyret.models import load_model
 
     logger.info("evaluating %s on %s -> %s", model_spec, config.eval.dataset, folder)
@@ -73,19 +104,49 @@ def _evaluate(
     if config.eval.max_seq_length:
         model.max_seq_length = config.eval.max_seq_length
     start = time.perf_counter()
-    result = evaluate_lareqa(
+    embeddings = encode_lareqa(
         model,
         dataset,
-        LareqaEvalConfig(
+        batch_size=config.eval.batch_size,
+        candidate_text=config.eval.candidate_text,
+    )
+    meta = {**meta, "model": model_spec}
+    if not is_saved(folder):
+        result = evaluate_lareqa_embeddings(
+            dataset, embeddings, seen_languages=config.eval.seen_languages
+        )
+        save_result(result, folder, {**meta, "seconds": time.perf_counter() - start})
+    if centered is not None and config.centering is not None and not is_saved(centered):
+        from polyret.debias import fit_centering
+
+        start = time.perf_counter()
+        debiaser = fit_centering(
+            model,
+            calibration,
+            method=config.centering.method,
             batch_size=config.eval.batch_size,
-            candidate_text=config.eval.candidate_text,
+        )
+        result = evaluate_lareqa_embeddings(
+            dataset,
+            debiaser.transform_lareqa(embeddings),
             seen_languages=config.eval.seen_languages,
-        ),
-    )
-    save_result(
-        result, folder, {**meta, "model": model_spec, "seconds": time.perf_counter() - start}
-    )
-    return result
+        )
+        centering = {
+            **dataclasses.asdict(config.centering),
+            "calibration_files": calibration.describe(),
+        }
+        save_result(
+            result,
+            centered,
+            {**meta, "centering": centering, "seconds_centering": time.perf_counter() - start},
+        )
+
+
+def _load(folder: Path, config: ExperimentConfig) -> tuple[LareqaResult, LareqaResult | None]:
+    """A finished evaluation and its centered twin (None when centering is off or not done)."""
+    centered = centered_folder(folder, config)
+    twin = load_result(centered) if centered is not None and is_saved(centered) else None
+    return load_result(folder), twin
 
 
 def run_experiment(
@@ -101,15 +162,30 @@ def run_experiment(
     start = time.perf_counter()
     folder = resolve_lareqa_folder(config.eval.dataset, config.data_dir)
     dataset = load_lareqa(folder, config.eval.languages)
+    if config.eval.articles:
+        dataset = dataset.select_articles(config.eval.articles)
+    calibration = None
+    if config.centering is not None and not report_only:
+        from polyret.debias import load_calibration
+
+        # Read (and check) the calibration text before any long step.
+        calibration = load_calibration(
+            config.centering.calibration,
+            languages=dataset.langs,
+            sentences=config.centering.sentences,
+            data_dir=config.data_dir,
+            missing_ok=config.centering.uncentered_ok,
+        )
     meta = {"polyret": __version__, "dataset": config.eval.dataset, "hardware": hardware()}
 
-    if report_only:
-        if not is_saved(out / "evals" / "base"):
-            raise ConfigError(f"{out}: no finished evaluation yet; run without --report-only first")
-        base = load_result(out / "evals" / "base")
-    else:
-        base = _evaluate(config.base_model, dataset, config, out / "evals" / "base", meta)
+    base_dir = out / "evals" / "base"
+    if report_only and not is_saved(base_dir):
+        raise ConfigError(f"{out}: no finished evaluation yet; run without --report-only first")
+    if not report_only:
+        _evaluate(config.base_model, dataset, config, base_dir, meta, calibration)
+    base, base_centered = _load(base_dir, config)
     runs: dict[str, list[LareqaResult]] = {}
+    centered_runs: dict[str, list[LareqaResult]] = {}
     total = len(config.seeds) * len(config.strategies)
     done = 0
     for seed in config.seeds:  # seed-major: a partial experiment already compares every strategy
@@ -117,21 +193,29 @@ def run_experiment(
             done += 1
             name = config.run_name(spec, seed)
             eval_dir = out / "evals" / name
-            if report_only:
-                if is_saved(eval_dir):
-                    runs.setdefault(spec.name, []).append(load_result(eval_dir))
-                continue
+            if not report_only:
+                if is_saved(eval_dir) and (
+                    calibration is None or is_saved(centered_folder(eval_dir, config))
+                ):
+                    logger.info("run %d/%d: %s is finished (cached)", done, total, name)
+                else:
+                    train_config = config.train_config(spec, seed)
+                    final = Path(train_config.output_dir) / FINAL_DIR
+                    if not final.exists():
+                        logger.info("run %d/%d: training %s", done, total, name)
+                        resume = (
+                            Path(train_config.output_dir) / "polyret_train_config.yaml"
+                        ).is_file()
+                        train(train_config, resume=resume)
+                    _evaluate(
+                        str(final), dataset, config, eval_dir, {**meta, "run": name}, calibration
+                    )
             if not is_saved(eval_dir):
-                train_config = config.train_config(spec, seed)
-                final = Path(train_config.output_dir) / FINAL_DIR
-                if not final.exists():
-                    logger.info("run %d/%d: training %s", done, total, name)
-                    resume = (Path(train_config.output_dir) / "polyret_train_config.yaml").is_file()
-                    train(train_config, resume=resume)
-                _evaluate(str(final), dataset, config, eval_dir, {**meta, "run": name})
-            else:
-                logger.info("run %d/%d: %s is finished (cached)", done, total, name)
-            runs.setdefault(spec.name, []).append(load_result(eval_dir))
+                continue
+            result, twin = _load(eval_dir, config)
+            runs.setdefault(spec.name, []).append(result)
+            if twin is not None:
+                centered_runs.setdefault(spec.name, []).append(twin)
 
     meta.update(
         command=command,
@@ -140,7 +224,14 @@ def run_experiment(
         train_steps=config.train.get("max_steps", "see experiment.yaml"),
         wall_time_this_invocation_s=round(time.perf_counter() - start, 1),
     )
-    report = write_report(config, base, runs, out / "report", meta)
+    report = write_report(
+        config,
+        base,
+        runs,
+        out / "report",
+        meta,
+        centered=Centered(base_centered, centered_runs) if base_centered is not None else None,
+    )
     if config.report_dir:
         dest = Path(config.report_dir)
         dest.mkdir(parents=True, exist_ok=True)
