@@ -60,7 +60,8 @@ def _check_or_save_config(config: ExperimentConfig) -> None:
         if saved.get("centering") not in (None, current.get("centering")):
             raise ConfigError(
                 f"{path}: this output_dir holds centered evaluations with different centering "
-                f"settings {saved['centering']}; use another output_dir, or delete its evals/*{CENTERED_MARK}*"
+                f"settings {saved['centering']}; use another output_dir, or delete its centered "
+                "evaluations (evals/*+center, evals/*+project)"
             )
         known = {s["name"]: s for s in saved.get("strategies", [])}
         for spec in current["strategies"]:
@@ -69,9 +70,6 @@ def _check_or_save_config(config: ExperimentConfig) -> None:
                     f"{path}: strategy {spec['name']!r} changed since its runs were made"
                 )
     write_text(path, yaml.safe_dump(current, sort_keys=False, allow_unicode=True))
-
-
-CENTERED_MARK = "+"
 
 
 def centered_folder(folder: Path, config: ExperimentConfig) -> Path | None:
