@@ -184,7 +184,7 @@ def test_centering_condition_added_to_a_finished_experiment(
     assert "## Language centering (center, calibration" in text
     for row in ("| base+center |", "| hybrid-0.5+center |", "| mono+center |"):
         assert row in text
-    assert "both minus best single" in text
+    assert "both − best single" in text and "both − sum" in text
     summary = json.loads((report.parent / "summary.json").read_text())
     pairs = {(t["hybrid"], t["baseline"]) for t in summary["significance"]}
     assert ("hybrid-0.5+center", "base+center") in pairs
@@ -198,8 +198,33 @@ def test_centering_condition_added_to_a_finished_experiment(
         tmp_path, tiny_model_dir, seeds=[1], centering={"calibration": str(calib), "sentences": 11},
         **over,
     )  # fmt: skip
-    with pytest.raises(ConfigError, match="different centering"):
+    with pytest.raises(ConfigError, match="was centered with"):
         runner.run_experiment(changed)
+
+    # A seed whose centered evaluation is missing: its strategy's centered rows are left out
+    # rather than comparing different seed sets.
+    import shutil
+
+    shutil.rmtree(evals / "hybrid-0.5-seed1+center")
+    text = runner.run_experiment(config, report_only=True).read_text()
+    assert "| mono+center |" in text and "| hybrid-0.5+center |" not in text
+    # Centering needs the trained model; a deleted one is not silently retrained.
+    shutil.rmtree(tmp_path / "exp" / "runs" / "hybrid-0.5-seed1" / "final")
+    with pytest.raises(ConfigError, match="which is gone"):
+        runner.run_experiment(config)
+    assert calls == []
+
+
+def test_experiment_saved_by_an_older_polyret_resumes(tmp_path: Path, tiny_model_dir: Path) -> None:
+    import yaml
+
+    config = _config(tmp_path, tiny_model_dir)
+    runner._check_or_save_config(config)
+    path = tmp_path / "exp" / "experiment.yaml"
+    saved = yaml.safe_load(path.read_text())
+    del saved["eval"]["articles"], saved["centering"]  # options that did not exist yet
+    path.write_text(yaml.safe_dump(saved))
+    runner._check_or_save_config(config)  # no "different 'eval'"
 
 
 def test_centering_missing_calibration_language(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -210,6 +235,7 @@ def test_centering_missing_calibration_language(tmp_path: Path, tiny_model_dir: 
     with pytest.raises((ConfigError, DataError), match="ru"):
         runner.run_experiment(config)
     assert not (tmp_path / "exp" / "evals").exists()  # failed before any evaluation
+    assert not (tmp_path / "exp" / "experiment.yaml").exists()  # and before saving the config
 
 
 def test_bad_centering_and_articles_config(tmp_path: Path, tiny_model_dir: Path) -> None:

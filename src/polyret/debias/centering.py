@@ -106,7 +106,7 @@ class LanguageCentering(Module):
         """Centroid row ``[n]`` per embedding: the given language's, else the nearest one."""
         n = emb.shape[0]
         if lang is None:
-            return nearest_centroid(emb, self.centroids(kind).to(emb.dtype))
+            return nearest_centroid(emb, self.centroids(kind).to(emb.device, emb.dtype))
         langs = [lang] * n if isinstance(lang, str) else list(lang)
         if len(langs) != n:
             raise ConfigError(f"got {len(langs)} languages for {n} embeddings")
@@ -133,7 +133,7 @@ class LanguageCentering(Module):
         if emb.ndim != 2 or emb.shape[1] != self.dimension:
             raise ConfigError(f"expected embeddings [n, {self.dimension}], got {list(emb.shape)}")
         index = self.language_index(emb, kind=kind, lang=lang)
-        return center(emb, self.centroids(kind).to(emb.dtype), index)
+        return center(emb, self.centroids(kind).to(emb.device, emb.dtype), index)
 
     def forward(
         self,

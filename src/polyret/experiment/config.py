@@ -46,8 +46,8 @@ class EvalSpec:
     articles: int | None = None
 
     def __post_init__(self) -> None:
-        if self.articles is not None and self.articles < 1:
-            raise ConfigError(f"eval.articles must be at least 1, got {self.articles}")
+        if self.articles is not None and (not _is_int(self.articles) or self.articles < 1):
+            raise ConfigError(f"eval.articles must be a whole number >= 1, got {self.articles!r}")
 
 
 @dataclass
@@ -61,12 +61,24 @@ class CenteringSpec:
     calibration: str = "ntrex"
     method: str = "center"
     sentences: int = 300
-    uncentered_ok: bool = False  # evaluation languages without calibration text stay uncentered
+    # Accept evaluation languages without calibration text. They get no centroid of their own:
+    # like the saved module at encode time, their texts take the nearest calibrated centroid.
+    uncentered_ok: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in ("center", "project"):
             raise ConfigError(
                 f"centering.method must be 'center' or 'project', got {self.method!r}"
+            )
+        if not isinstance(self.calibration, str) or not self.calibration:
+            raise ConfigError(
+                f"centering.calibration must be a folder or 'ntrex', got {self.calibration!r}"
+            )
+        if not _is_int(self.sentences) or self.sentences < 1:
+            raise ConfigError(f"centering.sentences must be a whole number, got {self.sentences!r}")
+        if not isinstance(self.uncentered_ok, bool):
+            raise ConfigError(
+                f"centering.uncentered_ok must be true or false, got {self.uncentered_ok!r}"
             )
 
     @property
@@ -162,6 +174,10 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_keys(values: dict[str, Any], cls: type, source: str) -> None:

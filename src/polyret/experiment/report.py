@@ -262,10 +262,15 @@ def centering_section(
             plain, cen = table[n][f"{k}_map"][0], table[n + suffix][f"{k}_map"][0]
             cells += [f"{plain:.4f}", f"{cen:.4f}", f"{cen - plain:+.4f}"]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    lines += ["", "Do training and centering add up? (gains over the base model, mAP)", ""]
+    if len(names) < 2:
+        return lines
     lines += [
-        "| condition | kind | training alone | centering alone | both | both minus best single |",
-        "|---|---|---|---|---|---|",
+        "",
+        "Do training and centering add up? Gains over the base model (mAP); *both − sum* is 0 when "
+        "the gains add exactly, negative when they overlap.",
+        "",
+        "| condition | kind | training alone | centering alone | both | both − best single | both − sum |",
+        "|---|---|---|---|---|---|---|",
     ]
     for n in names[1:]:
         for k in KINDS:
@@ -276,7 +281,8 @@ def centering_section(
             both = table[n + suffix][key][0] - b
             lines.append(
                 f"| {n} | {k} | {train_gain:+.4f} | {center_gain:+.4f} | {both:+.4f} | "
-                f"{both - max(train_gain, center_gain):+.4f} |"
+                f"{both - max(train_gain, center_gain):+.4f} | "
+                f"{both - train_gain - center_gain:+.4f} |"
             )
     return lines
 

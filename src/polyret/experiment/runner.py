@@ -7,7 +7,9 @@ evaluation, written atomically). Rerunning skips what is finished.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import logging
 import platform
 import shutil
@@ -20,7 +22,7 @@ from polyret.errors import ConfigError
 from polyret.evaluation.results import LareqaResult
 from polyret.experiment.config import ExperimentConfig
 from polyret.experiment.report import Centered, write_report
-from polyret.experiment.store import is_saved, load_result, save_result
+from polyret.experiment.store import DONE_FILE, is_saved, load_result, save_result
 from polyret.io import write_text
 
 if TYPE_CHECKING:
@@ -49,20 +51,17 @@ def _check_or_save_config(config: ExperimentConfig) -> None:
     current = config.to_dict()
     if path.is_file():
         saved = yaml.safe_load(path.read_text(encoding="utf-8"))
-        # Adding strategies or seeds is fine (runs are cached by name); changing shared settings is not.
+        # Fill in options added since it was written, so that only real changes differ.
+        with contextlib.suppress(ConfigError, TypeError, AttributeError):
+            saved = ExperimentConfig.from_dict(saved, source=str(path)).to_dict()
+        # Adding strategies or seeds is fine (runs are cached by name); changing shared settings
+        # is not. Centering is checked against the centered evaluations (_check_centering).
         for key in ("base_model", "train", "eval", "data_dir"):
             if saved.get(key) != current.get(key):
                 raise ConfigError(
                     f"{path}: this output_dir holds an experiment with a different {key!r}; "
                     "use another output_dir, or delete the old one"
                 )
-        # Centering may be added later (its evaluations are made then), not changed.
-        if saved.get("centering") not in (None, current.get("centering")):
-            raise ConfigError(
-                f"{path}: this output_dir holds centered evaluations with different centering "
-                f"settings {saved['centering']}; use another output_dir, or delete its centered "
-                "evaluations (evals/*+center, evals/*+project)"
-            )
         known = {s["name"]: s for s in saved.get("strategies", [])}
         for spec in current["strategies"]:
             if spec["name"] in known and known[spec["name"]] != spec:
@@ -70,6 +69,24 @@ def _check_or_save_config(config: ExperimentConfig) -> None:
                     f"{path}: strategy {spec['name']!r} changed since its runs were made"
                 )
     write_text(path, yaml.safe_dump(current, sort_keys=False, allow_unicode=True))
+
+
+def _check_centering(config: ExperimentConfig) -> None:
+    """Refuse centering settings that differ from those of finished centered evaluations."""
+    if config.centering is None:
+        return
+    want = dataclasses.asdict(config.centering)
+    evals = Path(config.output_dir) / "evals"
+    for folder in sorted(evals.glob(f"*{config.centering.suffix}")):
+        if not is_saved(folder):
+            continue
+        saved = json.loads((folder / DONE_FILE).read_text(encoding="utf-8")).get("centering", {})
+        used = {k: saved.get(k) for k in want}
+        if used != want:
+            raise ConfigError(
+                f"{folder} was centered with {used}, the config now asks for {want}; use another "
+                f"output_dir, or delete the centered evaluations (evals/*{config.centering.suffix})"
+            )
 
 
 def centered_folder(folder: Path, config: ExperimentConfig) -> Path | None:
@@ -89,7 +106,8 @@ def _evaluate(
 ) -> None:
     """Evaluate ``model_spec`` into ``folder`` and, with ``calibration``, centered into its sibling.
 
-    Both come from one encoding of the evaluation texts; finished evaluations are skipped.
+    Both are scored from one encoding of the evaluation texts (the texts are encoded again
+    only when centering is added to an experiment whose plain evaluation is already saved).
     """
     centered = centered_folder(folder, config) if calibration is not None else None
     if is_saved(folder) and (centered is None or is_saved(centered)):
@@ -114,7 +132,12 @@ def _evaluate(
             dataset, embeddings, seen_languages=config.eval.seen_languages
         )
         save_result(result, folder, {**meta, "seconds": time.perf_counter() - start})
-    if centered is not None and config.centering is not None and not is_saved(centered):
+    if (
+        centered is not None
+        and calibration is not None
+        and config.centering is not None
+        and not is_saved(centered)
+    ):
         from polyret.debias import fit_centering
 
         start = time.perf_counter()
@@ -156,17 +179,21 @@ def run_experiment(
 
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _check_or_save_config(config)
     start = time.perf_counter()
     folder = resolve_lareqa_folder(config.eval.dataset, config.data_dir)
     dataset = load_lareqa(folder, config.eval.languages)
+    eval_data = f"{dataset.n_questions} questions, {dataset.n_candidates} candidates"
     if config.eval.articles:
         dataset = dataset.select_articles(config.eval.articles)
+        eval_data = (
+            f"the questions of {config.eval.articles} evenly spaced articles (eval.articles): "
+            f"{dataset.n_questions} questions, {dataset.n_candidates} candidates, of {eval_data}"
+        )
     calibration = None
     if config.centering is not None and not report_only:
         from polyret.debias import load_calibration
 
-        # Read (and check) the calibration text before any long step.
+        # Read (and check) the calibration text before anything is saved or run.
         calibration = load_calibration(
             config.centering.calibration,
             languages=dataset.langs,
@@ -174,7 +201,14 @@ def run_experiment(
             data_dir=config.data_dir,
             missing_ok=config.centering.uncentered_ok,
         )
-    meta = {"polyret": __version__, "dataset": config.eval.dataset, "hardware": hardware()}
+    _check_centering(config)
+    _check_or_save_config(config)
+    meta = {
+        "polyret": __version__,
+        "dataset": config.eval.dataset,
+        "evaluation_data": eval_data,
+        "hardware": hardware(),
+    }
 
     base_dir = out / "evals" / "base"
     if report_only and not is_saved(base_dir):
@@ -182,8 +216,8 @@ def run_experiment(
     if not report_only:
         _evaluate(config.base_model, dataset, config, base_dir, meta, calibration)
     base, base_centered = _load(base_dir, config)
-    runs: dict[str, list[LareqaResult]] = {}
-    centered_runs: dict[str, list[LareqaResult]] = {}
+    plain: dict[str, dict[int, LareqaResult]] = {}
+    twins: dict[str, dict[int, LareqaResult]] = {}
     total = len(config.seeds) * len(config.strategies)
     done = 0
     for seed in config.seeds:  # seed-major: a partial experiment already compares every strategy
@@ -192,13 +226,19 @@ def run_experiment(
             name = config.run_name(spec, seed)
             eval_dir = out / "evals" / name
             if not report_only:
+                twin_dir = centered_folder(eval_dir, config)
                 if is_saved(eval_dir) and (
-                    calibration is None or is_saved(centered_folder(eval_dir, config))
+                    calibration is None or (twin_dir and is_saved(twin_dir))
                 ):
                     logger.info("run %d/%d: %s is finished (cached)", done, total, name)
                 else:
                     train_config = config.train_config(spec, seed)
                     final = Path(train_config.output_dir) / FINAL_DIR
+                    if is_saved(eval_dir) and not final.exists():
+                        raise ConfigError(
+                            f"{eval_dir} is evaluated, but centering it needs its model {final}, "
+                            f"which is gone; restore it, or delete {eval_dir} to train it again"
+                        )
                     if not final.exists():
                         logger.info("run %d/%d: training %s", done, total, name)
                         resume = (
@@ -211,9 +251,22 @@ def run_experiment(
             if not is_saved(eval_dir):
                 continue
             result, twin = _load(eval_dir, config)
-            runs.setdefault(spec.name, []).append(result)
+            plain.setdefault(spec.name, {})[seed] = result
             if twin is not None:
-                centered_runs.setdefault(spec.name, []).append(twin)
+                twins.setdefault(spec.name, {})[seed] = twin
+
+    runs = {name: list(by_seed.values()) for name, by_seed in plain.items()}
+    centered = None
+    if base_centered is not None:
+        centered_runs = {}
+        for name, by_seed in plain.items():
+            if set(twins.get(name, {})) >= set(by_seed):  # the same seeds on both sides
+                centered_runs[name] = [twins[name][seed] for seed in by_seed]
+            else:
+                logger.warning(
+                    "%s: not every seed is centered yet; its centered rows are left out", name
+                )
+        centered = Centered(base_centered, centered_runs)
 
     meta.update(
         command=command,
@@ -228,7 +281,7 @@ def run_experiment(
         runs,
         out / "report",
         meta,
-        centered=Centered(base_centered, centered_runs) if base_centered is not None else None,
+        centered=centered,
     )
     if config.report_dir:
         dest = Path(config.report_dir)
