@@ -1,0 +1,146 @@
+"""Design study for language centering: which variant removes the most language bias?
+
+Encodes a LAReQA dataset and the calibration text once, then scores every variant from those
+embeddings: centroid source (pooled / per-kind / query / passage), nearest-centroid vs the true
+language, center vs project, the number of calibration sentences, and the calibration text
+(NTREX-128 news, or Wikipedia sentences of another LAReQA dataset with every sentence that
+also occurs in the evaluation data removed).
+
+    POLYRET_DATA=../shared/data python scripts/centering_study.py --dataset mlqa-r \
+        --wiki-calibration xquad-r --out results/debias/mlqa-r-study.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from polyret.data.lareqa import LareqaDataset, load_lareqa
+from polyret.debias import encode_calibration, fit_from_embeddings, load_calibration
+from polyret.debias.calibration import evenly_spaced
+from polyret.evaluation import encode_lareqa, evaluate_lareqa_embeddings
+from polyret.evaluation.lareqa import LareqaEmbeddings
+from polyret.io import write_json
+from polyret.models import load_model
+
+KEYS = ("mono_map", "cross_map", "multi_map", "rank_distance", "same_lang_first")
+
+
+def wiki_calibration(
+    source: LareqaDataset, target: LareqaDataset, sentences: int
+) -> dict[str, list[str]]:
+    """Evenly spaced distinct candidate sentences of ``source`` that ``target`` does not hold."""
+    out = {}
+    for lang in target.langs:
+        if lang not in source.languages:
+            raise SystemExit(f"{source.name} has no {lang}; cannot calibrate {target.name} on it")
+        taken = {c.text for c in target.languages[lang].candidates}
+        pool = list(dict.fromkeys(c.text for c in source.languages[lang].candidates))
+        pool = [t for t in pool if t not in taken]
+        out[lang] = evenly_spaced(pool, sentences)
+    return out
+
+
+def subsample(
+    emb: dict[str, dict[str, torch.Tensor]], n: int
+) -> dict[str, dict[str, torch.Tensor]]:
+    """The first ``n`` of evenly spaced rows per language ([kind][lang] [N, d] -> [n, d])."""
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for kind, per_lang in emb.items():
+        out[kind] = {}
+        for lang, e in per_lang.items():
+            idx = [(i * e.shape[0]) // n for i in range(min(n, e.shape[0]))]
+            out[kind][lang] = e[idx]
+    return out
+
+
+def score(dataset: LareqaDataset, embeddings: LareqaEmbeddings) -> dict[str, float]:
+    summary = evaluate_lareqa_embeddings(dataset, embeddings).summary()
+    return {k: float(summary[k]) for k in KEYS}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="bundled:multilingual-e5-small")
+    p.add_argument("--dataset", default="mlqa-r")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--sentences", type=int, nargs="+", default=[100, 300, 1000])
+    p.add_argument("--wiki-calibration", default=None, help="LAReQA dataset used as Wikipedia text")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    start = time.perf_counter()
+
+    dataset = load_lareqa(args.dataset, data_dir=args.data_dir)
+    model = load_model(args.model)
+    model.max_seq_length = 128
+    most = max(args.sentences)
+    sources = {
+        "ntrex": load_calibration(
+            "ntrex", languages=dataset.langs, sentences=most, data_dir=args.data_dir
+        ).texts
+    }
+    if args.wiki_calibration:
+        other = load_lareqa(args.wiki_calibration, data_dir=args.data_dir)
+        sources[args.wiki_calibration] = wiki_calibration(other, dataset, most)
+    embeddings = encode_lareqa(model, dataset, batch_size=args.batch_size)
+    calib = {
+        name: encode_calibration(model, texts, batch_size=args.batch_size)
+        for name, texts in sources.items()
+    }
+
+    rows: list[dict[str, Any]] = [{"variant": "base", **score(dataset, embeddings)}]
+    for name, emb in calib.items():
+        for n in args.sentences:
+            sub = subsample(emb, n)
+            variants = [
+                ("center pooled nearest", "center", "pooled", False),
+                ("center pooled true-language", "center", "pooled", True),
+                ("center per-kind nearest", "center", "per-kind", False),
+                ("center passage nearest", "center", "passage", False),
+                ("project pooled", "project", "pooled", False),
+            ]
+            for label, method, centroids, true_lang in variants:
+                debiaser = fit_from_embeddings(sub, method=method, centroids=centroids)
+                debiased = LareqaEmbeddings(
+                    queries=debiaser.transform_per_language(
+                        embeddings.queries, kind="query", name_language=true_lang
+                    ),
+                    candidates=debiaser.transform_per_language(
+                        embeddings.candidates, kind="passage", name_language=true_lang
+                    ),
+                    candidate_text=embeddings.candidate_text,
+                )
+                row = {"variant": f"{label}, {name} x{n}", **score(dataset, debiased)}
+                rows.append(row)
+                logging.info("%s", row)
+
+    base = rows[0]
+    lines = ["| variant | " + " | ".join(KEYS) + " | Δ multi |", "|---" * (len(KEYS) + 2) + "|"]
+    for row in rows:
+        cells = [f"{row[k]:.4f}" if k != "rank_distance" else f"{row[k]:.0f}" for k in KEYS]
+        delta = row["multi_map"] - base["multi_map"]
+        lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {delta:+.4f} |")
+    print("\n".join(lines))
+    write_json(
+        args.out,
+        {
+            "model": args.model,
+            "dataset": args.dataset,
+            "seconds": time.perf_counter() - start,
+            "calibration": {k: {lang: len(t) for lang, t in v.items()} for k, v in sources.items()},
+            "rows": rows,
+            "table": lines,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
