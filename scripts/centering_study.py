@@ -13,7 +13,6 @@ also occurs in the evaluation data removed).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from pathlib import Path
