@@ -148,7 +148,7 @@ def plot_tradeoff(
 
     specs = sorted((s for s in config.strategies if s.name in table), key=lambda s: s.mono_share)
     x = [s.mono_share for s in specs]
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(8.5, 4.2))
     for kind, color in zip(KINDS, ("tab:blue", "tab:orange", "tab:green"), strict=True):
         means = [table[s.name][f"{kind}_map"][0] for s in specs]
         stds = [table[s.name][f"{kind}_map"][1] for s in specs]
@@ -172,7 +172,7 @@ def plot_tradeoff(
     ax.set_xlabel("share of monolingual batches (0 = cross-only, 1 = mono-only)")
     ax.set_ylabel("mAP (dotted: base model" + (f"; dashed: {suffix}" if suffix else "") + ")")
     ax.set_title(f"{config.name}: monolingual / cross-lingual / multilingual trade-off")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
