@@ -204,8 +204,6 @@ def _lareqa_eval(
     from polyret.data.lareqa import load_lareqa
     from polyret.evaluation import (
         LareqaEvalConfig,
-        encode_lareqa,
-        evaluate_lareqa_embeddings,
         language_bias,
         write_lareqa_runs,
     )
@@ -239,21 +237,8 @@ def _lareqa_eval(
         "%s: %d languages, %d questions, %d candidates", dataset.name, len(dataset.langs),
         dataset.n_questions, dataset.n_candidates,
     )  # fmt: skip
-    embeddings = encode_lareqa(
-        model,
-        dataset,
-        batch_size=config.batch_size,
-        candidate_text=config.candidate_text,
-        show_progress=config.show_progress,
-    )
-    result = evaluate_lareqa_embeddings(
-        dataset,
-        embeddings,
-        seen_languages=seen,
-        ks=config.ks,
-        ndcg_k=config.ndcg_k,
-        chunk_size=config.chunk_size,
-    )
+    embeddings = config.encode(model, dataset)
+    result = config.score(dataset, embeddings)
     timings = {
         "load_data": t_data - start,
         "load_model": t_model - t_data,
@@ -332,7 +317,7 @@ def _debiased_eval(
 ) -> None:
     """Fit language centering on the calibration text and score the same embeddings again."""
     from polyret.debias import fit_centering
-    from polyret.evaluation import evaluate_lareqa_embeddings, language_bias
+    from polyret.evaluation import language_bias
     from polyret.io import write_text
     from polyret.reports.lareqa import headline_table
 
@@ -340,14 +325,7 @@ def _debiased_eval(
     debiaser = fit_centering(
         model, calibration, method=args.debias_method, batch_size=config.batch_size
     )
-    result = evaluate_lareqa_embeddings(
-        dataset,
-        debiaser.transform_lareqa(embeddings),
-        seen_languages=config.seen_languages,
-        ks=config.ks,
-        ndcg_k=config.ndcg_k,
-        chunk_size=config.chunk_size,
-    )
+    result = config.score(dataset, debiaser.transform_lareqa(embeddings))
     sub = out / f"debiased-{args.debias_method}"
     sub.mkdir(parents=True, exist_ok=True)
     debias_meta = {

@@ -140,6 +140,27 @@ class LareqaEvalConfig:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         _check_scoring_options(self.ks, self.ndcg_k, self.chunk_size)
 
+    def encode(self, model: Any, dataset: LareqaDataset) -> LareqaEmbeddings:
+        """:func:`encode_lareqa` with these options."""
+        return encode_lareqa(
+            model,
+            dataset,
+            batch_size=self.batch_size,
+            candidate_text=self.candidate_text,
+            show_progress=self.show_progress,
+        )
+
+    def score(self, dataset: LareqaDataset, embeddings: LareqaEmbeddings) -> LareqaResult:
+        """:func:`evaluate_lareqa_embeddings` with these options (one encoding, many scorings)."""
+        return evaluate_lareqa_embeddings(
+            dataset,
+            embeddings,
+            seen_languages=self.seen_languages,
+            ks=self.ks,
+            ndcg_k=self.ndcg_k,
+            chunk_size=self.chunk_size,
+        )
+
 
 def _check_scoring_options(ks: Sequence[int], ndcg_k: int, chunk_size: int) -> None:
     if not ks or any(int(k) < 1 for k in ks):
@@ -346,21 +367,7 @@ def evaluate_lareqa(
 ) -> LareqaResult:
     """Encode with ``model`` and score every setting (``encode_lareqa`` + ``evaluate_lareqa_embeddings``)."""
     config = config or LareqaEvalConfig()
-    embeddings = encode_lareqa(
-        model,
-        dataset,
-        batch_size=config.batch_size,
-        candidate_text=config.candidate_text,
-        show_progress=config.show_progress,
-    )
-    return evaluate_lareqa_embeddings(
-        dataset,
-        embeddings,
-        seen_languages=config.seen_languages,
-        ks=config.ks,
-        ndcg_k=config.ndcg_k,
-        chunk_size=config.chunk_size,
-    )
+    return config.score(dataset, config.encode(model, dataset))
 
 
 def write_lareqa_runs(

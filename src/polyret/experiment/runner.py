@@ -112,7 +112,7 @@ def _evaluate(
     centered = centered_folder(folder, config) if calibration is not None else None
     if is_saved(folder) and (centered is None or is_saved(centered)):
         return
-    from polyret.evaluation.lareqa import encode_lareqa, evaluate_lareqa_embeddings
+    from polyret.evaluation.lareqa import LareqaEvalConfig
     from polyret.models import load_model
 
     logger.info("evaluating %s on %s -> %s", model_spec, config.eval.dataset, folder)
@@ -120,17 +120,15 @@ def _evaluate(
     if config.eval.max_seq_length:
         model.max_seq_length = config.eval.max_seq_length
     start = time.perf_counter()
-    embeddings = encode_lareqa(
-        model,
-        dataset,
+    options = LareqaEvalConfig(
         batch_size=config.eval.batch_size,
         candidate_text=config.eval.candidate_text,
+        seen_languages=config.eval.seen_languages,
     )
+    embeddings = options.encode(model, dataset)
     meta = {**meta, "model": model_spec}
     if not is_saved(folder):
-        result = evaluate_lareqa_embeddings(
-            dataset, embeddings, seen_languages=config.eval.seen_languages
-        )
+        result = options.score(dataset, embeddings)
         save_result(result, folder, {**meta, "seconds": time.perf_counter() - start})
     if (
         centered is not None
@@ -147,11 +145,7 @@ def _evaluate(
             method=config.centering.method,
             batch_size=config.eval.batch_size,
         )
-        result = evaluate_lareqa_embeddings(
-            dataset,
-            debiaser.transform_lareqa(embeddings),
-            seen_languages=config.eval.seen_languages,
-        )
+        result = options.score(dataset, debiaser.transform_lareqa(embeddings))
         centering = {
             **dataclasses.asdict(config.centering),
             "calibration_files": calibration.describe(),
