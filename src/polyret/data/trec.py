@@ -11,9 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from polyret.errors import DataError
 from polyret.io import atomic_path
+
+_V = TypeVar("_V")
 
 __all__ = ["Qrels", "Run", "read_qrels", "read_run", "trec_order", "write_qrels", "write_run"]
 
@@ -54,13 +57,7 @@ def read_run(path: str | Path) -> Run:
     """Read a run file into qid -> {docno: score}."""
     path = Path(path)
     run: Run = {}
-    for lineno, parts in _lines(path):
-        if len(parts) != 6:
-            raise DataError(
-                f"expected 6 columns 'qid Q0 docno rank score tag', got {len(parts)}",
-                path=path,
-                record=f"line {lineno}",
-            )
+    for lineno, parts in _lines(path, "qid Q0 docno rank score tag"):
         qid, _, docno, _, score_text, _ = parts
         try:
             score = float(score_text)
@@ -75,15 +72,7 @@ def read_run(path: str | Path) -> Run:
                 record=f"line {lineno}",
                 field="score",
             )
-        docs = run.setdefault(qid, {})
-        if docno in docs:
-            raise DataError(
-                f"docno {docno!r} appears twice for query {qid!r}",
-                path=path,
-                record=f"line {lineno}",
-                field="docno",
-            )
-        docs[docno] = score
+        _add_once(run.setdefault(qid, {}), qid, docno, score, path=path, lineno=lineno)
     return run
 
 
@@ -102,13 +91,7 @@ def read_qrels(path: str | Path) -> Qrels:
     """Read a qrels file into qid -> {docno: relevance}."""
     path = Path(path)
     qrels: Qrels = {}
-    for lineno, parts in _lines(path):
-        if len(parts) != 4:
-            raise DataError(
-                f"expected 4 columns 'qid iter docno relevance', got {len(parts)}",
-                path=path,
-                record=f"line {lineno}",
-            )
+    for lineno, parts in _lines(path, "qid iter docno relevance"):
         qid, _, docno, rel_text = parts
         try:
             rel = int(rel_text)
@@ -119,25 +102,39 @@ def read_qrels(path: str | Path) -> Qrels:
                 record=f"line {lineno}",
                 field="relevance",
             ) from None
-        docs = qrels.setdefault(qid, {})
-        if docno in docs:
-            raise DataError(
-                f"docno {docno!r} appears twice for query {qid!r}",
-                path=path,
-                record=f"line {lineno}",
-                field="docno",
-            )
-        docs[docno] = rel
+        _add_once(qrels.setdefault(qid, {}), qid, docno, rel, path=path, lineno=lineno)
     return qrels
 
 
-def _lines(path: Path) -> Iterable[tuple[int, list[str]]]:
+def _add_once(
+    docs: dict[str, _V], qid: str, docno: str, value: _V, *, path: Path, lineno: int
+) -> None:
+    if docno in docs:
+        raise DataError(
+            f"docno {docno!r} appears twice for query {qid!r}",
+            path=path,
+            record=f"line {lineno}",
+            field="docno",
+        )
+    docs[docno] = value
+
+
+def _lines(path: Path, columns: str) -> Iterable[tuple[int, list[str]]]:
+    """Non-blank lines split on whitespace, each with exactly the named ``columns``."""
+    expected = len(columns.split())
     try:
         with path.open(encoding="utf-8") as f:
             for lineno, line in enumerate(f, start=1):
                 parts = line.split()
-                if parts:
-                    yield lineno, parts
+                if not parts:
+                    continue
+                if len(parts) != expected:
+                    raise DataError(
+                        f"expected {expected} columns {columns!r}, got {len(parts)}",
+                        path=path,
+                        record=f"line {lineno}",
+                    )
+                yield lineno, parts
     except FileNotFoundError:
         raise DataError("file not found", path=path) from None
     except UnicodeDecodeError as exc:
