@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pytest
 
-from polyret.debias import ISO_TO_NTREX, XQUAD_R_LANGUAGES, load_calibration
-from polyret.debias.calibration import evenly_spaced
+from polyret.debias import ISO_TO_NTREX, XQUAD_R_LANGUAGES, load_calibration, load_queries
+from polyret.debias.calibration import check_not_evaluated, evenly_spaced
 from polyret.errors import ConfigError, DataError
 
 
@@ -80,3 +81,42 @@ def test_staged_ntrex(shared_data: Path) -> None:
         if line.strip()
     }
     assert set(ISO_TO_NTREX.values()) - {"src.eng"} <= listed
+
+
+def test_queries_from_lareqa_questions(tmp_path: Path) -> None:
+    from lareqa_fixture import write_parallel_lareqa
+
+    folder = write_parallel_lareqa(tmp_path / "qa", ("en", "de"), articles=6)  # 24 questions
+    queries = load_queries(folder, languages=["en", "de", "ru"], sentences=10)
+    assert queries.languages == ["en", "de"] and queries.missing == ("ru",)
+    assert queries.source.endswith("questions")
+    en = json.loads((folder / "en.json").read_text())
+    asked = [qa["question"] for a in en["data"] for p in a["paragraphs"] for qa in p["qas"]]
+    assert queries.texts["en"] == evenly_spaced(asked, 10)
+
+    (tmp_path / "txt").mkdir()
+    (tmp_path / "txt" / "de.txt").write_text("\n".join(f"Wo ist {i}?" for i in range(12)))
+    from_folder = load_queries(tmp_path / "txt", languages=["en", "de"], sentences=10)
+    assert from_folder.languages == ["de"] and from_folder.missing == ("en",)
+
+
+def test_query_source_errors(tmp_path: Path) -> None:
+    from lareqa_fixture import write_parallel_lareqa
+
+    folder = write_parallel_lareqa(tmp_path / "qa", ("en", "de"), articles=6)
+    with pytest.raises(ConfigError, match="not queries"):
+        load_queries("ntrex", languages=["en"])
+    with pytest.raises(ConfigError, match="cover none of the languages ru, th"):
+        load_queries(folder, languages=["ru", "th"], sentences=10)
+    with pytest.raises(DataError, match="only 24 distinct questions for language 'de'"):
+        load_queries(folder, languages=["de"], sentences=30)
+
+
+def test_evaluated_questions_are_refused_as_queries(tmp_path: Path) -> None:
+    from lareqa_fixture import write_parallel_lareqa
+
+    evaluated = write_parallel_lareqa(tmp_path / "eval", ("en", "de"), articles=2)
+    other = write_parallel_lareqa(tmp_path / "other", ("en", "de"), articles=2)
+    with pytest.raises(ConfigError, match="the questions being evaluated"):
+        check_not_evaluated(evaluated, tmp_path / "." / "eval")
+    check_not_evaluated(other, evaluated)

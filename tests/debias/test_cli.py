@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from polyret.cli.main import main
 
@@ -97,3 +98,41 @@ def test_debias_writes_loadable_models(
     # An existing output is not overwritten by accident.
     code, err = _run(capsys, *common, "--out", str(tmp_path / "p"), "--method", "project")
     assert code == 2 and "--overwrite" in err
+
+
+def test_debias_with_query_calibration(
+    capsys, tiny_model_dir: Path, calibration_dir: Path, tmp_path: Path
+) -> None:
+    from polyret.debias import fit_centering, load_calibration, load_debiased, load_queries
+    from polyret.models import load_model
+
+    queries = tmp_path / "queries"
+    queries.mkdir()
+    (queries / "de.txt").write_text("\n".join(f"Wo liegt Stadt {i}?" for i in range(12)))
+    args = ["--model", str(tiny_model_dir), "--calibration", str(calibration_dir)]
+    code, err = _run(
+        capsys, *args, "--query-calibration", str(queries), "--sentences", "10",
+        "--out", str(tmp_path / "q"),
+    )  # fmt: skip
+    assert code == 0, err
+    record = json.loads((tmp_path / "q" / "polyret_debias.json").read_text())
+    assert record["queries"]["languages"] == ["de"]
+    assert record["query_centroids_transferred"] == ["en", "ru"]
+    # The saved model applies exactly the debiaser fitted with those queries.
+    model = load_model(str(tiny_model_dir), device="cpu")
+    langs = ["de", "en", "ru"]
+    expected = fit_centering(
+        model,
+        load_calibration(calibration_dir, languages=langs, sentences=10),
+        queries=load_queries(queries, languages=langs, sentences=10),
+    )
+    loaded = load_debiased(tmp_path / "q", device="cpu")
+    texts = ["Wo ist der Fluss?", "Where is the river?"]
+    want = expected.transform(model.encode_query(texts, convert_to_tensor=True), kind="query")
+    torch.testing.assert_close(loaded.encode_query(texts, convert_to_tensor=True), want)
+
+    code, err = _run(
+        capsys, *args, "--sentences", "10", "--query-calibration", "ntrex",
+        "--out", str(tmp_path / "n"),
+    )  # fmt: skip
+    assert code == 2 and "not queries" in err

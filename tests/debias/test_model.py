@@ -85,3 +85,18 @@ def test_projection_model_loads_as_plain_st(base, calibration_texts, tmp_path: P
     for kind in ("query", "passage"):
         expected = debiaser.transform(_encode(base, kind), kind=kind)
         torch.testing.assert_close(_encode(loaded, kind), expected, atol=1e-5, rtol=0)
+
+
+def test_query_centroids_are_the_mean_query_embedding(base, calibration_texts) -> None:
+    questions = [f"Wo liegt die Stadt Nummer {i}?" for i in range(12)]
+    debiaser = fit_centering(base, calibration_texts, queries={"de": questions})
+    plain = fit_centering(base, calibration_texts)
+    mean = base.encode_query(questions, convert_to_tensor=True).mean(0)
+    module, before = debiaser.module, plain.module  # type: ignore[attr-defined]
+    torch.testing.assert_close(module.query_centroids[1], mean, atol=1e-5, rtol=0)
+    torch.testing.assert_close(module.passage_centroids, before.passage_centroids)
+    # en and ru have no queries: their query centroid moves by de's shift.
+    shift = mean - before.query_centroids[1]
+    torch.testing.assert_close(
+        module.query_centroids[[0, 2]], before.query_centroids[[0, 2]] + shift, atol=1e-5, rtol=0
+    )

@@ -59,11 +59,11 @@ def test_experiment_runs_caches_and_reports(
     original_eval = runner._evaluate
     evals: list[str] = []
 
-    def failing_eval(model_spec, dataset, cfg, folder, meta, calibration):  # type: ignore[no-untyped-def]
+    def failing_eval(model_spec, dataset, cfg, folder, *rest):  # type: ignore[no-untyped-def]
         evals.append(folder.name)
         if folder.name == "mono-seed2" and evals.count("mono-seed2") == 1:
             raise KeyboardInterrupt
-        return original_eval(model_spec, dataset, cfg, folder, meta, calibration)
+        return original_eval(model_spec, dataset, cfg, folder, *rest)
 
     monkeypatch.setattr(runner, "_evaluate", failing_eval)
     with pytest.raises(KeyboardInterrupt):
@@ -245,3 +245,54 @@ def test_bad_centering_and_articles_config(tmp_path: Path, tiny_model_dir: Path)
         _config(tmp_path, tiny_model_dir, centering={"sentence": 100})
     with pytest.raises(ConfigError, match=r"eval\.articles"):
         _config(tmp_path, tiny_model_dir, eval={"dataset": "x", "articles": 0})
+
+
+def test_centering_queries_must_not_be_the_evaluated_questions(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    calib = _calibration_dir(tmp_path)
+    centering = {"calibration": str(calib), "sentences": 12}
+    with pytest.raises(ConfigError, match=r"centering\.query_calibration"):
+        _config(tmp_path, tiny_model_dir, centering={**centering, "query_calibration": ""})
+    config = _config(
+        tmp_path,
+        tiny_model_dir,
+        centering={**centering, "query_calibration": str(tmp_path / "eval")},
+    )
+    with pytest.raises(ConfigError, match="the questions being evaluated"):
+        runner.run_experiment(config)
+    assert not (tmp_path / "exp" / "experiment.yaml").exists()
+
+
+def test_centered_evaluation_uses_the_query_calibration(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    from polyret.data.lareqa import load_lareqa
+    from polyret.debias import fit_centering, load_calibration, load_queries
+    from polyret.evaluation.lareqa import encode_lareqa, evaluate_lareqa_embeddings
+    from polyret.experiment.store import load_result
+    from polyret.models import load_model
+
+    calib = _calibration_dir(tmp_path)
+    centering = {"calibration": str(calib), "sentences": 12, "query_calibration": "unused"}
+    config = _config(tmp_path, tiny_model_dir, centering=centering)
+    dataset = load_lareqa(tmp_path / "eval")
+    calibration = load_calibration(calib, languages=dataset.langs, sentences=12)
+    queries = load_queries(tmp_path / "train", languages=dataset.langs, sentences=12)
+    folder = tmp_path / "exp" / "evals" / "base"
+    runner._evaluate(str(tiny_model_dir), dataset, config, folder, {}, calibration, queries)
+
+    model = load_model(str(tiny_model_dir))
+    model.max_seq_length = 128
+    debiaser = fit_centering(model, calibration, queries=queries, batch_size=64)
+    expected = evaluate_lareqa_embeddings(
+        dataset,
+        debiaser.transform_lareqa(encode_lareqa(model, dataset, batch_size=64)),
+        seen_languages=["en", "de", "es"],
+    ).summary()
+    centered = folder.with_name("base+center")
+    got = load_result(centered).summary()
+    for key in ("mono_map", "cross_map", "multi_map", "rank_distance"):
+        assert got[key] == pytest.approx(expected[key], abs=1e-6), key
+    meta = json.loads((centered / "results.json").read_text())
+    assert meta["centering"]["query_files"]["languages"] == ["de", "en"]

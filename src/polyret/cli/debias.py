@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=300,
         metavar="N",
-        help="sentences per language (default 300)",
+        help="sentences (and queries) per language (default 300)",
     )
     p.add_argument(
         "--method", choices=METHODS, default="center", help="center (default) or project"
@@ -59,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="pooled (default): one set of centroids from the text encoded as queries and as "
         "passages; per-kind: query and passage centroids apart; passage/query: from that "
         "encoding only",
+    )
+    p.add_argument(
+        "--query-calibration",
+        metavar="SOURCE",
+        default=None,
+        help="real queries for the query centroids: a folder of <lang>.txt (one query per "
+        "line) or a LAReQA dataset (xquad-r, mlqa-r) whose questions to use; languages without "
+        "queries get their query centroid shifted like the others'. Recommended: on MLQA-R it "
+        "turns centering's monolingual loss into a gain",
     )
     p.add_argument(
         "--k", type=int, default=None, help="project: directions removed (default: languages - 1)"
@@ -106,6 +115,16 @@ def main(argv: list[str]) -> int:
     )
     if args.method == "project" and len(calibration.texts) < 2:
         raise ConfigError("--method project needs calibration text in at least two languages")
+    queries = None
+    if args.query_calibration is not None:
+        from polyret.debias.calibration import load_queries
+
+        queries = load_queries(
+            args.query_calibration,
+            languages=list(calibration.texts),
+            sentences=args.sentences,
+            data_dir=args.data_dir,
+        )
 
     from polyret.debias.fit import fit_centering, save_debiased_model
     from polyret.models import load_model
@@ -123,6 +142,7 @@ def main(argv: list[str]) -> int:
         method=args.method,
         centroids=args.centroids,
         k=args.k,
+        queries=queries,
         batch_size=args.batch_size,
     )
     record = {
@@ -132,6 +152,9 @@ def main(argv: list[str]) -> int:
         "centroids": args.centroids,
         "uncentered_languages": list(calibration.missing),
     }
+    if queries is not None:
+        record["queries"] = queries.describe()
+        record["query_centroids_transferred"] = list(queries.missing)
     if args.method == "project":
         record["k"] = debiaser.k  # type: ignore[attr-defined]
     save_debiased_model(model, debiaser, args.out, record=record)

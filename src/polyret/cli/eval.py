@@ -124,7 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="see polyret debias",
     )
     p.add_argument(
-        "--debias-sentences", type=int, default=300, help="calibration sentences per language"
+        "--debias-queries",
+        metavar="SOURCE",
+        default=None,
+        help="real queries for the query centroids (see polyret debias --query-calibration): a "
+        "folder of <lang>.txt or a LAReQA dataset other than the one evaluated",
+    )
+    p.add_argument(
+        "--debias-sentences",
+        type=int,
+        default=300,
+        help="calibration sentences (and queries) per language",
     )
     return p
 
@@ -229,6 +239,20 @@ def _lareqa_eval(
             sentences=args.debias_sentences,
             data_dir=args.data_dir,
         )
+    queries = None
+    if args.debias_queries:
+        if not args.debias:
+            raise ConfigError("--debias-queries needs --debias SOURCE")
+        from polyret.debias import load_queries
+        from polyret.debias.calibration import check_not_evaluated
+
+        check_not_evaluated(args.debias_queries, args.dataset, args.data_dir)
+        queries = load_queries(
+            args.debias_queries,
+            languages=dataset.langs,
+            sentences=args.debias_sentences,
+            data_dir=args.data_dir,
+        )
     t_data = time.perf_counter()
     resolved = resolve_model(args.model)
     model = load_model(resolved, device=args.device)
@@ -300,13 +324,16 @@ def _lareqa_eval(
         + (", trec/" if runs_info else "")
     )
     if calibration is not None:
-        _debiased_eval(args, calibration, model, dataset, embeddings, result, config, meta, out)
+        _debiased_eval(
+            args, calibration, queries, model, dataset, embeddings, result, config, meta, out
+        )
     return 0
 
 
 def _debiased_eval(
     args: argparse.Namespace,
     calibration: Any,
+    queries: Any,
     model: Any,
     dataset: Any,
     embeddings: Any,
@@ -323,7 +350,11 @@ def _debiased_eval(
 
     start = time.perf_counter()
     debiaser = fit_centering(
-        model, calibration, method=args.debias_method, batch_size=config.batch_size
+        model,
+        calibration,
+        method=args.debias_method,
+        queries=queries,
+        batch_size=config.batch_size,
     )
     result = config.score(dataset, debiaser.transform_lareqa(embeddings))
     sub = out / f"debiased-{args.debias_method}"
@@ -334,16 +365,20 @@ def _debiased_eval(
             "source": args.debias,
             "method": args.debias_method,
             "calibration": calibration.describe(),
+            "queries": None if queries is None else queries.describe(),
             "seconds": time.perf_counter() - start,
         },
     }
     _write_outputs(sub, result, debias_meta, None, language_bias(result))
-    print(f"\nwith language centering ({args.debias_method}, calibration {args.debias}):")
+    how = f"{args.debias_method}, calibration {args.debias}" + (
+        f", queries {args.debias_queries}" if queries is not None else ""
+    )
+    print(f"\nwith language centering ({how}):")
     print(headline_table(result))
     keys = ("mono_map", "cross_map", "multi_map", "rank_distance", "same_lang_first")
     b, d = base.summary(), result.summary()
     lines = [
-        f"# Base vs debiased ({args.debias_method}, calibration {args.debias})",
+        f"# Base vs debiased ({how})",
         "",
         f"Command: `{meta['command']}`",
         "",

@@ -17,6 +17,7 @@ from polyret.debias.calibration import (
     XQUAD_R_LANGUAGES,
     Calibration,
     load_calibration,
+    load_queries,
 )
 from polyret.debias.centering import CenteringDebiaser, LanguageCentering, center, nearest_centroid
 from polyret.debias.debiaser import KINDS, Debiaser, Kind, load_debiaser
@@ -29,6 +30,7 @@ from polyret.debias.fit import (
     fit_from_embeddings,
     load_debiased,
     module_classes,
+    query_centroids,
     save_debiased_model,
 )
 from polyret.debias.projection import ProjectionDebiaser, language_directions, projection_matrix
@@ -56,8 +58,10 @@ __all__ = [
     "load_calibration",
     "load_debiased",
     "load_debiaser",
+    "load_queries",
     "module_classes",
     "nearest_centroid",
     "projection_matrix",
+    "query_centroids",
     "save_debiased_model",
 ]

@@ -7,6 +7,12 @@ Two sources:
   found under the data root (``--data-dir``, else ``$POLYRET_DATA``; see
   :func:`polyret.data.registry.locate_dataset`).
 
+Queries (:func:`load_queries`, optional) are real questions or search queries per language, for
+the query centroids: a news sentence encoded with the query prompt is not a question, and its
+mean lies farther from the mean question than the languages lie from each other. Sources: a
+folder of ``<lang>.txt`` (one query per line), or the questions of a LAReQA dataset
+(``xquad-r``, ``mlqa-r`` or a folder of ``<lang>.json``) other than the one evaluated.
+
 ``sentences`` of each language are picked evenly spaced over the file (always the same lines, so
 a line-aligned source gives parallel sentences and the content averages out of the centroid
 differences).
@@ -206,6 +212,104 @@ def read_folder(
         texts[lang] = _take(path, lang, sentences)
         files[lang] = str(path)
     return Calibration(texts, str(folder), files, tuple(missing))
+
+
+def _is_lareqa(source: str | os.PathLike[str]) -> bool:
+    from polyret.data.registry import DATASETS
+
+    if str(source) in DATASETS:
+        return DATASETS[str(source)].relpath.startswith("lareqa/")
+    folder = Path(source)
+    return folder.is_dir() and any(folder.glob("*.json")) and not any(folder.glob("*.txt"))
+
+
+def read_lareqa_questions(
+    source: str | os.PathLike[str],
+    languages: list[str],
+    *,
+    sentences: int,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> Calibration:
+    """Distinct questions of a LAReQA dataset, ``sentences`` evenly spaced per language.
+
+    Languages the dataset lacks are listed in ``missing``.
+    """
+    from polyret.data.lareqa import load_lareqa
+
+    dataset = load_lareqa(source, data_dir=data_dir)
+    texts: dict[str, list[str]] = {}
+    files: dict[str, str] = {}
+    for lang in languages:
+        if lang not in dataset.languages:
+            continue
+        data = dataset.languages[lang]
+        questions = list(dict.fromkeys(q.text for q in data.questions))
+        if len(questions) < sentences:
+            raise DataError(
+                f"only {len(questions)} distinct questions for language {lang!r}, fewer than the "
+                f"{sentences} asked for",
+                path=data.path,
+            )
+        texts[lang] = evenly_spaced(questions, sentences)
+        files[lang] = str(data.path)
+    missing = tuple(lang for lang in languages if lang not in texts)
+    return Calibration(texts, f"{dataset.name} questions", files, missing)
+
+
+def check_not_evaluated(
+    source: str | os.PathLike[str],
+    evaluated: str | os.PathLike[str],
+    data_dir: str | os.PathLike[str] | None = None,
+) -> None:
+    """Refuse query calibration from the LAReQA dataset being evaluated (its test questions)."""
+    if not _is_lareqa(source):
+        return
+    from polyret.data.lareqa import resolve_lareqa_folder
+
+    mine = resolve_lareqa_folder(source, data_dir).resolve()
+    if mine == resolve_lareqa_folder(evaluated, data_dir).resolve():
+        raise ConfigError(
+            f"the queries {source} are the questions being evaluated ({mine}); calibrate on "
+            f"queries that are not evaluated, e.g. another dataset's questions or a query log"
+        )
+
+
+def load_queries(
+    source: str | os.PathLike[str],
+    *,
+    languages: list[str],
+    sentences: int = DEFAULT_SENTENCES,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> Calibration:
+    """Real queries of ``languages`` from ``source`` (a folder of ``<lang>.txt``, or a LAReQA dataset).
+
+    Languages without queries are allowed and listed in ``missing`` (their query centroid is
+    transferred, see :func:`polyret.debias.fit.query_centroids`); no language at all is an error.
+    """
+    if sentences < MIN_SENTENCES:
+        raise ConfigError(
+            f"--sentences {sentences} is too few: a centroid needs at least {MIN_SENTENCES} sentences"
+        )
+    languages = _check_languages(languages) or []
+    if str(source) == NTREX_SOURCE:
+        raise ConfigError(
+            "ntrex holds news sentences, not queries; give a folder of <lang>.txt queries or a "
+            "LAReQA dataset whose questions to use (e.g. xquad-r)"
+        )
+    if _is_lareqa(source):
+        queries = read_lareqa_questions(source, languages, sentences=sentences, data_dir=data_dir)
+    else:
+        queries = read_folder(source, languages, sentences=sentences, missing_ok=True)
+    if not queries.texts:
+        raise ConfigError(
+            f"the queries in {source} cover none of the languages {', '.join(languages)}"
+        )
+    if queries.missing:
+        logger.info(
+            "no queries for %s: their query centroids are transferred from the other languages",
+            ", ".join(queries.missing),
+        )
+    return queries
 
 
 def load_calibration(

@@ -127,6 +127,25 @@ def centroids_from_embeddings(
     return {"query": only, "passage": only}
 
 
+def query_centroids(
+    base: Mapping[str, Tensor], query_means: Mapping[str, Tensor]
+) -> tuple[dict[str, Tensor], list[str]]:
+    """Query centroids ``[lang]`` ``[d]`` from real queries where there are some.
+
+    A language with queries gets their mean embedding ``query_means[lang]``. Any other language
+    of ``base`` (the calibration's query-kind centroids) gets ``base[lang]`` moved by the mean
+    shift ``query_means[l] - base[l]`` of the languages that have queries: the step from plain
+    text to questions is much alike across languages. Returns the centroids, in ``base``'s order,
+    and the languages whose centroid was transferred that way.
+    """
+    have = [lang for lang in base if lang in query_means]
+    if not have:
+        raise ConfigError(f"the queries cover none of the calibrated languages {', '.join(base)}")
+    shift = torch.stack([query_means[lang] - base[lang] for lang in have]).mean(0)
+    out = {lang: query_means[lang] if lang in query_means else base[lang] + shift for lang in base}
+    return out, [lang for lang in base if lang not in query_means]
+
+
 def fit_from_embeddings(
     embeddings: Mapping[Kind, Mapping[str, Tensor]],
     *,
@@ -135,18 +154,30 @@ def fit_from_embeddings(
     k: int | None = None,
     uncentered_languages: Sequence[str] = (),
     default_kind: Kind = "passage",
+    queries: Mapping[str, Tensor] | None = None,
 ) -> Debiaser:
-    """Fit a debiaser on calibration embeddings ``[kind][lang]`` ``[n, d]`` (see :func:`fit_centering`)."""
+    """Fit a debiaser on calibration embeddings ``[kind][lang]`` ``[n, d]`` (see :func:`fit_centering`).
+
+    ``queries``: real queries encoded as queries, ``[lang]`` ``[n, d]``; their means replace the
+    query centroids (see :func:`query_centroids`).
+    """
     method = _enum(Method, method, "method")
     source = _enum(CentroidSource, centroids, "centroids")
     per_kind = centroids_from_embeddings(embeddings, source)
+    if queries is not None:
+        means = {lang: e.mean(0) for lang, e in queries.items()}
+        per_kind = {
+            "query": query_centroids(per_kind["query"], means)[0],
+            "passage": per_kind["passage"],
+        }
     if method is Method.CENTER:
         if k is not None:
             raise ConfigError("k (number of directions) applies to --method project only")
         return CenteringDebiaser.from_centroids(
             per_kind, uncentered_languages=uncentered_languages, default_kind=default_kind
         )
-    distinct = per_kind if source is CentroidSource.PER_KIND else {"query": per_kind["query"]}
+    apart = source is CentroidSource.PER_KIND or queries is not None
+    distinct = per_kind if apart else {"query": per_kind["query"]}
     return ProjectionDebiaser.from_centroids(distinct, k=k)
 
 
@@ -159,6 +190,7 @@ def fit_centering(
     k: int | None = None,
     uncentered_languages: Sequence[str] = (),
     default_kind: Kind = "passage",
+    queries: Calibration | Mapping[str, Sequence[str]] | None = None,
     batch_size: int = 64,
     show_progress_bar: bool = False,
 ) -> Debiaser:
@@ -168,10 +200,15 @@ def fit_centering(
     number of directions projected out (default: languages - 1). ``uncentered_languages`` (a
     :class:`Calibration`'s ``missing`` by default) are accepted as ``lang`` but left uncentered.
     ``default_kind`` is the kind the centering module assumes when ``encode`` gets no task.
+    ``queries`` (``lang -> queries``, e.g. from :func:`~polyret.debias.load_queries`): real
+    queries whose mean embeddings become the query centroids (see :func:`query_centroids`);
+    languages of ``queries`` that ``calibration`` lacks are ignored.
     """
     if isinstance(calibration, Calibration):
         uncentered_languages = tuple(uncentered_languages) or calibration.missing
         calibration = calibration.texts
+    if isinstance(queries, Calibration):
+        queries = queries.texts
     source = _enum(CentroidSource, centroids, "centroids")
     embeddings = encode_calibration(
         model,
@@ -180,6 +217,20 @@ def fit_centering(
         batch_size=batch_size,
         show_progress_bar=show_progress_bar,
     )
+    query_embeddings = None
+    if queries is not None:
+        kept = {lang: texts for lang, texts in queries.items() if lang in calibration}
+        if not kept:
+            raise ConfigError(
+                f"the queries cover none of the calibrated languages {', '.join(calibration)}"
+            )
+        query_embeddings = encode_calibration(
+            model,
+            kept,
+            kinds=("query",),
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+        )["query"]
     return fit_from_embeddings(
         embeddings,
         method=method,
@@ -187,6 +238,7 @@ def fit_centering(
         k=k,
         uncentered_languages=uncentered_languages,
         default_kind=default_kind,
+        queries=query_embeddings,
     )
 
 

@@ -61,6 +61,9 @@ class CenteringSpec:
     calibration: str = "ntrex"
     method: str = "center"
     sentences: int = 300
+    # Real queries for the query centroids (``polyret debias --query-calibration``): a folder of
+    # <lang>.txt or a LAReQA dataset other than the evaluated one; None: calibration text only.
+    query_calibration: str | None = None
     # Accept evaluation languages without calibration text. They get no centroid of their own:
     # like the saved module at encode time, their texts take the nearest calibrated centroid.
     uncentered_ok: bool = False
@@ -73,6 +76,13 @@ class CenteringSpec:
         if not isinstance(self.calibration, str) or not self.calibration:
             raise ConfigError(
                 f"centering.calibration must be a folder or 'ntrex', got {self.calibration!r}"
+            )
+        if self.query_calibration is not None and (
+            not isinstance(self.query_calibration, str) or not self.query_calibration
+        ):
+            raise ConfigError(
+                "centering.query_calibration must be a folder or a LAReQA dataset name, got "
+                f"{self.query_calibration!r}"
             )
         if not _is_int(self.sentences) or self.sentences < 1:
             raise ConfigError(f"centering.sentences must be a whole number, got {self.sentences!r}")

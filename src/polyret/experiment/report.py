@@ -244,8 +244,9 @@ def centering_section(
     spec = config.centering
     lines = [
         "",
-        f"## Language centering ({suffix[1:]}, calibration {spec.calibration if spec else '?'}) "
-        "as post-processing",
+        f"## Language centering ({suffix[1:]}, calibration {spec.calibration if spec else '?'}"
+        + (f", queries {spec.query_calibration}" if spec and spec.query_calibration else "")
+        + ") as post-processing",
         "",
         "Every model is also scored with centering fitted with that model on the calibration text, "
         "from the same encoding of the evaluation texts. Training gain = condition minus base; "

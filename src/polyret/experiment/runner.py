@@ -103,6 +103,7 @@ def _evaluate(
     folder: Path,
     meta: dict[str, Any],
     calibration: Calibration | None = None,
+    queries: Calibration | None = None,
 ) -> None:
     """Evaluate ``model_spec`` into ``folder`` and, with ``calibration``, centered into its sibling.
 
@@ -143,12 +144,14 @@ def _evaluate(
             model,
             calibration,
             method=config.centering.method,
+            queries=queries,
             batch_size=config.eval.batch_size,
         )
         result = options.score(dataset, debiaser.transform_lareqa(embeddings))
         centering = {
             **dataclasses.asdict(config.centering),
             "calibration_files": calibration.describe(),
+            "query_files": None if queries is None else queries.describe(),
         }
         save_result(
             result,
@@ -183,7 +186,7 @@ def run_experiment(
             f"the questions of {config.eval.articles} evenly spaced articles (eval.articles): "
             f"{dataset.n_questions} questions, {dataset.n_candidates} candidates, of {eval_data}"
         )
-    calibration = None
+    calibration = queries = None
     if config.centering is not None and not report_only:
         from polyret.debias import load_calibration
 
@@ -195,6 +198,17 @@ def run_experiment(
             data_dir=config.data_dir,
             missing_ok=config.centering.uncentered_ok,
         )
+        if config.centering.query_calibration is not None:
+            from polyret.debias import load_queries
+            from polyret.debias.calibration import check_not_evaluated
+
+            check_not_evaluated(config.centering.query_calibration, folder, config.data_dir)
+            queries = load_queries(
+                config.centering.query_calibration,
+                languages=list(calibration.texts),
+                sentences=config.centering.sentences,
+                data_dir=config.data_dir,
+            )
     _check_centering(config)
     _check_or_save_config(config)
     meta = {
@@ -208,7 +222,7 @@ def run_experiment(
     if report_only and not is_saved(base_dir):
         raise ConfigError(f"{out}: no finished evaluation yet; run without --report-only first")
     if not report_only:
-        _evaluate(config.base_model, dataset, config, base_dir, meta, calibration)
+        _evaluate(config.base_model, dataset, config, base_dir, meta, calibration, queries)
     base, base_centered = _load(base_dir, config)
     plain: dict[str, dict[int, LareqaResult]] = {}
     twins: dict[str, dict[int, LareqaResult]] = {}
@@ -240,7 +254,13 @@ def run_experiment(
                         ).is_file()
                         train(train_config, resume=resume)
                     _evaluate(
-                        str(final), dataset, config, eval_dir, {**meta, "run": name}, calibration
+                        str(final),
+                        dataset,
+                        config,
+                        eval_dir,
+                        {**meta, "run": name},
+                        calibration,
+                        queries,
                     )
             if not is_saved(eval_dir):
                 continue
