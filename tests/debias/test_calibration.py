@@ -106,6 +106,8 @@ def test_query_source_errors(tmp_path: Path) -> None:
     folder = write_parallel_lareqa(tmp_path / "qa", ("en", "de"), articles=6)
     with pytest.raises(ConfigError, match="not queries"):
         load_queries("ntrex", languages=["en"])
+    with pytest.raises(DataError, match="query source not found"):
+        load_queries(tmp_path / "nowhere", languages=["en"])
     with pytest.raises(ConfigError, match="cover none of the languages ru, th"):
         load_queries(folder, languages=["ru", "th"], sentences=10)
     with pytest.raises(DataError, match="only 24 distinct questions for language 'de'"):

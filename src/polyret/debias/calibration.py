@@ -298,6 +298,12 @@ def load_queries(
         )
     if _is_lareqa(source):
         queries = read_lareqa_questions(source, languages, sentences=sentences, data_dir=data_dir)
+    elif not Path(source).is_dir():
+        raise DataError(
+            "query source not found: expected a folder of <lang>.txt queries or a LAReQA dataset "
+            "(xquad-r, mlqa-r, or a folder of <lang>.json)",
+            path=source,
+        )
     else:
         queries = read_folder(source, languages, sentences=sentences, missing_ok=True)
     if not queries.texts:
