@@ -95,3 +95,11 @@ def test_eval_debias_queries_from_another_dataset_not_the_evaluated_one(
     assert debias["queries"]["languages"] == ["de", "en"]
     assert debias["queries"]["source"] == "other questions"
     assert f"queries {other}" in (out / "comparison.md").read_text()
+
+
+def test_eval_debias_needs_a_lareqa_dataset(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["eval", "--model", "m", "--dataset", "miracl", "--debias", "ntrex"]
+    assert main(argv) == 2
+    assert "--debias applies to LAReQA datasets" in capsys.readouterr().err
+    assert main(["eval", "--model", "m", "--dataset", "xquad-r", "--debias-queries", "q"]) == 2
+    assert "--debias-queries needs --debias" in capsys.readouterr().err

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from polyret.debias import ISO_TO_NTREX, XQUAD_R_LANGUAGES, load_calibration, load_queries
-from polyret.debias.calibration import check_not_evaluated, evenly_spaced
+from polyret.debias.calibration import evenly_spaced
 from polyret.errors import ConfigError, DataError
 
 
@@ -110,15 +110,29 @@ def test_query_source_errors(tmp_path: Path) -> None:
         load_queries(tmp_path / "nowhere", languages=["en"])
     with pytest.raises(ConfigError, match="cover none of the languages ru, th"):
         load_queries(folder, languages=["ru", "th"], sentences=10)
-    with pytest.raises(DataError, match="only 24 distinct questions for language 'de'"):
+    with pytest.raises(DataError, match="only 24 distinct queries for language 'de'"):
         load_queries(folder, languages=["de"], sentences=30)
 
 
-def test_evaluated_questions_are_refused_as_queries(tmp_path: Path) -> None:
+def test_queries_leave_out_the_evaluated_questions(tmp_path: Path) -> None:
     from lareqa_fixture import write_parallel_lareqa
+    from polyret.data.lareqa import load_lareqa
 
-    evaluated = write_parallel_lareqa(tmp_path / "eval", ("en", "de"), articles=2)
-    other = write_parallel_lareqa(tmp_path / "other", ("en", "de"), articles=2)
+    # The fixture gives both datasets the same first titles and questions: other shares 2 of
+    # its 6 articles (8 of 24 questions per language) with the evaluated dataset.
+    evaluated = load_lareqa(write_parallel_lareqa(tmp_path / "eval", ("en", "de"), articles=2))
+    other = write_parallel_lareqa(tmp_path / "other", ("en", "de"), articles=6)
     with pytest.raises(ConfigError, match="the questions being evaluated"):
-        check_not_evaluated(evaluated, tmp_path / "." / "eval")
-    check_not_evaluated(other, evaluated)
+        load_queries(tmp_path / "." / "eval", languages=["en"], sentences=10, evaluated=evaluated)
+    queries = load_queries(other, languages=["en", "de"], sentences=16, evaluated=evaluated)
+    asked = {q.text for data in evaluated.languages.values() for q in data.questions}
+    assert all(len(t) == 16 and not set(t) & asked for t in queries.texts.values())
+    with pytest.raises(DataError, match="only 16 distinct queries for language 'en'"):
+        load_queries(other, languages=["en"], sentences=17, evaluated=evaluated)
+
+    folder = tmp_path / "log"
+    folder.mkdir()
+    one = evaluated.languages["en"].questions[0].text
+    (folder / "en.txt").write_text("\n".join([one] + [f"query {i}" for i in range(10)]))
+    log = load_queries(folder, languages=["en"], sentences=10, evaluated=evaluated)
+    assert log.texts["en"] == [f"query {i}" for i in range(10)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from polyret.debias import fit_from_embeddings, query_centroids
+from polyret.debias import fit_from_embeddings, language_directions, query_centroids
 from polyret.errors import ConfigError
 
 
@@ -34,6 +34,9 @@ def test_fit_with_queries_keeps_passage_centroids() -> None:
     torch.testing.assert_close(module.passage_centroids, torch.stack([t(2, 0, 0), t(0, 2, 0)]))
     # en: its queries' mean; de: pooled + en's shift (0,0,2) - (2,0,0).
     torch.testing.assert_close(module.query_centroids, torch.stack([t(0, 0, 2), t(-2, 2, 2)]))
-    # project with queries: query and passage centroid sets are centred apart.
-    projection = fit_from_embeddings(calib, method="project", queries=queries)
-    assert projection.k == 1  # type: ignore[attr-defined]
+    # project with queries: the query and the passage centroid sets are centred apart, so
+    # queries of both languages add a direction of their own.
+    both = {"en": queries["en"], "de": torch.stack([t(0, 0, -2)])}
+    projection = fit_from_embeddings(calib, method="project", queries=both, k=2)
+    sets = [torch.stack([t(0, 0, 2), t(0, 0, -2)]), module.passage_centroids]
+    torch.testing.assert_close(projection.directions, language_directions(sets, 2))  # type: ignore[attr-defined]

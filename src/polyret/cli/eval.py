@@ -171,7 +171,14 @@ def main(argv: list[str]) -> int:
         raise ConfigError(f"--run-depth must be 0 (full pool) or positive, got {args.run_depth}")
     if args.save_runs and args.out is None:
         raise ConfigError("--save-runs needs --out")
+    if args.debias_queries and not args.debias:
+        raise ConfigError("--debias-queries needs --debias SOURCE")
     if args.dataset == "miracl" or args.dataset.startswith("beir:"):
+        if args.debias:
+            raise ConfigError(
+                "--debias applies to LAReQA datasets; for a corpus, debias the model with "
+                "polyret debias and evaluate the saved folder"
+            )
         return _corpus_eval(args, languages)
     return _lareqa_eval(args, argv, languages, seen)
 
@@ -241,17 +248,14 @@ def _lareqa_eval(
         )
     queries = None
     if args.debias_queries:
-        if not args.debias:
-            raise ConfigError("--debias-queries needs --debias SOURCE")
         from polyret.debias import load_queries
-        from polyret.debias.calibration import check_not_evaluated
 
-        check_not_evaluated(args.debias_queries, args.dataset, args.data_dir)
         queries = load_queries(
             args.debias_queries,
             languages=dataset.langs,
             sentences=args.debias_sentences,
             data_dir=args.data_dir,
+            evaluated=dataset,
         )
     t_data = time.perf_counter()
     resolved = resolve_model(args.model)

@@ -26,9 +26,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from polyret.data.registry import NTREX_CODES
 from polyret.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from polyret.data.lareqa import LareqaDataset
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +56,8 @@ _LANG_LABEL = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 class Calibration:
     """Calibration sentences per language, and where they came from.
 
-    ``missing`` lists requested languages that have no text (kept only with ``missing_ok``).
+    ``missing`` lists requested languages that have no text (calibration: only with
+    ``missing_ok``; queries: always allowed).
     """
 
     texts: dict[str, list[str]]
@@ -223,55 +228,35 @@ def _is_lareqa(source: str | os.PathLike[str]) -> bool:
     return folder.is_dir() and any(folder.glob("*.json")) and not any(folder.glob("*.txt"))
 
 
-def read_lareqa_questions(
-    source: str | os.PathLike[str],
-    languages: list[str],
-    *,
-    sentences: int,
-    data_dir: str | os.PathLike[str] | None = None,
-) -> Calibration:
-    """Distinct questions of a LAReQA dataset, ``sentences`` evenly spaced per language.
-
-    Languages the dataset lacks are listed in ``missing``.
-    """
-    from polyret.data.lareqa import load_lareqa
-
-    dataset = load_lareqa(source, data_dir=data_dir)
-    texts: dict[str, list[str]] = {}
-    files: dict[str, str] = {}
-    for lang in languages:
-        if lang not in dataset.languages:
-            continue
-        data = dataset.languages[lang]
-        questions = list(dict.fromkeys(q.text for q in data.questions))
-        if len(questions) < sentences:
-            raise DataError(
-                f"only {len(questions)} distinct questions for language {lang!r}, fewer than the "
-                f"{sentences} asked for",
-                path=data.path,
-            )
-        texts[lang] = evenly_spaced(questions, sentences)
-        files[lang] = str(data.path)
-    missing = tuple(lang for lang in languages if lang not in texts)
-    return Calibration(texts, f"{dataset.name} questions", files, missing)
-
-
-def check_not_evaluated(
-    source: str | os.PathLike[str],
-    evaluated: str | os.PathLike[str],
-    data_dir: str | os.PathLike[str] | None = None,
-) -> None:
-    """Refuse query calibration from the LAReQA dataset being evaluated (its test questions)."""
-    if not _is_lareqa(source):
-        return
-    from polyret.data.lareqa import resolve_lareqa_folder
-
-    mine = resolve_lareqa_folder(source, data_dir).resolve()
-    if mine == resolve_lareqa_folder(evaluated, data_dir).resolve():
-        raise ConfigError(
-            f"the queries {source} are the questions being evaluated ({mine}); calibrate on "
-            f"queries that are not evaluated, e.g. another dataset's questions or a query log"
+def _take_queries(
+    texts: list[str], lang: str, sentences: int, path: Path, left_out: frozenset[str]
+) -> tuple[list[str], int]:
+    """``sentences`` evenly spaced distinct queries not in ``left_out``, and how many were dropped."""
+    distinct = list(dict.fromkeys(texts))
+    kept = [t for t in distinct if t not in left_out]
+    if not kept:
+        raise DataError(f"no queries for language {lang!r}", path=path)
+    if len(kept) < sentences:
+        raise DataError(
+            f"only {len(kept)} distinct queries for language {lang!r} (after leaving out "
+            f"{len(distinct) - len(kept)} evaluated ones), fewer than the {sentences} asked for "
+            f"(lower --sentences or add queries)",
+            path=path,
         )
+    return evenly_spaced(kept, sentences), len(distinct) - len(kept)
+
+
+def _evaluated_questions(evaluated: LareqaDataset | None) -> tuple[frozenset[str], frozenset[str]]:
+    """The question texts and normalized article titles of ``evaluated`` (empty when None)."""
+    if evaluated is None:
+        return frozenset(), frozenset()
+    from polyret.pairs import normalize_title
+
+    questions = [q for data in evaluated.languages.values() for q in data.questions]
+    return (
+        frozenset(q.text for q in questions),
+        frozenset(normalize_title(q.title) for q in questions),
+    )
 
 
 def load_queries(
@@ -280,11 +265,16 @@ def load_queries(
     languages: list[str],
     sentences: int = DEFAULT_SENTENCES,
     data_dir: str | os.PathLike[str] | None = None,
+    evaluated: LareqaDataset | None = None,
 ) -> Calibration:
-    """Real queries of ``languages`` from ``source`` (a folder of ``<lang>.txt``, or a LAReQA dataset).
+    """Real queries of ``languages`` from ``source``: a folder of ``<lang>.txt`` (one query per
+    line), or the questions of a LAReQA dataset (``xquad-r``, ``mlqa-r``, a folder of ``<lang>.json``).
 
-    Languages without queries are allowed and listed in ``missing`` (their query centroid is
-    transferred, see :func:`polyret.debias.fit.query_centroids`); no language at all is an error.
+    ``evaluated``: the dataset the queries will be evaluated on. Its own folder is refused, and
+    every query equal to one of its questions, or (from a LAReQA source) asked about an article it
+    also holds, is left out before ``sentences`` are picked. Languages without queries are listed
+    in ``missing`` (their query centroid is transferred, see
+    :func:`polyret.debias.fit.query_centroids`); no language at all is an error.
     """
     if sentences < MIN_SENTENCES:
         raise ConfigError(
@@ -296,26 +286,69 @@ def load_queries(
             "ntrex holds news sentences, not queries; give a folder of <lang>.txt queries or a "
             "LAReQA dataset whose questions to use (e.g. xquad-r)"
         )
+    left_out_texts, left_out_titles = _evaluated_questions(evaluated)
+    by_lang: dict[str, tuple[Path, list[str]]] = {}
+    shared_articles = 0
     if _is_lareqa(source):
-        queries = read_lareqa_questions(source, languages, sentences=sentences, data_dir=data_dir)
-    elif not Path(source).is_dir():
-        raise DataError(
-            "query source not found: expected a folder of <lang>.txt queries or a LAReQA dataset "
-            "(xquad-r, mlqa-r, or a folder of <lang>.json)",
-            path=source,
-        )
+        from polyret.data.lareqa import load_lareqa
+        from polyret.pairs import normalize_title
+
+        dataset = load_lareqa(source, data_dir=data_dir)
+        if evaluated is not None and dataset.root.resolve() == evaluated.root.resolve():
+            raise ConfigError(
+                f"the queries {source} are the questions being evaluated ({dataset.root}); "
+                f"calibrate on queries that are not evaluated, e.g. another dataset's questions "
+                f"or a query log"
+            )
+        label = f"{dataset.name} questions"
+        for lang in languages:
+            if lang in dataset.languages:
+                data = dataset.languages[lang]
+                asked = [
+                    q.text
+                    for q in data.questions
+                    if normalize_title(q.title) not in left_out_titles
+                ]
+                shared_articles += len(data.questions) - len(asked)
+                by_lang[lang] = (data.path, asked)
     else:
-        queries = read_folder(source, languages, sentences=sentences, missing_ok=True)
-    if not queries.texts:
+        folder = Path(source)
+        if not folder.is_dir():
+            raise DataError(
+                "query source not found: expected a folder of <lang>.txt queries or a LAReQA "
+                "dataset (xquad-r, mlqa-r, or a folder of <lang>.json)",
+                path=folder,
+            )
+        label = str(folder)
+        for lang in languages:
+            path = folder / f"{lang}.txt"
+            if path.is_file():
+                by_lang[lang] = (path, _read_lines(path))
+    texts: dict[str, list[str]] = {}
+    files: dict[str, str] = {}
+    dropped = 0
+    for lang, (path, lines) in by_lang.items():
+        texts[lang], n = _take_queries(lines, lang, sentences, path, left_out_texts)
+        files[lang] = str(path)
+        dropped += n
+    if not texts:
         raise ConfigError(
             f"the queries in {source} cover none of the languages {', '.join(languages)}"
         )
-    if queries.missing:
+    missing = tuple(lang for lang in languages if lang not in texts)
+    if evaluated is not None and (dropped or shared_articles):
+        logger.info(
+            "left out %d queries that are questions of %s and %d about articles it holds",
+            dropped,
+            evaluated.name,
+            shared_articles,
+        )
+    if missing:
         logger.info(
             "no queries for %s: their query centroids are transferred from the other languages",
-            ", ".join(queries.missing),
+            ", ".join(missing),
         )
-    return queries
+    return Calibration(texts, label, files, missing)
 
 
 def load_calibration(

@@ -200,14 +200,13 @@ def run_experiment(
         )
         if config.centering.query_calibration is not None:
             from polyret.debias import load_queries
-            from polyret.debias.calibration import check_not_evaluated
 
-            check_not_evaluated(config.centering.query_calibration, folder, config.data_dir)
             queries = load_queries(
                 config.centering.query_calibration,
                 languages=list(calibration.texts),
                 sentences=config.centering.sentences,
                 data_dir=config.data_dir,
+                evaluated=dataset,
             )
     _check_centering(config)
     _check_or_save_config(config)
