@@ -23,16 +23,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from centering_study import KEYS, score  # the sibling script (run from scripts/ or as a path)
+
 from polyret.data.lareqa import load_lareqa
 from polyret.debias import encode_calibration, fit_from_embeddings, load_calibration, load_queries
 from polyret.debias.centering import CenteringDebiaser
 from polyret.debias.debiaser import Debiaser
-from polyret.evaluation import encode_lareqa, evaluate_lareqa_embeddings
+from polyret.evaluation import encode_lareqa
 from polyret.evaluation.lareqa import LareqaEmbeddings
 from polyret.io import write_json
 from polyret.models import load_model
-
-KEYS = ("mono_map", "cross_map", "multi_map", "rank_distance", "same_lang_first")
 
 
 def cached_encoding(
@@ -66,15 +66,6 @@ def cached_encoding(
     return emb
 
 
-def score(
-    dataset: Any, embeddings: LareqaEmbeddings, debiaser: Debiaser | None
-) -> dict[str, float]:
-    if debiaser is not None:
-        embeddings = debiaser.transform_lareqa(embeddings)
-    summary = evaluate_lareqa_embeddings(dataset, embeddings).summary()
-    return {k: float(summary[k]) for k in KEYS}
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="bundled:multilingual-e5-small")
@@ -95,10 +86,10 @@ def main() -> None:
     model = load_model(args.model)
     model.max_seq_length = 128
     embeddings = cached_encoding(model, args.model, dataset, args.cache, args.batch_size)
-    rows: list[dict[str, Any]] = [{"variant": "base", **score(dataset, embeddings, None)}]
+    rows: list[dict[str, Any]] = [{"variant": "base", **score(dataset, embeddings)}]
 
     def add(label: str, debiaser: Debiaser) -> None:
-        row = {"variant": label, **score(dataset, embeddings, debiaser)}
+        row = {"variant": label, **score(dataset, debiaser.transform_lareqa(embeddings))}
         rows.append(row)
         logging.info("%s", row)
 
