@@ -219,11 +219,8 @@ def fit_centering(
     )
     query_embeddings = None
     if queries is not None:
+        # Only the calibrated languages' queries are used; query_centroids rejects an empty set.
         kept = {lang: texts for lang, texts in queries.items() if lang in calibration}
-        if not kept:
-            raise ConfigError(
-                f"the queries cover none of the calibrated languages {', '.join(calibration)}"
-            )
         query_embeddings = encode_calibration(
             model,
             kept,
