@@ -113,6 +113,13 @@ def _take(path: Path, lang: str, sentences: int) -> list[str]:
     return evenly_spaced(lines, sentences)
 
 
+def _check_sentences(sentences: int) -> None:
+    if sentences < MIN_SENTENCES:
+        raise ConfigError(
+            f"--sentences {sentences} is too few: a centroid needs at least {MIN_SENTENCES} sentences"
+        )
+
+
 def _check_languages(languages: list[str] | None) -> list[str] | None:
     if languages is None:
         return None
@@ -276,10 +283,7 @@ def load_queries(
     in ``missing`` (their query centroid is transferred, see
     :func:`polyret.debias.fit.query_centroids`); no language at all is an error.
     """
-    if sentences < MIN_SENTENCES:
-        raise ConfigError(
-            f"--sentences {sentences} is too few: a centroid needs at least {MIN_SENTENCES} sentences"
-        )
+    _check_sentences(sentences)
     languages = _check_languages(languages) or []
     if str(source) == NTREX_SOURCE:
         raise ConfigError(
@@ -365,10 +369,7 @@ def load_calibration(
     NTREX-128. Raises :class:`DataError` / :class:`ConfigError` on an empty file, an unknown
     language (unless ``missing_ok``) or fewer lines than ``sentences``.
     """
-    if sentences < MIN_SENTENCES:
-        raise ConfigError(
-            f"--sentences {sentences} is too few: a centroid needs at least {MIN_SENTENCES} sentences"
-        )
+    _check_sentences(sentences)
     languages = _check_languages(languages)
     if str(source) == NTREX_SOURCE:
         calibration = read_ntrex(
