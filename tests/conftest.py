@@ -21,6 +21,12 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_poolerless_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model built like the bundled one: no pooling layer."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-nopool") / "model", pooler=False)
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The staged data folder (../shared/data or $POLYRET_DATA); skips when absent."""
     if not (SHARED_DATA / "lareqa").is_dir():

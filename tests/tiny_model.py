@@ -23,8 +23,14 @@ TRAIN_TEXT = [
 ]
 
 
-def build_tiny_model(path: str | Path, *, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
-    """Write a tiny random sentence-transformers model to ``path`` and return it."""
+def build_tiny_model(
+    path: str | Path, *, seed: int = 0, hidden: int = 32, layers: int = 2, pooler: bool = True
+) -> Path:
+    """Write a tiny random sentence-transformers model to ``path`` and return it.
+
+    ``pooler=False`` builds it like the converted bundled model: a BERT without a pooling layer,
+    and ``add_pooling_layer: false`` in ``sentence_bert_config.json`` so that it reloads so.
+    """
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
@@ -69,7 +75,8 @@ def build_tiny_model(path: str | Path, *, seed: int = 0, hidden: int = 32, layer
     hf_dir = path / "_hf"
     bert.save_pretrained(hf_dir)
     hf_tok.save_pretrained(hf_dir)
-    transformer = Transformer(str(hf_dir), max_seq_length=128)
+    model_kwargs = {} if pooler else {"add_pooling_layer": False}
+    transformer = Transformer(str(hf_dir), max_seq_length=128, model_kwargs=model_kwargs)
     pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
     model = SentenceTransformer(
         modules=[transformer, pooling, Normalize()],
@@ -78,6 +85,13 @@ def build_tiny_model(path: str | Path, *, seed: int = 0, hidden: int = 32, layer
         device="cpu",
     )
     model.save(str(path))
+    if not pooler:
+        import json
+
+        config_path = path / "sentence_bert_config.json"
+        config = json.loads(config_path.read_text())
+        config["model_kwargs"] = model_kwargs
+        config_path.write_text(json.dumps(config, indent=2))
     import shutil
 
     shutil.rmtree(hf_dir)

@@ -296,3 +296,58 @@ def test_centered_evaluation_uses_the_query_calibration(
         assert got[key] == pytest.approx(expected[key], abs=1e-6), key
     meta = json.loads((centered / "results.json").read_text())
     assert meta["centering"]["query_files"]["languages"] == ["de", "en"]
+
+
+def test_experiment_killed_inside_a_run_of_a_poolerless_model_resumes_exactly(
+    tmp_path: Path, tiny_poolerless_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers import TrainerCallback
+
+    from polyret.training import trainer
+
+    def config(name: str) -> ExperimentConfig:
+        cfg = _config(
+            tmp_path / name,
+            tiny_poolerless_model_dir,
+            strategies=[{"name": "hybrid-0.5", "strategy": "hybrid", "alpha": 0.5}],
+            seeds=[1],
+            report_dir=None,
+        )
+        cfg.train.update(max_steps=6, save_steps=2, learning_rate=1e-3)
+        return cfg
+
+    class KillAfterSave(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+            if state.global_step == 4:
+                raise KeyboardInterrupt
+
+    original = trainer.train
+    killed = {"done": False}
+
+    def train_once_killed(cfg, **kw):  # type: ignore[no-untyped-def]
+        if not killed["done"]:
+            killed["done"] = True
+            return original(cfg, callbacks=[KillAfterSave()], **kw)
+        return original(cfg, **kw)
+
+    runner.run_experiment(config("whole"))
+    monkeypatch.setattr(trainer, "train", train_once_killed)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_experiment(config("killed"))
+    run_dir = tmp_path / "killed" / "exp" / "runs" / "hybrid-0.5-seed1"
+    assert (run_dir / "checkpoint-4").is_dir() and not (run_dir / "final").exists()
+    runner.run_experiment(config("killed"))
+
+    def weights(name: str) -> dict[str, torch.Tensor]:
+        final = tmp_path / name / "exp" / "runs" / "hybrid-0.5-seed1" / "final"
+        return SentenceTransformer(str(final), device="cpu").state_dict()
+
+    a, b = weights("whole"), weights("killed")
+    assert a.keys() == b.keys() and not any("pooler" in k for k in a)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+    whole = json.loads((tmp_path / "whole" / "exp" / "evals" / "hybrid-0.5-seed1" / "results.json").read_text())
+    again = json.loads((tmp_path / "killed" / "exp" / "evals" / "hybrid-0.5-seed1" / "results.json").read_text())
+    assert whole["summary"]["multi_map"] == pytest.approx(again["summary"]["multi_map"], abs=1e-6)

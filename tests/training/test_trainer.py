@@ -107,6 +107,73 @@ def test_resume_continues_exactly(tiny_model_dir: Path, qa_dir: Path, tmp_path: 
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
 
 
+def test_resume_of_a_poolerless_model_continues_exactly(
+    tiny_poolerless_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    model_dir = tiny_poolerless_model_dir
+    full = train(_config(model_dir, qa_dir, tmp_path / "full", strategy="hybrid", max_steps=8))
+    cfg = _config(model_dir, qa_dir, tmp_path / "cut", strategy="hybrid", max_steps=8)
+    train(cfg, callbacks=[_StopAt(3)])
+    checkpoint = tmp_path / "cut" / "checkpoint-3"
+    saved = json.loads((checkpoint / "sentence_bert_config.json").read_text())
+    assert saved["model_kwargs"] == {"add_pooling_layer": False}
+    resumed = train(cfg, resume=True)
+    assert resumed.global_step == 8
+    a, b = _weights(full.final_model), _weights(resumed.final_model)
+    assert a.keys() == b.keys() and not any("pooler" in k for k in a)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_a_checkpoint_written_without_the_pooler_setting_is_resumed(
+    tiny_poolerless_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    cfg = _config(tiny_poolerless_model_dir, qa_dir, tmp_path / "run", max_steps=4)
+    train(cfg, callbacks=[_StopAt(2)])
+    st_config = tmp_path / "run" / "checkpoint-2" / "sentence_bert_config.json"
+    saved = json.loads(st_config.read_text())
+    del saved["model_kwargs"]  # as polyret wrote checkpoints before it remembered the setting
+    st_config.write_text(json.dumps(saved))
+    assert train(cfg, resume=True).global_step == 4
+    assert json.loads(st_config.read_text())["model_kwargs"] == {"add_pooling_layer": False}
+
+
+def test_saved_poolerless_models_reload_without_a_pooler(
+    tiny_poolerless_model_dir: Path, qa_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = train(
+        _config(tiny_poolerless_model_dir, qa_dir, tmp_path / "run", max_steps=2, save_steps=1)
+    )
+    for folder in (result.final_model, tmp_path / "run" / "checkpoint-2"):
+        with caplog.at_level("WARNING"):
+            model = SentenceTransformer(str(folder), device="cpu")
+        assert model[0].auto_model.pooler is None, folder
+        assert "MISSING" not in caplog.text and "newly initialized" not in caplog.text
+
+
+def test_an_unresumable_checkpoint_is_one_clear_error(
+    tiny_model_dir: Path,
+    tiny_poolerless_model_dir: Path,
+    qa_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "run"
+    train(_config(tiny_model_dir, qa_dir, out, max_steps=4), callbacks=[_StopAt(2)])
+    # A checkpoint of the pooled model, resumed with the pooler-less one: the weights differ.
+    saved = out / CONFIG_FILE
+    saved.write_text(saved.read_text().replace(str(tiny_model_dir), str(tiny_poolerless_model_dir)))
+    argv = ["train", "--config", str(saved), "--resume"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("polyret train: error:") and "checkpoint-2" in err and "pooler" in err
+    # A checkpoint cut off while being written is skipped, not resumed from.
+    (out / "checkpoint-3").mkdir()
+    (out / "checkpoint-3" / "model.safetensors").write_bytes(b"")
+    assert main(argv) == 2
+    assert "checkpoint-2" in capsys.readouterr().err
+
+
 def test_resume_refuses_a_changed_config(
     tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
 ) -> None:
@@ -167,7 +234,7 @@ def test_saved_config_reruns(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path)
     import yaml
 
     train(_config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=1, dev_fraction=0.0))
-    saved = yaml.safe_load((tmp_path / "run" / CONFIG_FILE).read_text())["config"]
+    saved = yaml.safe_load((tmp_path / "run" / CONFIG_FILE).read_text())
     assert TrainConfig.from_dict(saved) == _config(
         tiny_model_dir, qa_dir, tmp_path / "run", max_steps=1, dev_fraction=0.0
     )

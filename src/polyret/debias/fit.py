@@ -248,7 +248,9 @@ def save_debiased_model(
 ) -> Path:
     """Save ``model`` with ``debiaser`` appended to folder ``out`` (atomically), with a JSON record."""
     out = Path(out)
-    debiased = debiaser.attach(model)
+    from polyret.models.save import remember_architecture
+
+    debiased = remember_architecture(debiaser.attach(model))
     with atomic_path(out) as tmp:
         debiased.save(str(tmp))
         write_json(

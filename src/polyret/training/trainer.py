@@ -220,12 +220,68 @@ def _check_resume(output_dir: Path, config: TrainConfig) -> None:
         raise ConfigError(
             f"{output_dir}: nothing to resume (no {CONFIG_FILE}); start without --resume"
         )
-    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8"))["config"]
+    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
+    if isinstance(saved.get("config"), dict):  # written by polyret <= 0.1.0 under a "config" key
+        saved = saved["config"]
     now = config.to_dict()
     changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
     if changed:
         diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
         raise ConfigError(f"{saved_path}: cannot resume with a different configuration ({diffs})")
+
+
+def _last_checkpoint(output_dir: Path) -> Path | None:
+    """The newest ``checkpoint-N`` of ``output_dir`` that was written completely, or None.
+
+    A run killed while saving leaves a checkpoint without ``trainer_state.json`` (the Trainer
+    writes it last); resuming from it would fail, so it is skipped with a warning.
+    """
+    import re
+
+    found = []
+    for path in output_dir.glob("checkpoint-*"):
+        m = re.fullmatch(r"checkpoint-(\d+)", path.name)
+        if m and path.is_dir():
+            found.append((int(m.group(1)), path))
+    for _, path in sorted(found, reverse=True):
+        if (path / "trainer_state.json").is_file():
+            return path
+        logger.warning("%s is incomplete (no trainer_state.json): not resuming from it", path)
+    return None
+
+
+def _check_checkpoint(checkpoint: Path, model: SentenceTransformer) -> None:
+    """Raise ConfigError unless ``checkpoint`` holds weights of ``model``'s architecture.
+
+    Checkpoints written before polyret recorded ``add_pooling_layer: false`` reload with a fresh
+    pooler that a pooler-less model lacks; the setting is added to such a checkpoint here.
+    """
+    from polyret.io import write_json
+    from polyret.models.save import backbone_kwargs, weight_names
+
+    names = weight_names(checkpoint)
+    if names is None:
+        raise ConfigError(
+            f"{checkpoint}: cannot resume from it: it holds no *.safetensors weights "
+            "(remove it to resume from the checkpoint before it)"
+        )
+    expected = set(model[0].auto_model.state_dict())
+    missing, unexpected = sorted(expected - names), sorted(names - expected)
+    if missing or unexpected:
+        raise ConfigError(
+            f"{checkpoint}: cannot resume from it: its weights do not fit the model being trained "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}); was it written with another "
+            "--model?"
+        )
+    kwargs = backbone_kwargs(model)
+    st_config = checkpoint / "sentence_bert_config.json"
+    if kwargs and st_config.is_file():
+        saved = json.loads(st_config.read_text(encoding="utf-8"))
+        model_kwargs = saved.get("model_kwargs") or {}
+        if any(model_kwargs.get(k) != v for k, v in kwargs.items()):
+            saved["model_kwargs"] = {**model_kwargs, **kwargs}
+            write_json(st_config, saved)
+            logger.info("%s: recorded %s so that it reloads as trained", checkpoint, kwargs)
 
 
 def _save_config(
@@ -236,7 +292,7 @@ def _save_config(
     header = f"# polyret {__version__}: resolved training configuration (rerun: polyret train --config this-file)\n"
     write_text(
         output_dir / CONFIG_FILE,
-        header + yaml.safe_dump({"config": config.to_dict()}, sort_keys=False, allow_unicode=True),
+        header + yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True),
     )
     write_json(
         output_dir / SAMPLER_FILE,
@@ -274,19 +330,18 @@ def train(
         SentenceTransformerTrainingArguments,
     )
     from transformers import TrainerCallback
-    from transformers.trainer_utils import get_last_checkpoint
 
     from polyret.models import load_model, resolve_model
     from polyret.models.save import save_model
     from polyret.samplers import BatchPlanner, SamplerConfig, make_batch_sampler
 
     output_dir = Path(config.output_dir)
-    checkpoint = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    checkpoint = _last_checkpoint(output_dir) if output_dir.is_dir() else None
     if resume:
         _check_resume(output_dir, config)
         if checkpoint is None:
             logger.info("no checkpoint in %s yet: starting from step 0", output_dir)
-    elif checkpoint is not None or (output_dir / FINAL_DIR).exists():
+    elif any(output_dir.glob("checkpoint-*")) or (output_dir / FINAL_DIR).exists():
         raise ConfigError(
             f"{output_dir} already holds a training run; pass --resume to continue it, or choose another --output-dir"
         )
@@ -315,6 +370,8 @@ def train(
     if config.freeze_word_embeddings:
         embeddings = model[0].auto_model.get_input_embeddings()
         embeddings.weight.requires_grad_(False)
+    if resume and checkpoint is not None:
+        _check_checkpoint(checkpoint, model)
     prompts = _prompts(model)
     loss = build_loss(model, config)
     evaluator = (
@@ -364,7 +421,9 @@ def train(
         callbacks=[_Hooks(), *(callbacks or [])],
     )
     start = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=checkpoint if resume else None)
+    output = trainer.train(
+        resume_from_checkpoint=str(checkpoint) if resume and checkpoint is not None else None
+    )
     seconds = time.perf_counter() - start
     # A callback may stop the run early (e.g. a time budget); its last checkpoint resumes it.
     stopped_early = trainer.state.global_step < trainer.state.max_steps
