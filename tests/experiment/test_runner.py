@@ -348,6 +348,10 @@ def test_experiment_killed_inside_a_run_of_a_poolerless_model_resumes_exactly(
     assert a.keys() == b.keys() and not any("pooler" in k for k in a)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
-    whole = json.loads((tmp_path / "whole" / "exp" / "evals" / "hybrid-0.5-seed1" / "results.json").read_text())
-    again = json.loads((tmp_path / "killed" / "exp" / "evals" / "hybrid-0.5-seed1" / "results.json").read_text())
+    whole = json.loads(
+        (tmp_path / "whole" / "exp" / "evals" / "hybrid-0.5-seed1" / "results.json").read_text()
+    )
+    again = json.loads(
+        (tmp_path / "killed" / "exp" / "evals" / "hybrid-0.5-seed1" / "results.json").read_text()
+    )
     assert whole["summary"]["multi_map"] == pytest.approx(again["summary"]["multi_map"], abs=1e-6)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["backbone_kwargs", "remember_architecture", "save_model", "weight_names"]
 
+
 def _model_kwargs(module: Any) -> dict[str, Any] | None:
     """The ``model_kwargs`` that rebuild ``module``'s backbone as it is, or None if none needed."""
     auto_model = getattr(module, "auto_model", None)
