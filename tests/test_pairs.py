@@ -133,8 +133,29 @@ def test_context_and_ids(tiny: LareqaDataset) -> None:
             "en",
             "de",
             "q6",
+            "de:2:0",  # the paragraph: every question of it shares this passage
         )
     ]
+
+
+def test_links_join_groups_that_share_a_query_or_passage() -> None:
+    pairs = PairSet(
+        [
+            TrainingPair("q1", "same answer", "en", "en", "a"),
+            TrainingPair("q2", "same answer", "en", "en", "b"),  # same passage as a
+            TrainingPair("q3", "x", "en", "en", "c"),
+            TrainingPair("q3", "y", "en", "en", "d"),  # same query as c
+            TrainingPair("q5", "z1", "en", "en", "e", "en:1:0"),
+            TrainingPair("q6", "z2", "en", "en", "f", "en:1:0"),  # same paragraph as e
+            TrainingPair("q7", "w", "en", "en", "g"),
+            TrainingPair("q7 de", "w de", "en", "de", "g"),  # same group as g
+        ]
+    )
+    link = pairs.links()
+    assert link[0] == link[1] and link[2] == link[3] and link[4] == link[5] and link[6] == link[7]
+    assert len(set(link.tolist())) == 4
+    meta = pairs.metadata()
+    assert (meta.exclusive == link).all() and len(meta.groups) == 7
 
 
 def test_exclude_titles(tiny: LareqaDataset) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from collections import Counter, defaultdict
@@ -21,20 +22,30 @@ from polyret.samplers import (
     HybridBatchSampler,
     PairWeighting,
     SamplerConfig,
+    conflicting_batches,
     make_batch_sampler,
     write_batch_log,
 )
 
 
-def parallel_pairs(presence: dict[str, Sequence[str]], *, copies: int = 1) -> PairSet:
-    """Every ordered (Lq, Lp) pair for every group held by both, like ``build_pairs``."""
+def parallel_pairs(
+    presence: dict[str, Sequence[str]],
+    *,
+    copies: int = 1,
+    answer_of: dict[str, str] | None = None,
+) -> PairSet:
+    """Every ordered (Lq, Lp) pair for every group held by both, like ``build_pairs``.
+
+    ``answer_of`` maps a group to its answer: groups with one answer share their passages.
+    """
     pairs = []
     for group, langs in presence.items():
+        answer = (answer_of or {}).get(group, group)
         for lq in langs:
             for lp in langs:
                 for c in range(copies):
                     pairs.append(
-                        TrainingPair(f"q {group} {lq} {c}", f"p {group} {lp} {c}", lq, lp, group)
+                        TrainingPair(f"q {group} {lq} {c}", f"p {answer} {lp} {c}", lq, lp, group)
                     )
     return PairSet(pairs)
 
@@ -72,6 +83,8 @@ def check_plan(meta: PairMetadata, plan: list[BatchInfo], p: BatchPlanner) -> No
         assert len({(x.kind, x.query_lang, x.passage_lang) for x in batches}) == 1
         groups = [meta.group[i] for x in batches for i in x.indices]
         assert len(groups) == len(set(groups)), "a group occurs twice in one step"
+        linked = [meta.exclusive[i] for x in batches for i in x.indices]
+        assert len(linked) == len(set(linked)), "linked groups (a shared text) in one step"
     assert sum(x.kind == "mono" for x in plan) == c.mono_steps * w
     strategy = p.config.strategy
     if strategy is BatchStrategy.MONO:
@@ -98,7 +111,11 @@ def corpora(draw: st.DrawFn) -> PairSet:
     for g in range(n_groups):
         held = [lang for lang in langs if draw(st.booleans())] or [langs[g % len(langs)]]
         presence[f"g{g}"] = held
-    pairs = parallel_pairs(presence, copies=draw(st.sampled_from([1, 1, 2, 3])))
+    # Some groups share their answer with another one (XQuAD-R: about half of the questions).
+    answer_of = {f"g{g}": f"g{draw(st.integers(0, g))}" for g in range(n_groups)}
+    pairs = parallel_pairs(
+        presence, copies=draw(st.sampled_from([1, 1, 2, 3])), answer_of=answer_of
+    )
     order = draw(st.permutations(range(len(pairs))))
     return PairSet([pairs.pairs[i] for i in order])
 
@@ -126,9 +143,9 @@ def test_plan_invariants(pairs: PairSet, config: dict, batch_size: int, epoch: i
         step = batch_size * cfg.world_size
         cells = defaultdict(set)
         for i in range(len(meta)):
-            q, pl, g = meta.row(i)
+            q, pl, _ = meta.row(i)
             if (q == pl and cfg.uses_mono) or (q != pl and cfg.uses_cross):
-                cells[q, pl].add(g)
+                cells[q, pl].add(int(meta.exclusive[i]))
         kinds = {q == pl for q, pl in cells}
         missing = (cfg.uses_mono and True not in kinds) or (cfg.uses_cross and False not in kinds)
         assert missing or any(len(g) < step for g in cells.values()), str(exc)
@@ -145,7 +162,7 @@ def test_plan_invariants(pairs: PairSet, config: dict, batch_size: int, epoch: i
             for i in range(len(meta))
             if meta.row(i)[:2] == (cell["query_lang"], cell["passage_lang"])
         ]
-        sizes = np.array(list(Counter(meta.group[i] for i in rows).values()))
+        sizes = np.array(list(Counter(meta.exclusive[i] for i in rows).values()))
         t = cell["steps"]
         assert np.minimum(sizes, t).sum() >= t * s
         assert np.minimum(sizes, t + 1).sum() < (t + 1) * s
@@ -216,6 +233,96 @@ def test_mono_share_follows_alpha() -> None:
     assert abs(np.mean(first_half_share) - alpha) < 4 * sd
     # ...and the positions change from epoch to epoch.
     assert len({tuple(b.kind for b in p.plan(e)) for e in range(5)}) == 5
+
+
+def test_epoch_seeds_do_not_collide() -> None:
+    pairs = balanced(["en", "de", "zh"], 40)
+    meta = pairs.metadata()
+    cfg = SamplerConfig(world_size=1)
+    # With seed + epoch, seed 1 / epoch 1 was seed 2 / epoch 0.
+    assert BatchPlanner(meta, cfg, 4, seed=1).plan(1) != BatchPlanner(meta, cfg, 4, seed=2).plan(0)
+
+
+@pytest.mark.parametrize(("alpha", "max_steps"), [(0.5, 7), (0.3, 10), (0.75, 13), (0.5, 45)])
+def test_mono_share_is_exact_over_the_steps_trained(alpha: float, max_steps: int) -> None:
+    pairs = balanced(["en", "de", "zh", "ar"], 40)
+    meta = pairs.metadata()
+    p = BatchPlanner(meta, SamplerConfig(alpha=alpha, world_size=1, max_steps=max_steps), 4)
+    steps = p.counts.steps  # 30 per epoch
+    trained = []
+    for epoch in range(max_steps // steps + 1):
+        plan = p.plan(epoch)
+        check_plan(meta, plan, p)
+        trained += [b.kind == "mono" for b in plan]
+    trained = trained[:max_steps]
+    assert sum(trained) == int(np.floor(alpha * max_steps + 0.5))
+    # Without max_steps only the whole epoch is exact, not the part trained.
+    whole = BatchPlanner(meta, SamplerConfig(alpha=alpha, world_size=1), 4)
+    shares = {sum(b.kind == "mono" for b in whole.plan(e)[:7]) for e in range(20)}
+    assert len(shares) > 1
+
+
+def test_shared_answers_never_meet_in_a_batch() -> None:
+    # 40 questions, every two of them asking for one answer sentence.
+    answer_of = {f"g{i}": f"a{i // 2}" for i in range(40)}
+    pairs = parallel_pairs({f"g{i}": ["en", "de"] for i in range(40)}, answer_of=answer_of)
+    p = planner(pairs, 8, strategy="hybrid")
+    for epoch in range(5):
+        assert conflicting_batches(p.plan(epoch), pairs)["passage"] == 0
+    unlinked = dataclasses.replace(pairs.metadata(), link=None)
+    q = BatchPlanner(unlinked, SamplerConfig(world_size=1), 8)
+    assert sum(conflicting_batches(q.plan(e), pairs)["passage"] for e in range(5)) > 0
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("context", [False, True])
+def test_no_duplicate_passage_in_real_batches(shared_data, context: bool) -> None:
+    from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
+    from polyret.pairs import build_pairs
+
+    for name in ("xquad-r", "mlqa-r"):
+        pairs = build_pairs(load_lareqa(resolve_lareqa_folder(name, shared_data)), context=context)
+        meta = pairs.metadata()
+        cfg = SamplerConfig(alpha=0.5, world_size=1)
+        counts = conflicting_batches(BatchPlanner(meta, cfg, 32, seed=1).plan(0), pairs)
+        assert counts["passage"] == counts["query"] == 0, (name, counts)
+        if name == "xquad-r":  # grouping by question id alone let about 40% of batches repeat one
+            by_id = BatchPlanner(dataclasses.replace(meta, link=None), cfg, 32, seed=1).plan(0)
+            assert conflicting_batches(by_id, pairs)["passage"] > 200
+
+
+def test_trainer_seed_reaches_the_sampler(tiny_model_dir, tmp_path) -> None:
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    pairs = balanced(["en", "de"], 24)
+    model = SentenceTransformer(str(tiny_model_dir), device="cpu")
+
+    def plan(seed: int) -> list[BatchInfo]:
+        factory = make_batch_sampler(SamplerConfig(world_size=1), pairs.metadata())
+        args = SentenceTransformerTrainingArguments(
+            output_dir=str(tmp_path / "out"),
+            per_device_train_batch_size=4,
+            batch_sampler=factory,
+            seed=seed,
+            report_to="none",
+            use_cpu=True,
+        )
+        trainer = SentenceTransformerTrainer(
+            model=model,
+            args=args,
+            train_dataset=pairs.to_dataset(),
+            loss=MultipleNegativesRankingLoss(model),
+        )
+        trainer.get_train_dataloader()
+        return factory.samplers[-1].plan(0)
+
+    assert plan(1) == plan(1)
+    assert plan(1) != plan(2)
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0])

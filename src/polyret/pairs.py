@@ -62,13 +62,19 @@ METADATA_COLUMNS = ("query_lang", "passage_lang", "group")
 
 
 class TrainingPair(NamedTuple):
-    """One (query, passage) pair with the metadata that stays out of the tokenized columns."""
+    """One (query, passage) pair with the metadata that stays out of the tokenized columns.
+
+    ``passage_key`` names the source of the passage when pairs with different passage texts
+    still answer each other's queries (with ``context``, every question of one paragraph gets
+    that paragraph); pairs that share it, or a query or passage text, never share a batch.
+    """
 
     query: str
     passage: str
     query_lang: str
     passage_lang: str
     group: str
+    passage_key: str | None = None
 
 
 def passage_text(sentence: str, context: str | None = None) -> str:
@@ -105,6 +111,7 @@ class PairMetadata:
     groups: tuple[str, ...]
     group: np.ndarray
     fingerprint: str | None = None
+    link: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.query_lang)
@@ -113,6 +120,8 @@ class PairMetadata:
                 f"metadata columns differ in length: query_lang {n}, "
                 f"passage_lang {len(self.passage_lang)}, group {len(self.group)}"
             )
+        if self.link is not None and len(self.link) != n:
+            raise DataError(f"metadata link has {len(self.link)} rows, the others {n}")
         for name, codes, vocab in (
             ("query_lang", self.query_lang, self.languages),
             ("passage_lang", self.passage_lang, self.languages),
@@ -120,6 +129,14 @@ class PairMetadata:
         ):
             if n and (codes.min() < 0 or codes.max() >= len(vocab)):
                 raise DataError(f"metadata codes out of range for {len(vocab)} values", field=name)
+
+    @property
+    def exclusive(self) -> np.ndarray:
+        """Per row, the unit of which a batch (and a data-parallel step) holds at most one row.
+
+        ``link`` when set (groups merged through shared texts), else ``group``.
+        """
+        return self.group if self.link is None else self.link
 
     @classmethod
     def from_columns(
@@ -129,6 +146,7 @@ class PairMetadata:
         groups: Sequence[str],
         *,
         fingerprint: str | None = None,
+        link: np.ndarray | None = None,
     ) -> PairMetadata:
         """Build from one string per row for each field."""
         languages = tuple(sorted(set(query_langs) | set(passage_langs)))
@@ -145,6 +163,7 @@ class PairMetadata:
             groups=tuple(group_code),
             group=np.asarray(codes, dtype=np.int64),
             fingerprint=fingerprint,
+            link=link,
         )
 
     def __len__(self) -> int:
@@ -204,8 +223,37 @@ class PairSet:
             {"query": [p.query for p in self.pairs], "passage": [p.passage for p in self.pairs]}
         )
 
+    def links(self) -> np.ndarray:
+        """Per row, a code shared by rows that must not meet in one batch.
+
+        Groups are merged (union-find) when they share a query text, a passage text or a
+        ``passage_key``: two questions with one answer sentence would otherwise make that
+        sentence both the positive and an in-batch negative of each other.
+        """
+        parent = list(range(len(self.pairs)))
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        first: dict[tuple[str, str], int] = {}
+        for i, p in enumerate(self.pairs):
+            keys = [("g", p.group), ("q", p.query), ("p", p.passage)]
+            if p.passage_key is not None:
+                keys.append(("k", p.passage_key))
+            for key in keys:
+                j = first.setdefault(key, i)
+                if j != i:
+                    a, b = find(i), find(j)
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
+        roots = np.fromiter((find(i) for i in range(len(parent))), np.int64, len(parent))
+        return np.unique(roots, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
     def metadata(self) -> PairMetadata:
-        """Languages and group per row, in the row order of :meth:`to_dataset`."""
+        """Languages, group and link (see :meth:`links`) per row, in the row order of :meth:`to_dataset`."""
         return PairMetadata.from_columns(
             [p.query_lang for p in self.pairs],
             [p.passage_lang for p in self.pairs],
@@ -213,6 +261,7 @@ class PairSet:
             fingerprint=fingerprint_texts(
                 (p.query for p in self.pairs), (p.passage for p in self.pairs)
             ),
+            link=self.links(),
         )
 
 
@@ -343,10 +392,13 @@ def build_pairs(
                 present[lang] = (
                     q.text,
                     passage_text(answer.text, answer.context if context else None),
+                    # With context, the questions of one paragraph share its text.
+                    f"{lang}:{q.article}:{q.paragraph}" if context else None,
                 )
         for lq, lp in cells:
             if lq in present and lp in present:
-                pairs.append(TrainingPair(present[lq][0], present[lp][1], lq, lp, qid))
+                query, (_, passage, key) = present[lq][0], present[lp]
+                pairs.append(TrainingPair(query, passage, lq, lp, qid, key))
     if not pairs:
         raise ConfigError(
             f"no training pairs from {dataset.name!r} for languages {langs} and language_pairs "

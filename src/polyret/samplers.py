@@ -45,7 +45,7 @@ import numpy as np
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
 from polyret.errors import ConfigError
-from polyret.pairs import METADATA_COLUMNS, PairMetadata, fingerprint_texts
+from polyret.pairs import METADATA_COLUMNS, PairMetadata, PairSet, fingerprint_texts
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ __all__ = [
     "PairWeighting",
     "PlanCounts",
     "SamplerConfig",
+    "conflicting_batches",
+    "epoch_callback",
     "make_batch_sampler",
     "resolve_world_size",
     "write_batch_log",
@@ -120,9 +122,14 @@ class SamplerConfig:
         world_size: data-parallel processes sharing one optimizer step; ``None`` reads it from
             ``torch.distributed`` (or ``$WORLD_SIZE``), else 1. Use 1 with accelerate's
             ``split_batches=True``, where each batch is split across the processes.
-        seed: seed of the plan; ``None`` takes the trainer's seed. Epoch ``e`` uses ``seed + e``.
+        seed: seed of the plan; ``None`` takes the trainer's seed. Epoch ``e`` draws from
+            ``SeedSequence([seed, e])``.
         languages: only use pairs whose query and passage languages are both in this list
             (``None``: every language of the metadata).
+        max_steps: the steps (of ``world_size`` batches) that will be trained, when training
+            stops inside an epoch; the mono share of the steps trained is then exactly
+            ``round(alpha * max_steps)`` (as far as the epochs' mono and cross steps allow),
+            not only over whole epochs. ``None``: whole epochs.
     """
 
     strategy: BatchStrategy | str = BatchStrategy.HYBRID
@@ -131,6 +138,7 @@ class SamplerConfig:
     world_size: int | None = None
     seed: int | None = None
     languages: Sequence[str] | None = None
+    max_steps: int | None = None
 
     def __post_init__(self) -> None:
         self.strategy = _enum(BatchStrategy, self.strategy, "strategy")
@@ -145,6 +153,8 @@ class SamplerConfig:
             raise ConfigError(f"world_size={self.world_size!r}: must be a positive integer or None")
         if self.seed is not None and not (_is_int(self.seed) and self.seed >= 0):
             raise ConfigError(f"seed={self.seed!r}: must be a non-negative integer or None")
+        if self.max_steps is not None and not (_is_int(self.max_steps) and self.max_steps >= 1):
+            raise ConfigError(f"max_steps={self.max_steps!r}: must be a positive integer or None")
         if self.languages is not None:
             langs = self.languages
             if isinstance(langs, str) or not all(isinstance(x, str) and x for x in langs):
@@ -178,6 +188,7 @@ class SamplerConfig:
             "world_size": self.world_size,
             "seed": self.seed,
             "languages": None if self.languages is None else list(self.languages),
+            "max_steps": self.max_steps,
         }
 
 
@@ -294,7 +305,13 @@ class BatchPlanner:
     """
 
     def __init__(
-        self, metadata: PairMetadata, config: SamplerConfig, batch_size: int, *, seed: int = 0
+        self,
+        metadata: PairMetadata,
+        config: SamplerConfig,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        verbose: bool = True,
     ) -> None:
         if not (_is_int(batch_size) and batch_size >= 1):
             raise ConfigError(f"batch_size={batch_size!r}: must be a positive integer")
@@ -332,7 +349,8 @@ class BatchPlanner:
             batches=(n_mono + n_cross) * self.world_size,
         )
         c = self.counts
-        logger.info(
+        logger.log(
+            logging.INFO if verbose else logging.DEBUG,
             "batch plan (%s, alpha=%g, %s weighting): %d steps x %d batches x %d pairs "
             "(%d mono, %d cross steps); of %d pairs per epoch %d used, %d excluded, "
             "%d dropped (cannot fill a group-unique step), %d unused (hybrid balance)",
@@ -397,7 +415,7 @@ class BatchPlanner:
         for cell_rows in np.split(rows, bounds):
             lq, lp = languages[q[cell_rows[0]]], languages[p[cell_rows[0]]]
             uniq, local, counts = np.unique(
-                meta.group[cell_rows], return_inverse=True, return_counts=True
+                meta.exclusive[cell_rows], return_inverse=True, return_counts=True
             )
             steps = _step_capacity(counts, self.step_size)
             kind = "mono" if lq == lp else "cross"
@@ -436,6 +454,24 @@ class BatchPlanner:
     def __len__(self) -> int:
         """Number of batches in every epoch."""
         return self.counts.batches
+
+    def trained_steps(self, epoch: int) -> tuple[int, int]:
+        """Steps of ``epoch`` that will be trained, and how many of those are monolingual.
+
+        Whole epochs train every step, ``counts.mono_steps`` of them mono. When
+        ``config.max_steps`` ends inside ``epoch``, the mono count makes the running total over
+        all epochs ``round(alpha * max_steps)``, within what this epoch's steps allow.
+        """
+        total, n_mono = self.counts.steps, self._n_mono
+        max_steps = self.config.max_steps
+        if max_steps is None or total == 0 or max_steps >= (epoch + 1) * total:
+            return total, n_mono
+        trained = max(0, max_steps - epoch * total)
+        if self.config.strategy is not BatchStrategy.HYBRID:
+            return trained, trained if n_mono else 0
+        wanted = math.floor(self.config.alpha * max_steps + 0.5) - epoch * n_mono
+        low, high = max(0, trained - self._n_cross), min(trained, n_mono)
+        return trained, min(max(wanted, low), high)
 
     @property
     def cells(self) -> list[dict[str, Any]]:
@@ -498,7 +534,7 @@ class BatchPlanner:
             raise ConfigError(f"epoch={epoch!r}: must be a non-negative integer")
         if self._plan_cache is not None and self._plan_cache[0] == epoch:
             return list(self._plan_cache[1])
-        rng = np.random.default_rng(self.seed + int(epoch))
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(epoch)]))
         chunks = [self._chunks(cell, rng) for cell in self._cells]
         per_kind: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for kind, n in (("mono", self._n_mono), ("cross", self._n_cross)):
@@ -520,7 +556,12 @@ class BatchPlanner:
 
         total = self._n_mono + self._n_cross
         is_mono = np.zeros(total, dtype=bool)
-        is_mono[rng.permutation(total)[: self._n_mono]] = True
+        trained, mono_trained = self.trained_steps(int(epoch))
+        # The first `trained` steps hold `mono_trained` mono steps, the rest the others.
+        head = rng.permutation(trained)[:mono_trained]
+        tail = trained + rng.permutation(total - trained)[: self._n_mono - mono_trained]
+        is_mono[head] = True
+        is_mono[tail] = True
         step_cell = np.empty(total, dtype=np.int64)
         step_chunk = np.empty(total, dtype=np.int64)
         for kind, mask in (("mono", is_mono), ("cross", ~is_mono)):
@@ -548,6 +589,20 @@ class BatchPlanner:
         self._plan_cache = (int(epoch), batches)
         logger.debug("planned epoch %d: %d batches", epoch, len(batches))
         return list(batches)
+
+
+def conflicting_batches(batches: Sequence[BatchInfo], pairs: PairSet) -> dict[str, int]:
+    """How many batches hold one query text, passage text or passage key twice.
+
+    An audit of a plan against its pairs (0 for a plan built from ``pairs.metadata()``): a
+    repeated passage is the positive of one row and an in-batch negative of the other.
+    """
+    out = {"batches": len(batches), "query": 0, "passage": 0}
+    for info in batches:
+        rows = [pairs.pairs[i] for i in info.indices]
+        out["query"] += len({p.query for p in rows}) < len(rows)
+        out["passage"] += len({p.passage_key or p.passage for p in rows}) < len(rows)
+    return out
 
 
 def _dataset_fingerprint(dataset: Any) -> str:
@@ -598,6 +653,7 @@ class HybridBatchSampler(DefaultBatchSampler):
         *,
         metadata: PairMetadata,
         config: SamplerConfig | None = None,
+        log_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             dataset,
@@ -613,15 +669,27 @@ class HybridBatchSampler(DefaultBatchSampler):
         _check_dataset(dataset, metadata)
         self.dataset = dataset
         self.config = config if config is not None else SamplerConfig()
-        self.planner = BatchPlanner(metadata, self.config, batch_size, seed=seed)
+        self.planner = BatchPlanner(metadata, self.config, batch_size, seed=seed, verbose=False)
         self.seed = self.planner.seed
+        self.log_dir = None if log_dir is None else Path(log_dir)
+        self.iterated_epochs: list[int] = []
 
     def plan(self, epoch: int | None = None) -> list[BatchInfo]:
         """The batches of ``epoch`` (default: the current one), as :meth:`__iter__` yields them."""
         return self.planner.plan(self.epoch if epoch is None else epoch)
 
     def __iter__(self) -> Iterator[list[int]]:
-        for info in self.planner.plan(self.epoch):
+        epoch = int(self.epoch)
+        plan = self.planner.plan(epoch)
+        self.iterated_epochs.append(epoch)
+        rank = int(os.environ.get("RANK", "0"))
+        # The log is written by what is iterated, so it records the plan that is trained on.
+        if self.log_dir is not None and rank == 0:
+            write_batch_log(self.log_dir / f"epoch-{epoch}.jsonl", plan)
+        logger.info(
+            "epoch %d: %d batches planned with seed %d (process %d)", epoch, len(plan), self.seed, rank
+        )
+        for info in plan:
             yield list(info.indices)
 
     def __len__(self) -> int:
@@ -639,7 +707,13 @@ class BatchSamplerFactory:
 
     config: SamplerConfig
     metadata: tuple[PairMetadata, ...]
+    log_dir: str | None = None
     samplers: list[HybridBatchSampler] = field(default_factory=list, repr=False, compare=False)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch of every sampler built so far (see :class:`EpochCallback`)."""
+        for sampler in self.samplers:
+            sampler.set_epoch(epoch)
 
     def __call__(
         self,
@@ -650,6 +724,7 @@ class BatchSamplerFactory:
         generator: Any = None,
         seed: int = 0,
     ) -> HybridBatchSampler:
+        metadata = self._select(dataset)
         sampler = HybridBatchSampler(
             dataset,
             batch_size,
@@ -657,8 +732,10 @@ class BatchSamplerFactory:
             valid_label_columns,
             generator,
             seed,
-            metadata=self._select(dataset),
+            metadata=metadata,
             config=self.config,
+            # Only the training dataset's plan is logged (the first metadata).
+            log_dir=self.log_dir if metadata is self.metadata[0] else None,
         )
         self.samplers.append(sampler)
         return sampler
@@ -679,18 +756,44 @@ class BatchSamplerFactory:
 
     def __getstate__(self) -> dict[str, Any]:
         # The built samplers hold datasets; they are not part of the configuration.
-        return {"config": self.config, "metadata": self.metadata, "samplers": []}
+        return {**self.__dict__, "samplers": []}
 
 
 def make_batch_sampler(
-    config: SamplerConfig, metadata: PairMetadata, *more: PairMetadata
+    config: SamplerConfig,
+    metadata: PairMetadata,
+    *more: PairMetadata,
+    log_dir: str | os.PathLike[str] | None = None,
 ) -> BatchSamplerFactory:
     """The ``batch_sampler`` argument of ``SentenceTransformerTrainingArguments``.
 
     ``metadata`` describes the training dataset; pass the metadata of eval datasets in ``more``
-    when the trainer computes an eval loss (it builds a batch sampler for those too).
+    when the trainer computes an eval loss (it builds a batch sampler for those too). With
+    ``log_dir``, each epoch's training plan is written to ``log_dir/epoch-N.jsonl`` when it is
+    iterated. Add :class:`EpochCallback` to the trainer's callbacks so that every epoch reaches
+    the sampler whatever wraps it (accelerate's ``BatchSamplerShard`` does not pass
+    ``set_epoch`` on in every transformers release).
     """
-    return BatchSamplerFactory(config=config, metadata=(metadata, *more))
+    return BatchSamplerFactory(
+        config=config,
+        metadata=(metadata, *more),
+        log_dir=None if log_dir is None else str(log_dir),
+    )
+
+
+def epoch_callback(factory: BatchSamplerFactory) -> Any:
+    """A ``transformers.TrainerCallback`` that sets the epoch of ``factory``'s samplers.
+
+    Called at every epoch start, before the data loader is iterated, in every process.
+    """
+    from transformers import TrainerCallback
+
+    class EpochCallback(TrainerCallback):
+        def on_epoch_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            # state.epoch is e at the start of epoch e, e + (steps done) / (steps) after resuming.
+            factory.set_epoch(math.floor((state.epoch or 0.0) + 1e-9))
+
+    return EpochCallback()
 
 
 def write_batch_log(

@@ -174,6 +174,38 @@ def test_an_unresumable_checkpoint_is_one_clear_error(
     assert "checkpoint-2" in capsys.readouterr().err
 
 
+def _steps_per_epoch(cfg: TrainConfig) -> int:
+    from polyret.samplers import BatchPlanner, SamplerConfig
+    from polyret.training.trainer import load_training_data
+
+    meta = load_training_data(cfg).train.metadata()
+    sampler = SamplerConfig(cfg.strategy, cfg.alpha, world_size=1, seed=cfg.seed)
+    return BatchPlanner(meta, sampler, cfg.batch_size).counts.steps
+
+
+def test_resume_across_an_epoch_boundary_continues_exactly(
+    tiny_poolerless_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    def cfg(name: str, max_steps: int = 1) -> TrainConfig:
+        return _config(
+            tiny_poolerless_model_dir, qa_dir, tmp_path / name, strategy="mono", batch_size=8,
+            max_steps=max_steps, dev_fraction=0.0,
+        )  # fmt: skip
+
+    per_epoch = _steps_per_epoch(cfg("probe"))
+    total = per_epoch + 3
+    full = train(cfg("full", total))
+    train(cfg("cut", total), callbacks=[_StopAt(per_epoch + 1)])
+    resumed = train(cfg("cut", total), resume=True)
+    assert resumed.global_step == full.global_step == total
+    a, b = _weights(full.final_model), _weights(resumed.final_model)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+    logs = [tmp_path / "cut" / BATCH_LOG_DIR / f"epoch-{e}.jsonl" for e in (0, 1)]
+    assert logs[0].read_text() != logs[1].read_text()
+    assert logs[1].read_text() == (tmp_path / "full" / BATCH_LOG_DIR / "epoch-1.jsonl").read_text()
+
+
 def test_resume_refuses_a_changed_config(
     tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
 ) -> None:

@@ -300,22 +300,6 @@ def _save_config(
     )
 
 
-class _BatchLogCallback:
-    """Writes the plan of every epoch the trainer enters to ``batch_composition/epoch-N.jsonl``."""
-
-    def __init__(self, factory: Any, folder: Path) -> None:
-        self.factory = factory
-        self.folder = folder
-
-    def write(self, epoch: int) -> None:
-        from polyret.samplers import write_batch_log
-
-        if not self.factory.samplers:
-            return
-        sampler = self.factory.samplers[-1]
-        write_batch_log(self.folder / f"epoch-{epoch}.jsonl", sampler.plan(epoch))
-
-
 def train(
     config: TrainConfig,
     *,
@@ -329,11 +313,10 @@ def train(
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
     )
-    from transformers import TrainerCallback
 
     from polyret.models import load_model, resolve_model
     from polyret.models.save import save_model
-    from polyret.samplers import BatchPlanner, SamplerConfig, make_batch_sampler
+    from polyret.samplers import BatchPlanner, SamplerConfig, epoch_callback, make_batch_sampler
 
     output_dir = Path(config.output_dir)
     checkpoint = _last_checkpoint(output_dir) if output_dir.is_dir() else None
@@ -352,11 +335,12 @@ def train(
         alpha=config.alpha,
         pair_weighting=config.pair_weighting,
         seed=config.seed,
+        max_steps=config.max_steps if config.max_steps > 0 else None,
     )
     metadata = data.train.metadata()
     # Plan once now so that data that cannot fill a batch fails before the model is loaded.
     planner = BatchPlanner(metadata, sampler_config, config.batch_size, seed=config.seed)
-    factory = make_batch_sampler(sampler_config, metadata)
+    factory = make_batch_sampler(sampler_config, metadata, log_dir=output_dir / BATCH_LOG_DIR)
     train_dataset = data.train.to_dataset()
     output_dir.mkdir(parents=True, exist_ok=True)
     # Under DDP every process runs this function; only the main one writes shared files.
@@ -404,13 +388,6 @@ def train(
         use_cpu=config.device == "cpu",
         **_precision_flags(config.precision),
     )
-    batch_log = _BatchLogCallback(factory, output_dir / BATCH_LOG_DIR)
-
-    class _Hooks(TrainerCallback):
-        def on_epoch_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            if main_process:
-                batch_log.write(int(state.epoch or 0))
-
     trainer = SentenceTransformerTrainer(
         model=model,
         args=args,
@@ -418,7 +395,7 @@ def train(
         loss=loss,
         evaluator=evaluator,
         data_collator=make_collator(model, config, prompts),
-        callbacks=[_Hooks(), *(callbacks or [])],
+        callbacks=[epoch_callback(factory), *(callbacks or [])],
     )
     start = time.perf_counter()
     output = trainer.train(
