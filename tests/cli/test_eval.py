@@ -96,3 +96,6 @@ def test_eval_registry_name(shared_data: Path, tiny_model_dir: Path, tmp_path: P
     res = json.loads((tmp_path / "o" / "results.json").read_text())
     assert res["dataset"]["folder"] == str(shared_data / "lareqa" / "mlqa-r")
     assert res["settings"]["de->es"]["n_queries"] == res["settings"]["es->de"]["n_queries"] == 196
+    # de->all and es->all: only the 196 shared ids have two answers; the bias measures use those
+    assert res["bias_queries"] == {"used": 392, "left_out": 620}
+    assert (res["bias"]["de"]["n_queries"], res["bias"]["de"]["n_left_out"]) == (196, 316)

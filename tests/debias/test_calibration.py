@@ -136,3 +136,109 @@ def test_queries_leave_out_the_evaluated_questions(tmp_path: Path) -> None:
     (folder / "en.txt").write_text("\n".join([one] + [f"query {i}" for i in range(10)]))
     log = load_queries(folder, languages=["en"], sentences=10, evaluated=evaluated)
     assert log.texts["en"] == [f"query {i}" for i in range(10)]
+
+
+def _write_articles(folder: Path, lang: str, articles: list[tuple[str, list[tuple[str, str]]]]):
+    """``<lang>.json`` with one one-sentence paragraph per question: (title, [(id, question)])."""
+    from evaluation.lareqa_fixtures import paragraph, write_lang
+
+    return write_lang(
+        folder,
+        lang,
+        [
+            {
+                "title": title,
+                "paragraphs": [paragraph([f"{lang} {qid}."], [(qid, q, 0)]) for qid, q in qas],
+            }
+            for title, qas in articles
+        ],
+    )
+
+
+def _mlqa_like(folder: Path) -> Path:
+    """MLQA-R-like: localized titles; m1 asks about "Prime number" (素数 in zh, only its English
+    copy has the English title), m2 is the zh copy of an evaluated question, m3.. are unrelated."""
+    other = [(f"m{i}", f"en other {i}?") for i in range(3, 15)]
+    _write_articles(
+        folder,
+        "en",
+        [("Prime number", [("m1", "What is a prime?")]), ("Paris", [("m2", "Where?"), *other])],
+    )
+    zh_other = [(qid, f"zh {qid}?") for qid, _ in other]
+    _write_articles(
+        folder,
+        "zh",
+        [("素数", [("m1", "什么是素数?")]), ("巴黎", [("m2", "x 在哪里?"), *zh_other])],
+    )
+    return folder
+
+
+def _xquad_like(folder: Path, langs: tuple[str, ...] = ("en", "zh")) -> Path:
+    """XQuAD-R-like: English titles in every language; x1 is about "Prime_number", x3's zh copy
+    is an MLQA-R question."""
+    for lang in langs:
+        where = "x 在哪里?" if lang == "zh" else f"{lang} where?"  # zh: an MLQA-R question
+        _write_articles(
+            folder,
+            lang,
+            [
+                ("Prime_number", [("x1", f"{lang} prime?")]),
+                ("Oxygen", [("x2", f"{lang} oxygen?"), ("x3", where)]),
+                *[(f"Topic_{i}", [(f"x{i}", f"{lang} topic {i}?")]) for i in range(4, 16)],
+            ],
+        )
+    return folder
+
+
+def test_queries_leave_out_localized_titles_in_every_language(tmp_path: Path) -> None:
+    from polyret.data.lareqa import load_lareqa
+
+    # MLQA-R questions as queries, XQuAD-R evaluated: m1 (素数 in zh) is about the evaluated
+    # "Prime_number" and m2's zh copy is an evaluated question, so both go in both languages.
+    evaluated = load_lareqa(_xquad_like(tmp_path / "xquad"))
+    mlqa = _mlqa_like(tmp_path / "mlqa")
+    queries = load_queries(mlqa, languages=["en", "zh"], sentences=12, evaluated=evaluated)
+    assert queries.texts["en"] == [f"en other {i}?" for i in range(3, 15)]
+    assert queries.texts["zh"] == [f"zh m{i}?" for i in range(3, 15)]
+    assert queries.left_out == {"en": 2, "zh": 2}
+    assert queries.describe()["left_out"] == {"en": 2, "zh": 2}
+    with pytest.raises(
+        DataError, match=r"only 12 distinct queries for language 'zh' \(after leaving out 2"
+    ):
+        load_queries(mlqa, languages=["zh"], sentences=13, evaluated=evaluated)
+    # Without an evaluated dataset nothing is left out.
+    assert "什么是素数?" in load_queries(mlqa, languages=["zh"], sentences=14).texts["zh"]
+
+
+def test_queries_use_the_evaluated_titles_of_every_language(tmp_path: Path) -> None:
+    from polyret.data.lareqa import load_lareqa
+
+    # XQuAD-R questions as queries, MLQA-R evaluated in zh only: its article is titled 素数, but
+    # the English copy of the same id (en.json, not evaluated) names "Prime number".
+    evaluated = load_lareqa(_mlqa_like(tmp_path / "mlqa"), ["zh"])
+    xquad = _xquad_like(tmp_path / "xquad", ("en", "zh"))
+    queries = load_queries(xquad, languages=["en", "zh"], sentences=13, evaluated=evaluated)
+    assert "en prime?" not in queries.texts["en"] and "zh prime?" not in queries.texts["zh"]
+    # x3's zh text is an evaluated zh question: its en copy goes too.
+    assert "en where?" not in queries.texts["en"]
+    assert "en topic 4?" in queries.texts["en"] and "en oxygen?" in queries.texts["en"]
+    assert queries.left_out == {"en": 2, "zh": 2}
+
+
+@pytest.mark.integration
+def test_staged_queries_leave_out_shared_articles(shared_data: Path) -> None:
+    from polyret.data.lareqa import load_lareqa
+
+    # "Prime number" and "Harvard University" are in both datasets; MLQA-R names them in
+    # ar, hi, vi and zh by localized titles (عدد أولي, अभाज्य संख्या, Đại học Harvard, 素数).
+    xquad = load_lareqa("xquad-r", data_dir=shared_data)
+    mlqa = load_queries(
+        "mlqa-r", languages=xquad.langs, sentences=300, data_dir=shared_data, evaluated=xquad
+    )
+    assert mlqa.left_out == {"ar": 1, "de": 2, "en": 3, "es": 0, "hi": 1, "vi": 2, "zh": 1}
+    # MLQA-R evaluated in zh only: its en.json links 素数 to "Prime number".
+    mlqa_zh = load_lareqa("mlqa-r", ["zh"], data_dir=shared_data)
+    xquad_queries = load_queries(
+        "xquad-r", languages=["en", "zh"], sentences=300, data_dir=shared_data, evaluated=mlqa_zh
+    )
+    assert xquad_queries.left_out == {"en": 24, "zh": 24}

@@ -70,8 +70,15 @@ def test_hand_metrics(hand: LareqaDataset) -> None:
     de_multi_map = ((1 + 2 / 7) / 2 + (1 + 2 / 3) / 2) / 2
     en_multi_map = ((1 / 3 + 2 / 5) / 2 + (1 + 2 / 4) / 2 + 1) / 3
     assert s["multi_map"] == pytest.approx((de_multi_map + en_multi_map) / 2)
-    assert s["rank_distance"] == pytest.approx((4 + 5 / 3) / 2)
+    # Bias measures leave out q3 (one answer: distance 0, own language first by construction):
+    # en rank distance (2 + 3) / 2, not (2 + 3 + 0) / 3.
+    assert s["rank_distance"] == pytest.approx((4 + 5 / 2) / 2)
     assert s["same_lang_first"] == pytest.approx((0.5 + 1) / 2)
+    assert s["same_lang_first_chance"] == pytest.approx(0.5)
+    assert r.setting("en", "all").mean()["own_lang_top3"] == pytest.approx(2 / 3)
+    assert r.setting("en", "all").mean()["n_relevant"] == pytest.approx(5 / 3)  # every query
+    assert r.to_dict()["bias_queries"] == {"used": 4, "left_out": 1}
+    assert r.to_dict()["settings"]["en->all"]["n_bias_queries"] == 2
     assert s["mono_recall@1"] == pytest.approx((0.5 + 2 / 3) / 2)
     assert "seen_mono_map" not in s
 
@@ -80,9 +87,33 @@ def test_bias_table(hand: LareqaDataset) -> None:
     bias = language_bias(evaluate_lareqa_embeddings(hand, hand_embeddings()))
     assert bias["de"]["own_rank"] == pytest.approx((7 + 1) / 2)
     assert bias["de"]["other_rank"] == pytest.approx((1 + 3) / 2)
-    assert bias["en"]["own_rank"] == pytest.approx((3 + 1 + 1) / 3)
+    # en: q3 (answer in en only) is left out of every bias measure
+    assert bias["en"]["own_rank"] == pytest.approx((3 + 1) / 2)
     assert bias["en"]["other_rank"] == pytest.approx((5 + 4) / 2)
-    assert bias["en"]["rank_distance"] == pytest.approx(5 / 3)
+    assert bias["en"]["rank_distance"] == pytest.approx(5 / 2)
+    assert bias["en"]["rank_distance_median"] == pytest.approx(5 / 2)
+    assert (bias["en"]["n_queries"], bias["en"]["n_left_out"]) == (2, 1)
+    assert (bias["de"]["n_queries"], bias["de"]["n_left_out"]) == (2, 0)
+
+
+def test_bias_over_queries_with_two_answers() -> None:
+    from polyret.evaluation import LareqaResult, SettingResult, setting_bias
+
+    # aa: one query with answers in aa and bb (distance 4, bb first), two with an answer in aa
+    # only; bb: only one-answer queries, so its bias measures are undefined (NaN) and left out of
+    # the mean over query languages.
+    aa = SettingResult("aa", "all", ["q1", "q2", "q3"], 10, [[5, 1], [1, 0], [1, 0]], ["aa", "bb"])
+    bb = SettingResult("bb", "all", ["q4", "q5"], 10, [[0, 2], [0, 1]], ["aa", "bb"])
+    assert list(aa.bias_mask) == [True, False, False] and bb.n_bias_queries == 0
+    assert setting_bias(aa)["rank_distance"] == 4.0
+    assert setting_bias(aa)["same_lang_first"] == 0.0  # over all three queries: 2/3
+    assert math.isnan(setting_bias(bb)["rank_distance"])
+    result = LareqaResult("t", ["aa", "bb"], {s.name: s for s in (aa, bb)})
+    s = result.summary()
+    assert (s["rank_distance"], s["same_lang_first"], s["same_lang_first_chance"]) == (4, 0, 0.5)
+    # mAP still counts every query: aa (1 + 2/5) / 2, 1, 1; bb 1/2, 1
+    assert s["multi_map"] == pytest.approx(((0.7 + 1 + 1) / 3 + (0.5 + 1) / 2) / 2)
+    assert result.bias_queries() == (1, 4)
 
 
 def test_seen_unseen_split(hand: LareqaDataset) -> None:

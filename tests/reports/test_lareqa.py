@@ -32,7 +32,11 @@ def test_report_tables(result: LareqaResult) -> None:
     # en->de: AP 1/2, 1/2 -> 50.0, the only cross cell of column de
     assert "| cross mean (as candidates) | 50.0 | 75.0 |  |" in text
     # bias per query language: de rank distance (6 + 2) / 2, same-lang-first 50.0, chance 50.0
-    assert "| de (unseen) | 2 | 4.0 | 4.0 | 50.0 | 50.0 |" in text
+    assert "| de (unseen) | 2 | 0 | 4.0 | 4.0 | 50.0 | 50.0 |" in text
+    # en: q3 has one answer (its id is not in de) and is left out; distance (2 + 3) / 2
+    assert "| en (seen) | 2 | 1 | 2.5 | 2.5 | 100.0 | 50.0 |" in text
+    assert "| all | 4 | 1 | 3.2 | 75.0 | 50.0 |" in text
+    assert "Used here: 4 of the 5 multilingual queries (1 left out)" in text
     assert "| seen monolingual X→X | 1 | 83.3 |" in text
     assert "docno descending" in text and "`m` (/p)" in text
     assert "![heatmap](map_heatmap.png)" in text

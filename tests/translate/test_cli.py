@@ -107,3 +107,26 @@ def test_parser_defaults() -> None:
         32,
         "en",
     )
+
+
+def test_translate_without_pysbd_names_the_extra(
+    squad_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import sys
+
+    from polyret.translate.splitting import _segmenter
+
+    # pysbd comes with the translate extra; without it, splitting fails before any model loads.
+    monkeypatch.setitem(sys.modules, "pysbd", None)
+    _segmenter.cache_clear()
+    try:
+        argv = ["translate", "--input", str(squad_file), "--to", "de", "--model",
+                str(tmp_path / "no-model"), "--out", str(tmp_path / "out"), "--no-progress"]  # fmt: skip
+        assert main(argv) == 2
+    finally:
+        _segmenter.cache_clear()
+    err = capsys.readouterr().err
+    assert "pip install 'polyret[translate]'" in err and len(err.strip().splitlines()) == 1

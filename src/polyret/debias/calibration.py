@@ -57,13 +57,15 @@ class Calibration:
     """Calibration sentences per language, and where they came from.
 
     ``missing`` lists requested languages that have no text (calibration: only with
-    ``missing_ok``; queries: always allowed).
+    ``missing_ok``; queries: always allowed). ``left_out`` (queries only): per language, how many
+    distinct queries were left out because they are, or are asked about, evaluated questions.
     """
 
     texts: dict[str, list[str]]
     source: str
     files: dict[str, str] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
+    left_out: dict[str, int] = field(default_factory=dict)
 
     @property
     def languages(self) -> list[str]:
@@ -77,6 +79,7 @@ class Calibration:
             "sentences": {lang: len(t) for lang, t in self.texts.items()},
             "files": self.files,
             "missing": list(self.missing),
+            "left_out": dict(self.left_out),
         }
 
 
@@ -236,33 +239,82 @@ def _is_lareqa(source: str | os.PathLike[str]) -> bool:
 
 
 def _take_queries(
-    texts: list[str], lang: str, sentences: int, path: Path, left_out: frozenset[str]
+    texts: list[str],
+    lang: str,
+    sentences: int,
+    path: Path,
+    left_out: frozenset[str],
+    already: int = 0,
 ) -> tuple[list[str], int]:
-    """``sentences`` evenly spaced distinct queries not in ``left_out``, and how many were dropped."""
+    """``sentences`` evenly spaced distinct queries not in ``left_out``, and how many were left
+    out (``already``: those the caller left out before, counted in)."""
     distinct = list(dict.fromkeys(texts))
     kept = [t for t in distinct if t not in left_out]
+    dropped = already + len(distinct) - len(kept)
     if not kept:
         raise DataError(f"no queries for language {lang!r}", path=path)
     if len(kept) < sentences:
         raise DataError(
             f"only {len(kept)} distinct queries for language {lang!r} (after leaving out "
-            f"{len(distinct) - len(kept)} evaluated ones), fewer than the {sentences} asked for "
+            f"{dropped} that are, or are about, evaluated questions), fewer than the {sentences} "
+            f"asked for "
             f"(lower --sentences or add queries)",
             path=path,
         )
-    return evenly_spaced(kept, sentences), len(distinct) - len(kept)
+    return evenly_spaced(kept, sentences), dropped
 
 
 def _evaluated_questions(evaluated: LareqaDataset | None) -> tuple[frozenset[str], frozenset[str]]:
-    """The question texts and normalized article titles of ``evaluated`` (empty when None)."""
+    """The question texts of ``evaluated`` and the normalized titles of its articles (empty when
+    None).
+
+    A title counts in every language: MLQA-R titles are localized (素数 is "Prime number"), so
+    the titles of an evaluated question id are gathered from every ``<lang>.json`` of the
+    evaluated dataset's folder, also the languages that are not evaluated.
+    """
     if evaluated is None:
         return frozenset(), frozenset()
     from polyret.pairs import normalize_title
 
     questions = [q for data in evaluated.languages.values() for q in data.questions]
-    return (
-        frozenset(q.text for q in questions),
-        frozenset(normalize_title(q.title) for q in questions),
+    titles = {normalize_title(q.title) for q in questions}
+    others = (
+        sorted(p.stem for p in evaluated.root.glob("*.json") if p.stem not in evaluated.languages)
+        if evaluated.root.is_dir()
+        else []
+    )
+    if others:
+        from polyret.data.lareqa import load_lareqa
+
+        ids = {q.id for q in questions}
+        rest = load_lareqa(evaluated.root, others)
+        titles.update(
+            normalize_title(q.title)
+            for data in rest.languages.values()
+            for q in data.questions
+            if q.id in ids
+        )
+    return frozenset(q.text for q in questions), frozenset(titles)
+
+
+def _left_out_ids(
+    dataset: LareqaDataset, texts: frozenset[str], titles: frozenset[str]
+) -> frozenset[str]:
+    """Ids of ``dataset`` whose question, in any language, equals one of ``texts`` or belongs to
+    an article titled one of ``titles`` (normalized).
+
+    One id is one question in every language, so a match in one language leaves the id out in all
+    of them: an MLQA-R question about 素数 is linked to "Prime number" through its English copy.
+    """
+    if not texts and not titles:
+        return frozenset()
+    from polyret.pairs import normalize_title
+
+    return frozenset(
+        q.id
+        for data in dataset.languages.values()
+        for q in data.questions
+        if q.text in texts or normalize_title(q.title) in titles
     )
 
 
@@ -279,8 +331,11 @@ def load_queries(
 
     ``evaluated``: the dataset the queries will be evaluated on. Its own folder is refused, and
     every query equal to one of its questions, or (from a LAReQA source) asked about an article it
-    also holds, is left out before ``sentences`` are picked. Languages without queries are listed
-    in ``missing`` (their query centroid is transferred, see
+    also holds, is left out before ``sentences`` are picked. From a LAReQA source a question is
+    left out in every language when any language's copy of it (same id) matches, and an article
+    matches by its title in any language of either dataset (:func:`_evaluated_questions`,
+    :func:`_left_out_ids`): localized titles do not let a question through. Languages without
+    queries are listed in ``missing`` (their query centroid is transferred, see
     :func:`polyret.debias.fit.query_centroids`); no language at all is an error.
     """
     _check_sentences(sentences)
@@ -292,10 +347,9 @@ def load_queries(
         )
     left_out_texts, left_out_titles = _evaluated_questions(evaluated)
     by_lang: dict[str, tuple[Path, list[str]]] = {}
-    shared_articles = 0
+    shared: dict[str, int] = {}
     if _is_lareqa(source):
         from polyret.data.lareqa import load_lareqa
-        from polyret.pairs import normalize_title
 
         dataset = load_lareqa(source, data_dir=data_dir)
         if evaluated is not None and dataset.root.resolve() == evaluated.root.resolve():
@@ -305,15 +359,13 @@ def load_queries(
                 f"or a query log"
             )
         label = f"{dataset.name} questions"
+        left_out_ids = _left_out_ids(dataset, left_out_texts, left_out_titles)
         for lang in languages:
             if lang in dataset.languages:
                 data = dataset.languages[lang]
-                asked = [
-                    q.text
-                    for q in data.questions
-                    if normalize_title(q.title) not in left_out_titles
-                ]
-                shared_articles += len(data.questions) - len(asked)
+                asked = [q.text for q in data.questions if q.id not in left_out_ids]
+                # distinct texts, as _take_queries counts them
+                shared[lang] = len(set(q.text for q in data.questions)) - len(set(asked))
                 by_lang[lang] = (data.path, asked)
     else:
         folder = Path(source)
@@ -330,29 +382,30 @@ def load_queries(
                 by_lang[lang] = (path, _read_lines(path))
     texts: dict[str, list[str]] = {}
     files: dict[str, str] = {}
-    dropped = 0
+    left_out: dict[str, int] = {}
     for lang, (path, lines) in by_lang.items():
-        texts[lang], n = _take_queries(lines, lang, sentences, path, left_out_texts)
+        texts[lang], left_out[lang] = _take_queries(
+            lines, lang, sentences, path, left_out_texts, shared.get(lang, 0)
+        )
         files[lang] = str(path)
-        dropped += n
     if not texts:
         raise ConfigError(
             f"the queries in {source} cover none of the languages {', '.join(languages)}"
         )
     missing = tuple(lang for lang in languages if lang not in texts)
-    if evaluated is not None and (dropped or shared_articles):
+    if evaluated is not None and any(left_out.values()):
         logger.info(
-            "left out %d queries that are questions of %s and %d about articles it holds",
-            dropped,
+            "left out %d queries that are questions of %s or asked about articles it holds (%s)",
+            sum(left_out.values()),
             evaluated.name,
-            shared_articles,
+            ", ".join(f"{lang} {n}" for lang, n in left_out.items()),
         )
     if missing:
         logger.info(
             "no queries for %s: their query centroids are transferred from the other languages",
             ", ".join(missing),
         )
-    return Calibration(texts, label, files, missing)
+    return Calibration(texts, label, files, missing, left_out if evaluated is not None else {})
 
 
 def load_calibration(

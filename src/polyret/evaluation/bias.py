@@ -11,40 +11,48 @@ language up. Read from the multilingual settings (X->all) of a result:
 - ``own_lang_top10``: share of the top-10 results in the query's language;
 - ``own_rank`` / ``other_rank``: mean pooled rank of the answer in the query's
   own language and of the answers in the other languages.
+
+Every measure is a mean over the queries with at least two relevant answers
+(``n_queries`` of them; the ``n_left_out`` others have one): with one answer,
+rank distance is 0 and same-language-first 1 by construction, which would
+dilute the figures when a language subset leaves a question in one language
+only (``BIAS_RULE``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from polyret.evaluation.results import LareqaResult, SettingResult
+from polyret.evaluation.results import LareqaResult, SettingResult, is_bias_metric
 
 __all__ = ["language_bias", "setting_bias"]
 
 
 def setting_bias(s: SettingResult) -> dict[str, float]:
-    """Bias numbers of one multilingual setting (means over its queries)."""
+    """Bias numbers of one multilingual setting: means over its queries with at least two
+    relevant answers (NaN when there are none)."""
     if s.kind != "multi":
         raise ValueError(f"language bias needs a multilingual setting, got {s.name}")
-    ranks = s.ranks.astype(np.float64)
+    used = s.bias_mask
+    ranks = s.ranks[used].astype(np.float64)
     own = s.rank_langs.index(s.query_lang)
     present = ranks > 0
     others = present.copy()
     others[:, own] = False
     own_present = present[:, own]
-    pq = s.per_query
+    means = s.mean()
+    distance = s.per_query["rank_distance"][used]
     out = {
-        "n_queries": float(s.n_queries),
-        "rank_distance": float(pq["rank_distance"].mean()),
-        "rank_distance_median": float(np.median(pq["rank_distance"])),
-        "same_lang_first": float(pq["same_lang_first"].mean()),
-        "same_lang_first_chance": float(pq["same_lang_first_chance"].mean()),
+        "n_queries": float(used.sum()),
+        "n_left_out": float(s.n_queries - used.sum()),
+        "rank_distance": means["rank_distance"],
+        "rank_distance_median": float(np.median(distance)) if len(distance) else float("nan"),
+        "same_lang_first": means["same_lang_first"],
+        "same_lang_first_chance": means["same_lang_first_chance"],
         "own_rank": float(ranks[own_present, own].mean()) if own_present.any() else float("nan"),
         "other_rank": float(ranks[others].mean()) if others.any() else float("nan"),
     }
-    top_key = f"own_lang_top{s.top_k}"
-    if top_key in pq:
-        out[top_key] = float(pq[top_key].mean())
+    out.update({k: v for k, v in means.items() if is_bias_metric(k) and k not in out})
     return out
 
 

@@ -10,10 +10,24 @@ import numpy as np
 
 from polyret.evaluation import metrics
 
-__all__ = ["BIAS_METRICS", "MULTI", "LareqaResult", "SettingResult"]
+__all__ = [
+    "BIAS_METRICS",
+    "BIAS_RULE",
+    "MIN_BIAS_ANSWERS",
+    "MULTI",
+    "LareqaResult",
+    "SettingResult",
+]
 
 MULTI = "all"  # candidate language of the multilingual setting X->all
 BIAS_METRICS = ("rank_distance", "same_lang_first", "same_lang_first_chance", "own_lang_top10")
+MIN_BIAS_ANSWERS = 2
+BIAS_RULE = (
+    f"language-bias measures are means over the queries with at least {MIN_BIAS_ANSWERS} "
+    "relevant answers in the multilingual pool; a query with one answer (its id in one "
+    "evaluated language only) is left out: its rank distance is 0 and its same-language-first 1 "
+    "by construction"
+)
 
 SEEN_RULE = (
     "a setting is seen when every language it involves is a training language: the query "
@@ -22,8 +36,14 @@ SEEN_RULE = (
 )
 AGGREGATE_RULE = (
     "macro means: the mean over a group's settings of each setting's mean over "
-    "its queries; bias metrics are means over the multilingual settings (query languages)"
+    "its queries; bias metrics are means over the multilingual settings (query languages) "
+    f"of the means over their queries with at least {MIN_BIAS_ANSWERS} relevant answers"
 )
+
+
+def is_bias_metric(key: str) -> bool:
+    """Whether ``key`` is a language-bias measure (averaged over :attr:`SettingResult.bias_mask`)."""
+    return key in BIAS_METRICS or key.startswith("own_lang_top")
 
 
 @dataclass
@@ -34,7 +54,8 @@ class SettingResult:
     candidate in the full ranking of the pool; one slot for mono/cross, one per
     pool language for multilingual (0 where the id is absent in that language).
     ``own_top``: [n_q] share of the top-``top_k`` results in the query's own
-    language (multilingual only).
+    language (multilingual only). Bias measures are averaged over :attr:`bias_mask`
+    (``BIAS_RULE``); ``per_query`` keeps every query.
     """
 
     query_lang: str
@@ -83,10 +104,29 @@ class SettingResult:
     def n_queries(self) -> int:
         return len(self.query_ids)
 
+    @property
+    def bias_mask(self) -> np.ndarray:
+        """[n_q] bool: the queries the bias measures average over, those with at least
+        ``MIN_BIAS_ANSWERS`` relevant answers (``BIAS_RULE``); all False outside multilingual."""
+        if self.kind != "multi":
+            return np.zeros(self.n_queries, dtype=bool)
+        return (self.ranks > 0).sum(axis=1) >= MIN_BIAS_ANSWERS
+
+    @property
+    def n_bias_queries(self) -> int:
+        """How many queries the bias measures use (multilingual settings; else 0)."""
+        return int(self.bias_mask.sum())
+
     def mean(self) -> dict[str, float]:
-        """Mean of every per-query metric; ``ap`` is reported as ``map``."""
+        """Mean of every per-query metric; ``ap`` is reported as ``map``. Bias measures are means
+        over :attr:`bias_mask` (NaN when no query has two answers)."""
         out = {}
+        mask = self.bias_mask
         for key, values in self.per_query.items():
+            if is_bias_metric(key):
+                values = values[mask]
+                out[key] = float(values.mean()) if len(values) else float("nan")
+                continue
             out["map" if key == "ap" else key] = float(values.mean()) if len(values) else 0.0
         return out
 
@@ -146,11 +186,19 @@ class LareqaResult:
             for metric, value in values.items():
                 if metric == "n_relevant":
                     continue
-                if metric in BIAS_METRICS or metric.startswith("own_lang_top"):
+                if is_bias_metric(metric):
                     out[f"{prefix}{metric}"] = value
                 else:
                     out[f"{group}_{metric}"] = value
         return out
+
+    def bias_queries(self, group: str = "multi") -> tuple[int, int]:
+        """(used, left out): queries of ``group``'s multilingual settings (``"multi"``,
+        ``"seen_multi"``, ``"unseen_multi"``) that the bias measures use, and those they leave out
+        (one relevant answer, ``BIAS_RULE``)."""
+        members = self.groups().get(group, [])
+        used = sum(s.n_bias_queries for s in members)
+        return used, sum(s.n_queries for s in members) - used
 
     def matrix(self, metric: str = "map") -> np.ndarray:
         """[L, L] query language x candidate language means of ``metric`` (NaN where no setting)."""
@@ -175,6 +223,9 @@ class LareqaResult:
                 "n_candidates": s.n_candidates,
                 "metrics": s.mean(),
             }
+            if s.kind == "multi":
+                settings[name]["n_bias_queries"] = s.n_bias_queries
+        used, left_out = self.bias_queries()
         return {
             "dataset": self.dataset,
             "languages": self.languages,
@@ -184,6 +235,8 @@ class LareqaResult:
             "tie_rule": self.tie_rule,
             "candidate_text": self.candidate_text,
             "n_settings": {k: len(self.of_kind(k)) for k in ("mono", "cross", "multi")},
+            "bias_rule": BIAS_RULE,
+            "bias_queries": {"used": used, "left_out": left_out},
             "summary": self.summary(),
             "aggregates": self.aggregates(),
             "settings": settings,
@@ -209,4 +262,12 @@ class LareqaResult:
 def _macro(members: Sequence[SettingResult]) -> dict[str, float]:
     means = [s.mean() for s in members]
     keys = means[0].keys()
-    return {k: float(np.mean([m[k] for m in means])) for k in keys}
+    out = {}
+    for k in keys:
+        values = np.array([m[k] for m in means])
+        if is_bias_metric(k):  # settings without a query of two answers (NaN) do not count
+            values = values[~np.isnan(values)]
+            out[k] = float(values.mean()) if len(values) else float("nan")
+        else:
+            out[k] = float(values.mean())
+    return out

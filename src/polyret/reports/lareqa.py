@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from polyret.evaluation.bias import language_bias
-from polyret.evaluation.results import AGGREGATE_RULE, SEEN_RULE, LareqaResult
+from polyret.evaluation.results import AGGREGATE_RULE, BIAS_RULE, SEEN_RULE, LareqaResult
 
 __all__ = ["headline_table", "markdown_table", "render_lareqa_report"]
 
@@ -72,13 +72,24 @@ def aggregate_rows(result: LareqaResult) -> tuple[list[str], list[list[str]]]:
 def bias_summary_rows(result: LareqaResult) -> tuple[list[str], list[list[str]]]:
     s = result.summary()
     top = next((k for k in s if k.startswith("own_lang_top")), None)
-    header = ["languages", "rank distance", "same-lang-first", "chance", "own-lang share of top-10"]
+    header = [
+        "languages",
+        "queries",
+        "left out",
+        "rank distance",
+        "same-lang-first",
+        "chance",
+        "own-lang share of top-10",
+    ]
     rows = []
     for prefix, label in (("", "all"), ("seen_", "seen"), ("unseen_", "unseen")):
         if f"{prefix}rank_distance" in s:
+            used, left_out = result.bias_queries(f"{prefix}multi")
             rows.append(
                 [
                     label,
+                    str(used),
+                    str(left_out),
                     _num(s[f"{prefix}rank_distance"]),
                     _pct(s[f"{prefix}same_lang_first"]),
                     _pct(s[f"{prefix}same_lang_first_chance"]),
@@ -98,7 +109,10 @@ def headline_table(result: LareqaResult) -> str:
     out.append(_plain(header, rows))
     if bias_rows:
         out.append("")
-        out.append("language bias in the multilingual pool")
+        out.append(
+            "language bias in the multilingual pool (queries with at least 2 answers; "
+            "left out: queries with one)"
+        )
         out.append(_plain(bias_header, bias_rows))
     return "\n".join(out)
 
@@ -161,6 +175,7 @@ def render_lareqa_report(
     bias = language_bias(result)
     if bias:
         bh, br = bias_summary_rows(result)
+        used, left_out = result.bias_queries()
         parts += [
             "",
             "## Language bias (multilingual pool)",
@@ -169,6 +184,8 @@ def render_lareqa_report(
             "answers − 1); same-lang-first = share of queries whose best-ranked answer is in the query "
             "language, next to its chance level; own-lang share = share of the top-10 in the query "
             "language; own / other rank = mean rank of the answer in the query language / in the others.",
+            f"Queries: {BIAS_RULE}. Used here: {used} of the {used + left_out} multilingual "
+            f"queries ({left_out} left out).",
             "",
             markdown_table(bh, br),
             "",
@@ -185,6 +202,7 @@ def render_lareqa_report(
                 [
                     f"{lang}{seen}",
                     str(int(b["n_queries"])),
+                    str(int(b["n_left_out"])),
                     _num(b["rank_distance"]),
                     _num(b["rank_distance_median"]),
                     _pct(b["same_lang_first"]),
@@ -199,6 +217,7 @@ def render_lareqa_report(
                 [
                     "query language",
                     "queries",
+                    "left out",
                     "rank distance",
                     "median",
                     "same-lang-first",

@@ -21,9 +21,10 @@ def _segmenter(lang: str) -> Any:
     try:
         import pysbd
         from pysbd.languages import LANGUAGE_CODES
-    except ImportError as exc:  # pragma: no cover - pysbd is a dependency
+    except ImportError as exc:
         raise ConfigError(
-            "splitting paragraphs into sentences needs pysbd: pip install pysbd"
+            "splitting paragraphs without sentence_breaks into sentences needs pysbd, which "
+            "is not installed: pip install 'polyret[translate]'"
         ) from exc
     if lang not in LANGUAGE_CODES:
         raise ConfigError(
