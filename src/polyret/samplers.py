@@ -687,7 +687,11 @@ class HybridBatchSampler(DefaultBatchSampler):
         if self.log_dir is not None and rank == 0:
             write_batch_log(self.log_dir / f"epoch-{epoch}.jsonl", plan)
         logger.info(
-            "epoch %d: %d batches planned with seed %d (process %d)", epoch, len(plan), self.seed, rank
+            "epoch %d: %d batches planned with seed %d (process %d)",
+            epoch,
+            len(plan),
+            self.seed,
+            rank,
         )
         for info in plan:
             yield list(info.indices)
