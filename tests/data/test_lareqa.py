@@ -70,6 +70,32 @@ def test_select_articles_keeps_whole_articles_in_every_language(tmp_path: Path) 
     assert full.select_articles(6) is full and full.select_articles(100) is full
 
 
+def test_question_articles_link_localized_titles_through_shared_ids() -> None:
+    from polyret.data.lareqa import LareqaDataset, LareqaLanguage
+
+    def lang(code: str, rows: list[tuple[str, int, str]]) -> LareqaLanguage:
+        questions = [Question(qid, code, "?", 0, a, 0, title) for qid, a, title in rows]
+        return LareqaLanguage(code, Path(f"{code}.json"), "0" * 64, questions, [])
+
+    # MLQA-R style: titles localized, ids in some languages only. de article 0 holds q1 and q4;
+    # q4 is not in en, yet it belongs to the English article "Paris" through q1.
+    ds = LareqaDataset(
+        "toy",
+        Path("toy"),
+        {
+            "en": lang("en", [("q1", 0, "Paris"), ("q2", 0, "Paris"), ("q3", 1, "Rome")]),
+            "de": lang("de", [("q1", 0, "Paris (Stadt)"), ("q4", 0, "Paris (Stadt)")]),
+            "es": lang("es", [("q5", 0, "Madrid"), ("q4", 1, "París")]),
+            "zh": lang("zh", [("q5", 0, "马德里")]),
+        },
+    )
+    assert ds.question_articles() == {
+        "q1": "Paris", "q2": "Paris", "q3": "Rome", "q4": "Paris", "q5": "Madrid",
+    }  # fmt: skip
+    # without English, the first language (sorted) names the article
+    assert ds.select_languages(["de", "es", "zh"]).question_articles()["q1"] == "Paris (Stadt)"
+
+
 def test_duplicate_sentences_stay_distinct(tmp_path: Path) -> None:
     write_lang(
         tmp_path,
@@ -268,3 +294,6 @@ def test_real_files_counts(shared_data: Path) -> None:
     assert ml.n_candidates == 20534
     sizes = [len(ml.languages_of(i)) for i in ml.question_ids]
     assert (sizes.count(2), sizes.count(3), sizes.count(4)) == (65, 263, 820)
+    # the clusters of the significance tests: one per English article
+    assert len(set(xq.question_articles().values())) == 48
+    assert len(set(ml.question_articles().values())) == 520

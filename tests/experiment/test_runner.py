@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -81,12 +82,30 @@ def test_experiment_runs_caches_and_reports(
         "| hybrid-0.5 |",
         "Seen vs unseen",
         "High-resource",
-        "Wilcoxon",
+        # the significance tests: their columns, and what they mean in words
+        "| diff | 95% CI | SE seeds / questions | p | Holm p |",
+        "| hybrid-0.5 | cross | multi | 2 vs 2 |",
+        "| hybrid-0.5 | base | mono | 2 vs fixed |",
+        "questions clustered by article",
+        "The unit is the parallel question",
+        "Family: Holm's correction over all 9 tests of this table",
+        "Seeds: 2 per strategy",
+        "the seed variance limits what can be concluded",
+        "after Holm correction",
     ):
         assert needle in text
+    assert "Wilcoxon" not in text and "¹" not in text  # every row covers its seeds
+    findings = text.split("## What the numbers say")[1]
+    assert not re.findall("significant(?! after Holm correction)", findings)
     summary = json.loads((report.parent / "summary.json").read_text())
     assert summary["seeds"] == {"mono": 2, "cross": 2, "hybrid-0.5": 2}
     assert {t["baseline"] for t in summary["significance"]} == {"mono", "cross", "base"}
+    assert "Holm" not in summary["significance_method"]  # the method; the family is per report
+    for t in summary["significance"]:
+        assert t["ci_low"] <= t["diff"] <= t["ci_high"]
+        assert t["p"] <= t["p_holm"] <= 1.0
+        assert t["n_articles"] == 3 and t["covers_seeds"]
+        assert t["b_fixed"] == (t["baseline"] == "base")
     assert (tmp_path / "results" / "tradeoff.png").stat().st_size > 1000
     assert (tmp_path / "results" / "heatmap_best_minus_base.png").is_file()
     # A third invocation does nothing but rebuild the report.
@@ -186,9 +205,14 @@ def test_centering_condition_added_to_a_finished_experiment(
         assert row in text
     assert "both − best single" in text and "both − sum" in text
     summary = json.loads((report.parent / "summary.json").read_text())
-    pairs = {(t["hybrid"], t["baseline"]) for t in summary["significance"]}
+    pairs = {(t["hybrid"], t["baseline"]): t for t in summary["significance"]}
     assert ("hybrid-0.5+center", "base+center") in pairs
-    assert ("hybrid-0.5+center", "hybrid-0.5") in pairs
+    assert pairs[("hybrid-0.5+center", "hybrid-0.5")]["paired_seeds"]
+    # One seed: the report says that seed variance is not covered, and marks the rows.
+    assert "One seed per strategy: seed variance cannot be estimated" in text
+    assert "| hybrid-0.5+center | hybrid-0.5 | mono | 1 paired ¹ |" in text
+    assert "| hybrid-0.5 | mono | cross | 1 vs 1 ¹ |" in text
+    assert "one seed, seed variance not covered" in text
     assert summary["table"]["hybrid-0.5+center"]["multi_map"]["mean"] == pytest.approx(
         load_result(evals / "hybrid-0.5-seed1+center").summary()["multi_map"]
     )

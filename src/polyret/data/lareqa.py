@@ -131,6 +131,34 @@ class LareqaDataset:
         i = self.answer_index(qid, lang)
         return None if i is None else self.languages[lang].candidates[i]
 
+    def question_articles(self) -> dict[str, str]:
+        """Question id -> its article, the cluster that significance tests resample.
+
+        Articles are linked across languages through the ids they share (in MLQA-R titles are
+        localized and an id is in only 2-4 languages): two (language, article) pairs holding
+        one id are one article. Each is named by its English title, or, without English,
+        by the title in the first language (sorted) that holds it.
+        """
+        parent: dict[tuple[str, int], tuple[str, int]] = {}
+
+        def root(node: tuple[str, int]) -> tuple[str, int]:
+            while parent.setdefault(node, node) != node:
+                parent[node] = parent[parent[node]]
+                node = parent[node]
+            return node
+
+        first: dict[str, tuple[str, int]] = {}
+        titles: dict[tuple[str, int], str] = {}
+        for lang, data in self.languages.items():  # sorted languages
+            for q in data.questions:
+                node = (lang, q.article)
+                titles.setdefault(node, q.title)
+                parent[root(node)] = root(first.setdefault(q.id, node))
+        names: dict[tuple[str, int], str] = {}
+        for node in sorted(titles, key=lambda n: (n[0] != "en", n)):  # English first
+            names.setdefault(root(node), titles[node])
+        return {qid: names[root(node)] for qid, node in first.items()}
+
     @property
     def n_questions(self) -> int:
         return sum(len(d.questions) for d in self.languages.values())

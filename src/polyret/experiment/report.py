@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,19 +12,19 @@ from typing import Any
 import numpy as np
 
 from polyret.evaluation.results import LareqaResult
-from polyret.experiment.config import ExperimentConfig, StrategySpec
-from polyret.experiment.stats import (
-    KINDS,
-    PairedTest,
-    language_group_map,
-    mean_std,
-    paired_test,
-    per_query,
-    seed_mean,
+from polyret.evaluation.significance import (
+    METHOD,
+    Comparison,
+    compare_values,
+    question_values,
+    with_holm,
 )
+from polyret.experiment.config import ExperimentConfig, StrategySpec
+from polyret.experiment.stats import KINDS, language_group_map, mean_std
 from polyret.io import write_json, write_text
 
 BASE = "base"
+ALPHA = 0.05  # the level a Holm-adjusted p must be below for a row to be called significant
 
 
 @dataclass
@@ -69,32 +70,43 @@ def significance(
     base: LareqaResult,
     runs: dict[str, list[LareqaResult]],
     centered: Centered | None = None,
-) -> list[tuple[str, str, str, PairedTest]]:
+    articles: Mapping[str, str] | None = None,
+) -> list[tuple[str, str, str, Comparison]]:
     """(hybrid, baseline, kind, test): every hybrid strategy against mono-only, cross-only and the
-    base model; with ``centered``, also hybrid+centering against centering alone and hybrid alone."""
+    base model; with ``centered``, also hybrid+centering against centering alone and hybrid alone.
+
+    ``articles``: question id -> article, the clusters of questions (None: every question its
+    own). Seeds enter the tests (``polyret.evaluation.significance``); the base model is one
+    fixed model, and a hybrid with and without centering are the same runs (paired seeds).
+    The p-values are Holm-adjusted over all returned tests, the report's family.
+    """
     specs = {s.name: s for s in config.strategies if s.name in runs}
     hybrids = [s.name for s in specs.values() if s.strategy == "hybrid"]
-    baselines = [s.name for s in specs.values() if s.strategy in ("mono", "cross")] + [BASE]
+    baselines = [s.name for s in specs.values() if s.strategy in ("mono", "cross")]
+    suffix = config.centering.suffix if centered is not None and config.centering else ""
     out = []
     for kind in KINDS:
-        averaged = {name: seed_mean([per_query(r, kind) for r in runs[name]]) for name in specs}
-        averaged[BASE] = per_query(base, kind)
+        values = {name: question_values(runs[name], kind) for name in specs}
+        values[BASE] = question_values(base, kind)
         for h in hybrids:
             for b in baselines:
-                out.append((h, b, kind, paired_test(averaged[h], averaged[b])))
-        if centered is None or config.centering is None:
+                out.append((h, b, kind, compare_values(values[h], values[b], articles)))
+            test = compare_values(values[h], values[BASE], articles, b_fixed=True)
+            out.append((h, BASE, kind, test))
+        if not suffix or centered is None:
             continue
         # Do they add up? hybrid+center against centering alone, and against hybrid alone.
-        suffix = config.centering.suffix
+        centered_base = question_values(centered.base, kind)
         for h in hybrids:
             if h not in centered.runs:
                 continue
-            both = seed_mean([per_query(r, kind) for r in centered.runs[h]])
-            out.append(
-                (h + suffix, BASE + suffix, kind, paired_test(both, per_query(centered.base, kind)))
-            )
-            out.append((h + suffix, h, kind, paired_test(both, averaged[h])))
-    return out
+            both = question_values(centered.runs[h], kind)
+            test = compare_values(both, centered_base, articles, b_fixed=True)
+            out.append((h + suffix, BASE + suffix, kind, test))
+            test = compare_values(both, values[h], articles, paired_seeds=True)
+            out.append((h + suffix, h, kind, test))
+    adjusted = with_holm([t for *_, t in out])
+    return [(h, b, k, t) for (h, b, k, _), t in zip(out, adjusted, strict=True)]
 
 
 def _fmt(value: tuple[float, float], n_seeds: int) -> str:
@@ -212,7 +224,7 @@ def plot_heatmap_delta(
 def _findings(
     config: ExperimentConfig,
     table: dict[str, dict[str, tuple[float, float]]],
-    tests: list[tuple[str, str, str, PairedTest]],
+    tests: list[tuple[str, str, str, Comparison]],
 ) -> list[str]:
     lines = []
     for kind in KINDS:
@@ -227,10 +239,15 @@ def _findings(
             )
             lines.append(f"- Best {kind} mAP: **{top}** ({table[top][key][0]:.4f}{versus}).")
     for h, b, kind, t in tests:
-        verdict = "better" if t.diff > 0 else "worse"
-        sig = "significant" if t.p_wilcoxon < 0.05 else "not significant"
+        verdict = (
+            f"significant after Holm correction over the {len(tests)} tests"
+            if t.p_holm is not None and t.p_holm < ALPHA
+            else "not significant after Holm correction"
+        )
+        caveat = "" if t.covers_seeds else "; one seed, seed variance not covered"
         lines.append(
-            f"- {h} vs {b}, {kind}: {verdict} by {t.diff:+.4f} mAP ({sig}, Wilcoxon p={t.p_wilcoxon:.3g}, n={t.n})."
+            f"- {h} vs {b}, {kind}: {t.diff:+.4f} mAP, 95% CI [{t.ci_low:+.4f}, {t.ci_high:+.4f}] "
+            f"(p={t.p:.3g}, Holm p={t.p_holm:.3g}: {verdict}{caveat})."
         )
     return lines
 
@@ -288,6 +305,93 @@ def centering_section(
     return lines
 
 
+def significance_section(
+    tests: list[tuple[str, str, str, Comparison]], suffix: str = "", clustered: bool = True
+) -> list[str]:
+    """Markdown: how the tests work, what limits them, and one row per test.
+
+    ``clustered``: the tests were given the article of each question.
+    """
+    first = tests[0][3]
+    counts = sorted(
+        {t.seeds_a for *_, t in tests} | {t.seeds_b for *_, t in tests if not t.b_fixed}
+    )
+    low, high = counts[0], counts[-1]
+    span = str(low) if low == high else f"{low} to {high}"
+    lines = [
+        "",
+        "## Significance tests (hybrid vs each baseline and the base model)",
+        "",
+        METHOD,
+        "",
+        f"- Unit: {first.n_questions} questions in {first.n_articles} articles "
+        + (
+            "(questions clustered by article)."
+            if clustered
+            else "(the articles were not given: every question counts as its own article)."
+        ),
+        "- The base model is one fixed model: no seed variance on its side."
+        + (
+            f" `h{suffix}` vs `h` compares the same runs with and without centering, so their "
+            f"seeds are paired. `h{suffix}` vs `base{suffix}` asks whether training still helps "
+            f"after centering; `h{suffix}` vs `h` whether centering still helps after training."
+            if suffix
+            else ""
+        ),
+        f"- Family: Holm's correction over all {len(tests)} tests of this table (every kind, "
+        f"every pair). A row is called significant only when its Holm p is below {ALPHA}; "
+        f"then the chance of any false positive among the {len(tests)} is at most {ALPHA}. "
+        "The uncorrected p is shown for reference, not to be read one row at a time.",
+    ]
+    if high == 1:
+        lines.append(
+            "- **One seed per strategy: seed variance cannot be estimated.** These tests cover "
+            "only question sampling, not training noise, so their p-values are too small and "
+            "their intervals too narrow by as much as the seed matters (rows marked ¹). Read "
+            "them as descriptive; comparing training strategies needs several seeds."
+        )
+    else:
+        lines.append(
+            f"- Seeds: {span} per strategy. A strategy's seed variance is estimated from its "
+            f"{span} per-seed mAPs (n − 1 degrees of freedom), and the t reference widens the "
+            f"intervals accordingly. With {span} seeds the seed variance limits what can be "
+            "concluded: differences of the order of the seed std (the ± in the tables) cannot "
+            "be told from training noise, and a row that is not significant is no evidence "
+            "that two conditions are equal."
+            + (
+                " Rows marked ¹ involve a one-seed strategy, whose seed variance cannot be "
+                "estimated: there the test covers only question sampling."
+                if low == 1
+                else ""
+            )
+        )
+    lines += [
+        "",
+        "| hybrid | baseline | kind | seeds | hybrid mAP | baseline mAP | diff | 95% CI | "
+        "SE seeds / questions | p | Holm p |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for h, b, kind, t in tests:
+        if t.paired_seeds:
+            n = f"{t.seeds_a} paired"
+        elif t.b_fixed:
+            n = f"{t.seeds_a} vs fixed"
+        else:
+            n = f"{t.seeds_a} vs {t.seeds_b}"
+        mark = "" if t.covers_seeds else " ¹"
+        lines.append(
+            f"| {h} | {b} | {kind} | {n}{mark} | {t.mean_a:.4f} | {t.mean_b:.4f} | "
+            f"{t.diff:+.4f} | [{t.ci_low:+.4f}, {t.ci_high:+.4f}] | "
+            f"{t.se_seeds:.4f} / {t.se_questions:.4f} | {t.p:.3g} | {t.p_holm:.3g} |"
+        )
+    return lines
+
+
+def _json_ready(test: Comparison) -> dict[str, Any]:
+    out = dataclasses.asdict(test)
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
+
+
 def write_report(
     config: ExperimentConfig,
     base: LareqaResult,
@@ -295,11 +399,13 @@ def write_report(
     folder: str | Path,
     meta: dict[str, Any],
     centered: Centered | None = None,
+    articles: Mapping[str, str] | None = None,
 ) -> Path:
     """Write ``report.md``, ``summary.json``, ``tradeoff.png`` and ``heatmap_best_minus_base.png``.
 
     ``centered``: the same models with language centering (``config.centering``), reported as
-    extra conditions ``<name>+<method>``.
+    extra conditions ``<name>+<method>``. ``articles``: question id -> article
+    (``LareqaDataset.question_articles()``), the clusters of the significance tests.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -310,7 +416,7 @@ def write_report(
         for name, row in summarize(config, centered.base, centered.runs).items():
             table[name + suffix] = row
             seeds[name + suffix] = len(centered.runs.get(name, [centered.base]))
-    tests = significance(config, base, runs, centered) if runs else []
+    tests = significance(config, base, runs, centered, articles) if runs else []
     lines = [f"# Experiment {config.name}", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items()]
     lines += [
@@ -358,26 +464,7 @@ def write_report(
     if suffix:
         lines += centering_section(config, table, suffix)
     if tests:
-        lines += [
-            "",
-            "## Paired significance tests (hybrid vs each baseline and the base model)",
-            "",
-            "Per query (query language, question id): AP averaged over the query's settings of the kind "
-            "and over seeds; two-sided paired t-test and Wilcoxon signed-rank test over queries."
-            + (
-                f" Rows `h{suffix}` vs `base{suffix}` ask whether training still helps after "
-                f"centering; `h{suffix}` vs `h` whether centering still helps after training."
-                if suffix
-                else ""
-            ),
-            "",
-            "| hybrid | baseline | kind | n | hybrid mAP | baseline mAP | diff | p (t-test) | p (Wilcoxon) |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for h, b, kind, t in tests:
-            lines.append(
-                f"| {h} | {b} | {kind} | {t.n} | {t.mean_a:.4f} | {t.mean_b:.4f} | {t.diff:+.4f} | {t.p_ttest:.3g} | {t.p_wilcoxon:.3g} |"
-            )
+        lines += significance_section(tests, suffix, clustered=articles is not None)
     lines += ["", "## What the numbers say (generated)", "", *_findings(config, table, tests), ""]
     write_text(folder / "report.md", "\n".join(lines))
     write_json(
@@ -389,8 +476,9 @@ def write_report(
                 for n, row in table.items()
             },
             "seeds": seeds,
+            "significance_method": METHOD,
             "significance": [
-                {"hybrid": h, "baseline": b, "kind": k, **t.__dict__} for h, b, k, t in tests
+                {"hybrid": h, "baseline": b, "kind": k, **_json_ready(t)} for h, b, k, t in tests
             ],
         },
     )

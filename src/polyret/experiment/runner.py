@@ -295,6 +295,7 @@ def run_experiment(
         out / "report",
         meta,
         centered=centered,
+        articles=dataset.question_articles(),
     )
     if config.report_dir:
         dest = Path(config.report_dir)

@@ -1,9 +1,12 @@
-"""Aggregation over seeds and paired significance tests over queries."""
+"""Aggregation over queries and seeds for the experiment report.
+
+The significance tests are in ``polyret.evaluation.significance`` (questions clustered by
+article, seeds inside the test, Holm over a report's tests).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,34 +37,6 @@ def seed_mean(values: Sequence[dict[tuple[str, str], float]]) -> dict[tuple[str,
     for v in values[1:]:
         common &= set(v)
     return {k: float(np.mean([v[k] for v in values])) for k in sorted(common)}
-
-
-@dataclass(frozen=True)
-class PairedTest:
-    """``a`` vs ``b`` over the same queries: mean difference and two-sided p-values."""
-
-    n: int
-    mean_a: float
-    mean_b: float
-    diff: float
-    p_ttest: float
-    p_wilcoxon: float
-
-
-def paired_test(a: dict[tuple[str, str], float], b: dict[tuple[str, str], float]) -> PairedTest:
-    """Paired t-test and Wilcoxon signed-rank test over the queries both sides hold."""
-    from scipy import stats
-
-    keys = sorted(set(a) & set(b))
-    x = np.array([a[k] for k in keys])
-    y = np.array([b[k] for k in keys])
-    diff = x - y
-    if len(keys) < 2 or np.allclose(diff, 0.0):
-        p_t = p_w = 1.0
-    else:
-        p_t = float(stats.ttest_rel(x, y).pvalue)
-        p_w = float(stats.wilcoxon(x, y, zero_method="zsplit").pvalue)
-    return PairedTest(len(keys), float(x.mean()), float(y.mean()), float(diff.mean()), p_t, p_w)
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
