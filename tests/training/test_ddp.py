@@ -32,8 +32,11 @@ def test_two_process_gloo_run(tiny_model_dir: Path, tmp_path: Path) -> None:
         str(tiny_model_dir),
         "--dataset",
         str(data),
+        # mono at batch 4 x 2 processes: 24 steps per epoch, so 26 steps enter epoch 1.
+        "--strategy",
+        "mono",
         "--max-steps",
-        "4",
+        "26",
         "--batch-size",
         "4",
         "--dev-fraction",
@@ -49,16 +52,21 @@ def test_two_process_gloo_run(tiny_model_dir: Path, tmp_path: Path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "train_summary.json").read_text())
-    assert summary["global_step"] == 4 and summary["finished"]
+    assert summary["global_step"] == 26 and summary["finished"]
     sampler = json.loads((out / "polyret_sampler.json").read_text())["sampler"]
-    assert sampler["world_size"] == 2
-    batches = [
-        json.loads(x)
-        for x in (out / "batch_composition" / "epoch-0.jsonl").read_text().splitlines()
-    ]
-    for _, group in itertools.groupby(batches, key=lambda b: b["step"]):
-        step = list(group)
-        assert [b["rank"] for b in step] == [0, 1]
-        assert len({(b["kind"], b["query_lang"], b["passage_lang"]) for b in step}) == 1
+    assert sampler["world_size"] == 2 and sampler["counts"]["steps"] == 24
+    plans = []
+    for epoch in (0, 1):
+        log = out / "batch_composition" / f"epoch-{epoch}.jsonl"
+        batches = [json.loads(x) for x in log.read_text().splitlines()]
+        for _, group in itertools.groupby(batches, key=lambda b: b["step"]):
+            step = list(group)
+            assert [b["rank"] for b in step] == [0, 1]
+            assert len({(b["kind"], b["query_lang"], b["passage_lang"]) for b in step}) == 1
+        plans.append([(b["query_lang"], b["rank"]) for b in batches])
+    assert plans[0] != plans[1], "epoch 1 is planned anew"
+    # Both processes iterated epoch 1's plan (each logs the epoch it iterates).
+    for rank in (0, 1):
+        assert f"epoch 1: 48 batches planned with seed 42 (process {rank})" in proc.stderr
     model = SentenceTransformer(str(out / "final"), device="cpu")
     assert model.encode_query(["Which river?"]).shape == (1, 32)
