@@ -230,6 +230,7 @@ def test_centering_condition_added_to_a_finished_experiment(
     import shutil
 
     shutil.rmtree(evals / "hybrid-0.5-seed1+center")
+    shutil.rmtree(tmp_path / "results" / "evals" / "hybrid-0.5-seed1+center")  # the committed copy
     text = runner.run_experiment(config, report_only=True).read_text()
     assert "| mono+center |" in text and "| hybrid-0.5+center |" not in text
     # Centering needs the trained model; a deleted one is not silently retrained.
@@ -379,3 +380,44 @@ def test_experiment_killed_inside_a_run_of_a_poolerless_model_resumes_exactly(
         (tmp_path / "killed" / "exp" / "evals" / "hybrid-0.5-seed1" / "results.json").read_text()
     )
     assert whole["summary"]["multi_map"] == pytest.approx(again["summary"]["multi_map"], abs=1e-6)
+
+
+def test_committed_evaluations_count_as_done_on_a_fresh_machine(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from polyret.training import trainer
+
+    config = _config(tmp_path, tiny_model_dir, strategies=["mono", "cross"], seeds=[1])
+    config.train["save_steps"] = 1
+    first = runner.run_experiment(config).read_text()
+    run_dir = tmp_path / "exp" / "runs" / "mono-seed1"
+    assert (run_dir / "final").is_dir() and not list(run_dir.glob("checkpoint-*"))
+    committed = tmp_path / "results" / "evals"
+    assert {p.name for p in committed.iterdir()} == {"base", "mono-seed1", "cross-seed1"}
+    assert sum(f.stat().st_size for f in committed.rglob("*")) < 200_000
+    # A fresh machine: only the committed results/ folder is there.
+    shutil.rmtree(tmp_path / "exp")
+    calls: list[str] = []
+    monkeypatch.setattr(trainer, "train", lambda cfg, **kw: calls.append(cfg.output_dir))
+    original_eval = runner._evaluate
+
+    def evaluate(model_spec, dataset, cfg, folder, *rest):  # type: ignore[no-untyped-def]
+        if not runner.is_saved(folder):
+            calls.append(f"eval {folder.name}")
+        return original_eval(model_spec, dataset, cfg, folder, *rest)
+
+    monkeypatch.setattr(runner, "_evaluate", evaluate)
+    again = runner.run_experiment(config).read_text()
+    assert calls == []
+    strip = lambda text: [x for x in text.splitlines() if "wall" not in x.lower()]  # noqa: E731
+    assert strip(again) == strip(first)
+
+
+def test_keep_weights(tmp_path: Path, tiny_model_dir: Path) -> None:
+    config = _config(tmp_path, tiny_model_dir, strategies=["mono"], seeds=[1], keep_weights="none")
+    runner.run_experiment(config)
+    assert not (tmp_path / "exp" / "runs" / "mono-seed1" / "final").exists()
+    with pytest.raises(ConfigError, match="keep_weights"):
+        _config(tmp_path, tiny_model_dir, keep_weights="some")

@@ -14,6 +14,7 @@ from polyret.training.config import TrainConfig
 
 # Set by the runner for every run; an experiment's `train:` section may not set them.
 RUN_KEYS = ("model", "output_dir", "strategy", "alpha", "seed")
+KEEP_WEIGHTS = ("all", "final", "none")
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,16 @@ class ExperimentConfig:
     )
     data_dir: str | None = None
     centering: CenteringSpec | None = None
+    # What stays of a run's weights once it is evaluated: "all" (checkpoints and final model),
+    # "final" (the final model: centering can still be added later) or "none".
+    keep_weights: str = "final"
 
     def __post_init__(self) -> None:
+        if self.keep_weights not in KEEP_WEIGHTS:
+            raise ConfigError(
+                f"experiment {self.name!r}: keep_weights must be one of {', '.join(KEEP_WEIGHTS)}, "
+                f"got {self.keep_weights!r}"
+            )
         if not self.strategies:
             raise ConfigError(f"experiment {self.name!r}: list at least one strategy")
         names = [s.name for s in self.strategies]

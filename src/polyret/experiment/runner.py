@@ -3,6 +3,10 @@
 Every step is cached on disk under ``output_dir``: ``runs/<strategy>-seed<k>/`` (a training
 run; resumed from its last checkpoint when it was killed) and ``evals/<name>/`` (an
 evaluation, written atomically). Rerunning skips what is finished.
+
+With ``report_dir``, every finished evaluation is also copied to ``report_dir/evals/<name>/``
+(compressed per-query ranks, a few hundred kB): commit them, and a fresh machine counts them as
+done and only trains and evaluates what is missing. Weights are kept as ``keep_weights`` says.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from polyret.evaluation.results import LareqaResult
 from polyret.experiment.config import ExperimentConfig
 from polyret.experiment.report import Centered, write_report
 from polyret.experiment.store import DONE_FILE, is_saved, load_result, save_result
-from polyret.io import write_text
+from polyret.io import atomic_path, write_text
 
 if TYPE_CHECKING:
     from polyret.data.lareqa import LareqaDataset
@@ -42,6 +46,52 @@ def hardware() -> str:
     import os
 
     return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def _committed(config: ExperimentConfig) -> Path | None:
+    """``report_dir/evals``: where finished evaluations are published (None without report_dir)."""
+    return None if config.report_dir is None else Path(config.report_dir) / "evals"
+
+
+def _restore_committed(config: ExperimentConfig) -> None:
+    """Copy committed evaluations (and the config they were made with) into a fresh output_dir."""
+    committed = _committed(config)
+    if committed is None or not committed.is_dir():
+        return
+    out = Path(config.output_dir)
+    saved_config = Path(config.report_dir or "") / CONFIG_FILE
+    if saved_config.is_file() and not (out / CONFIG_FILE).is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(saved_config, out / CONFIG_FILE)
+    for folder in sorted(committed.iterdir()):
+        target = out / "evals" / folder.name
+        if is_saved(folder) and not is_saved(target):
+            logger.info("%s: restored from the committed %s", target, folder)
+            with atomic_path(target) as tmp:
+                shutil.copytree(folder, tmp)
+
+
+def _publish(config: ExperimentConfig, folder: Path) -> None:
+    """Copy a finished evaluation to ``report_dir/evals`` (atomically), once."""
+    committed = _committed(config)
+    if committed is None or not is_saved(folder) or is_saved(committed / folder.name):
+        return
+    committed.mkdir(parents=True, exist_ok=True)
+    with atomic_path(committed / folder.name) as tmp:
+        shutil.copytree(folder, tmp)
+
+
+def _prune_weights(config: ExperimentConfig, run_dir: Path) -> None:
+    """Delete what ``keep_weights`` does not keep of an evaluated run."""
+    if config.keep_weights == "all" or not run_dir.is_dir():
+        return
+    doomed = sorted(run_dir.glob("checkpoint-*"))
+    if config.keep_weights == "none":
+        doomed.append(run_dir / "final")
+    for path in doomed:
+        if path.exists():
+            shutil.rmtree(path)
+            logger.info("deleted %s (keep_weights: %s)", path, config.keep_weights)
 
 
 def _check_or_save_config(config: ExperimentConfig) -> None:
@@ -131,6 +181,7 @@ def _evaluate(
     if not is_saved(folder):
         result = options.score(dataset, embeddings)
         save_result(result, folder, {**meta, "seconds": time.perf_counter() - start})
+        _publish(config, folder)
     if (
         centered is not None
         and calibration is not None
@@ -158,6 +209,7 @@ def _evaluate(
             centered,
             {**meta, "centering": centering, "seconds_centering": time.perf_counter() - start},
         )
+        _publish(config, centered)
 
 
 def _load(folder: Path, config: ExperimentConfig) -> tuple[LareqaResult, LareqaResult | None]:
@@ -208,6 +260,7 @@ def run_experiment(
                 data_dir=config.data_dir,
                 evaluated=dataset,
             )
+    _restore_committed(config)
     _check_centering(config)
     _check_or_save_config(config)
     meta = {
@@ -261,6 +314,7 @@ def run_experiment(
                         calibration,
                         queries,
                     )
+                    _prune_weights(config, Path(train_config.output_dir))
             if not is_saved(eval_dir):
                 continue
             result, twin = _load(eval_dir, config)

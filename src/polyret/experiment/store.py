@@ -57,9 +57,18 @@ def save_result(result: LareqaResult, folder: str | Path, meta: dict[str, Any]) 
         with gzip.open(tmp / SETTINGS_FILE, "wt", encoding="utf-8") as f:
             json.dump(header, f)
         (tmp / DONE_FILE).write_text(
-            json.dumps({**meta, **result.to_dict()}, indent=2, ensure_ascii=False), encoding="utf-8"
+            json.dumps({**meta, **_compact(result.to_dict())}, indent=2, ensure_ascii=False),
+            encoding="utf-8",
         )
     return folder
+
+
+def _compact(record: dict[str, Any]) -> dict[str, Any]:
+    """The result's record without per-setting means (recomputed from the ranks on load).
+
+    Kept small so that finished evaluations can be committed (``results/<experiment>/evals``).
+    """
+    return {k: v for k, v in record.items() if k not in ("settings", "aggregates")}
 
 
 def is_saved(folder: str | Path) -> bool:
