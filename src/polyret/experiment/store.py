@@ -30,6 +30,8 @@ def save_result(result: LareqaResult, folder: str | Path, meta: dict[str, Any]) 
         arrays[f"ranks_{i}"] = s.ranks.astype(np.int32)
         if s.own_top is not None:
             arrays[f"own_top_{i}"] = np.asarray(s.own_top, dtype=np.float32)
+        for key, values in (s.bias_values or {}).items():
+            arrays[f"bias_{i}_{key}"] = np.asarray(values, dtype=np.float64)
         settings.append(
             {
                 "query_lang": s.query_lang,
@@ -40,6 +42,8 @@ def save_result(result: LareqaResult, folder: str | Path, meta: dict[str, Any]) 
                 "ks": list(s.ks),
                 "ndcg_k": s.ndcg_k,
                 "top_k": s.top_k,
+                "extra_metrics": list(s.extra_metrics),
+                "bias_values": sorted(s.bias_values or {}),
             }
         )
     header = {
@@ -50,6 +54,7 @@ def save_result(result: LareqaResult, folder: str | Path, meta: dict[str, Any]) 
         "candidate_text": result.candidate_text,
         "timings": result.timings,
         "settings": settings,
+        "query_clusters": result.query_clusters,
     }
     with atomic_path(folder) as tmp:
         tmp.mkdir()
@@ -74,6 +79,7 @@ def load_result(folder: str | Path) -> LareqaResult:
     with np.load(folder / RANKS_FILE, allow_pickle=False) as arrays:
         for i, spec in enumerate(header["settings"]):
             own = arrays.get(f"own_top_{i}")
+            bias = {key: arrays[f"bias_{i}_{key}"] for key in spec.get("bias_values", [])}
             s = SettingResult(
                 query_lang=spec["query_lang"],
                 candidate_lang=spec["candidate_lang"],
@@ -85,6 +91,8 @@ def load_result(folder: str | Path) -> LareqaResult:
                 ndcg_k=spec["ndcg_k"],
                 own_top=own,
                 top_k=spec["top_k"],
+                extra_metrics=tuple(spec.get("extra_metrics", ())),
+                bias_values=bias or None,
             )
             settings[s.name] = s
     return LareqaResult(
@@ -95,4 +103,5 @@ def load_result(folder: str | Path) -> LareqaResult:
         tie_rule=header["tie_rule"],
         candidate_text=header["candidate_text"],
         timings=header["timings"],
+        query_clusters=header.get("query_clusters"),
     )
