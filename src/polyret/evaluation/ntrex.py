@@ -121,7 +121,9 @@ def ntrex_dataset(text: NtrexText) -> LareqaDataset:
     is itself, and a candidate; article = document (title: its id), context = the document.
 
     A line empty in one language is neither a question nor a candidate there, so the other
-    languages' queries of that line have no relevant candidate in it.
+    languages' queries of that line have no relevant candidate in it. Equal sentences stay
+    distinct candidates, as in LAReQA, and tie exactly (staged evaluation part: lines 424 and
+    427 are one sentence in ar, de, el, es, hi and ru).
     """
     if text.part is not NtrexPart.EVALUATION:
         raise ConfigError(
