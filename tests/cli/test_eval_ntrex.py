@@ -52,7 +52,7 @@ def test_eval_ntrex_writes_everything(
     assert res["n_settings"] == {"mono": 0, "cross": 6, "multi": 3}
     assert res["settings"]["en->all"]["n_candidates"] == 14  # 3 x 5 sentences, itself removed
     assert {"map", "mrr@10", "accuracy@1"} <= res["settings"]["de->es"]["metrics"].keys()
-    assert res["query_clusters"] == {
+    assert res["dataset"]["question_documents"] == {
         "ntrex:1": "doc.c", "ntrex:2": "doc.c", "ntrex:3": "doc.c",
         "ntrex:16": "doc.k", "ntrex:17": "doc.k",
     }  # fmt: skip

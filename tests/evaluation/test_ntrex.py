@@ -17,13 +17,13 @@ from polyret.evaluation import (
     NtrexEvalConfig,
     candidate_docnos,
     check_held_out,
+    compare_results,
     evaluate_ntrex,
     evaluate_ntrex_embeddings,
     language_bias,
     load_ntrex_eval,
     score_ntrex,
 )
-from polyret.evaluation.ntrex import document_clusters
 
 CODES = {"en": "src.eng", "de": "deu", "zh": "zho-CN"}
 
@@ -54,7 +54,8 @@ def test_records(hand: LareqaDataset) -> None:
     assert candidate_docnos(hand)["zh"] == [
         "zh-a000-p000-s000", "zh-a000-p000-s001", "zh-a001-p000-s000",
     ]  # fmt: skip
-    assert document_clusters(hand) == {"ntrex:1": "doc.c", "ntrex:2": "doc.c", "ntrex:15": "doc.k"}
+    # the clusters of the significance tests: the documents
+    assert hand.question_articles() == {"ntrex:1": "doc.c", "ntrex:2": "doc.c", "ntrex:15": "doc.k"}
     texts = {c.text for d in hand.languages.values() for c in d.candidates}
     assert not any(f"line {i}" in texts for i in range(3, 15))  # no calibration line
 
@@ -109,8 +110,6 @@ def test_hand_ranks_and_metrics(hand: LareqaDataset) -> None:
     assert "mono_map" not in s and s["multi_map"] == pytest.approx(
         np.mean([r.setting(x, "all").mean()["map"] for x in ("de", "en", "zh")])
     )
-    assert r.query_clusters == document_clusters(hand)
-    assert r.to_dict()["query_clusters"]["ntrex:15"] == "doc.k"
 
 
 def _reference(ds: LareqaDataset, emb: LareqaEmbeddings, top_k: int) -> dict[str, object]:
@@ -177,7 +176,7 @@ def test_result_saves_and_loads(hand: LareqaDataset, tmp_path: Path) -> None:
     r = evaluate_ntrex_embeddings(hand, hand_embeddings(), top_k=3)
     back = load_result(save_result(r, tmp_path / "saved", {"model": "hand"}))
     assert back.summary() == pytest.approx(r.summary())
-    assert back.query_clusters == r.query_clusters and back.tie_rule == r.tie_rule
+    assert back.tie_rule == r.tie_rule
     for name, s in r.settings.items():
         t = back.settings[name]
         assert t.extra_metrics == ("mrr@10", "accuracy@1")
@@ -223,6 +222,10 @@ def test_tiny_model_one_encoding_plain_and_centered(
     centered = score_ntrex(hand, emb, config=config, debiaser=debiaser)
     assert centered.summary() != base.summary()
     assert centered.to_dict()["n_settings"] == base.to_dict()["n_settings"]
+    # significance tests take the documents as clusters
+    test = compare_results(centered, base, "multi", hand.question_articles(), paired_seeds=True)
+    assert test.n_articles == 2
+    assert test.diff == pytest.approx(centered.summary()["multi_map"] - base.summary()["multi_map"])
 
 
 def test_option_errors(hand: LareqaDataset, tmp_path: Path) -> None:
@@ -238,6 +241,6 @@ def test_option_errors(hand: LareqaDataset, tmp_path: Path) -> None:
 def test_staged_evaluation_part(shared_data: Path) -> None:
     ds = load_ntrex_eval(["en", "de", "th"], data_dir=shared_data)
     assert {len(d.questions) for d in ds.languages.values()} == {1052}
-    assert len(set(document_clusters(ds).values())) == 62
+    assert len(set(ds.question_articles().values())) == 62
     assert ds.languages["en"].questions[0].id == "ntrex:1"
     assert ds.languages["en"].questions[-1].id == "ntrex:1988"

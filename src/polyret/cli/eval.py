@@ -379,11 +379,13 @@ def _ntrex_meta(dataset: Any) -> dict[str, Any]:
     """What results.json says about the NTREX-128 part evaluated."""
     from polyret.data.ntrex import SPLIT_RULE
 
-    first = next(iter(dataset.languages.values()))
+    documents = dataset.question_articles()
     return {
         "part": "evaluation",
         "split_rule": SPLIT_RULE,
-        "documents": len({q.title for q in first.questions}),
+        "documents": len(set(documents.values())),
+        # the clusters of significance tests (polyret.evaluation.significance)
+        "question_documents": documents,
     }
 
 

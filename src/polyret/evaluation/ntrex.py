@@ -18,8 +18,9 @@ with same-language-first redefined for a pool without an own-language answer (:d
 
 The evaluation part is held as a :class:`~polyret.data.lareqa.LareqaDataset` (each sentence a
 question ``ntrex:<line>`` and a candidate, documents as articles), so the LAReQA encoder,
-debiasers, results, reports and ``polyret.experiment.store`` serve it unchanged. Results carry
-``query_clusters`` (question id -> document id) for significance tests that resample documents.
+debiasers, results, reports and ``polyret.experiment.store`` serve it unchanged, and
+``dataset.question_articles()`` maps each question id to its document: the clusters of
+:func:`polyret.evaluation.significance.compare_results`.
 
 Typical use (the experiment runner's shape: encode once, score plain and centered)::
 
@@ -69,7 +70,6 @@ __all__ = [
     "PROTOCOL",
     "NtrexEvalConfig",
     "check_held_out",
-    "document_clusters",
     "evaluate_ntrex",
     "evaluate_ntrex_embeddings",
     "load_ntrex_eval",
@@ -106,7 +106,10 @@ PROTOCOL: dict[str, str] = {
         "query's own-language copy is the query itself, removed); other rank = mean rank of "
         "the translations"
     ),
-    "clusters": "query_clusters: question id -> document id (queries of a document are not independent)",
+    "clusters": (
+        "question id -> document id (the sentences of one document are not independent): the "
+        "clusters of the significance tests"
+    ),
 }
 
 NTREX_TIE_RULE = (
@@ -172,11 +175,6 @@ def load_ntrex_eval(
         raise ConfigError(f"NTREX-128 retrieval needs at least 2 languages, got {langs}")
     folder = locate_dataset(DATASET_NAME, data_dir)
     return ntrex_dataset(load_ntrex(folder, langs, part=NtrexPart.EVALUATION))
-
-
-def document_clusters(dataset: LareqaDataset) -> dict[str, str]:
-    """Question id -> document id (the article title) over every language of ``dataset``."""
-    return {q.id: q.title for d in dataset.languages.values() for q in d.questions}
 
 
 def check_held_out(
@@ -272,7 +270,6 @@ def evaluate_ntrex_embeddings(
         tie_rule=NTREX_TIE_RULE,
         candidate_text=embeddings.candidate_text,
         timings={"encode": embeddings.encode_seconds, "score": time.perf_counter() - start},
-        query_clusters=document_clusters(dataset),
     )
 
 

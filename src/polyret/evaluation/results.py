@@ -151,11 +151,7 @@ class SettingResult:
 
 @dataclass
 class LareqaResult:
-    """Every setting of one evaluation, with aggregates over mono / cross / multi and seen / unseen.
-
-    ``query_clusters``: query id -> the unit its queries are not independent within (NTREX-128:
-    the document), for significance tests that resample clusters; None when not given.
-    """
+    """Every setting of one evaluation, with aggregates over mono / cross / multi and seen / unseen."""
 
     dataset: str
     languages: list[str]
@@ -164,7 +160,6 @@ class LareqaResult:
     tie_rule: str = ""
     candidate_text: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    query_clusters: dict[str, str] | None = None  # query id -> cluster (e.g. document) for tests
 
     def setting(self, query_lang: str, candidate_lang: str) -> SettingResult:
         return self.settings[f"{query_lang}->{candidate_lang}"]
@@ -263,7 +258,6 @@ class LareqaResult:
             "summary": self.summary(),
             "aggregates": self.aggregates(),
             "settings": settings,
-            **({} if self.query_clusters is None else {"query_clusters": self.query_clusters}),
         }
 
     def ranks_records(self) -> Iterable[dict[str, Any]]:

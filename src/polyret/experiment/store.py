@@ -54,7 +54,6 @@ def save_result(result: LareqaResult, folder: str | Path, meta: dict[str, Any]) 
         "candidate_text": result.candidate_text,
         "timings": result.timings,
         "settings": settings,
-        "query_clusters": result.query_clusters,
     }
     with atomic_path(folder) as tmp:
         tmp.mkdir()
@@ -103,5 +102,4 @@ def load_result(folder: str | Path) -> LareqaResult:
         tie_rule=header["tie_rule"],
         candidate_text=header["candidate_text"],
         timings=header["timings"],
-        query_clusters=header.get("query_clusters"),
     )
