@@ -69,7 +69,8 @@ def main() -> None:
     p.add_argument("--model", default="bundled:multilingual-e5-small")
     p.add_argument("--dataset", default="mlqa-r")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--sentences", type=int, nargs="+", default=[100, 300, 1000])
+    # NTREX-128's calibration part has 945 sentences per language
+    p.add_argument("--sentences", type=int, nargs="+", default=[100, 300, 900])
     p.add_argument("--wiki-calibration", default=None, help="LAReQA dataset used as Wikipedia text")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--out", type=Path, required=True)

@@ -18,7 +18,6 @@ Typical use::
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 import random
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from polyret.data.registry import NTREX_CODES
+from polyret.data.ntrex import NTREX_CODES, NtrexPart, load_ntrex, require_calibration_part
 from polyret.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -520,31 +519,6 @@ def split_by_article(
     )
 
 
-def _ntrex_folder(root: Path) -> Path:
-    for folder in (root, root / "ntrex-128"):
-        if (folder / "NTREX-128").is_dir():
-            return folder
-    raise DataError("NTREX-128 folder not found (expected <root>/NTREX-128/)", path=root)
-
-
-def _read_lines(path: Path, expected: int | None) -> list[str]:
-    if not path.is_file():
-        raise DataError("file not found", path=path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8", newline="") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise DataError(f"cannot read: {exc}", path=path) from None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    lines = [line.rstrip("\r") for line in lines]
-    if expected is not None and len(lines) != expected:
-        raise DataError(f"{len(lines)} lines, expected {expected} (line-aligned files)", path=path)
-    return lines
-
-
 def load_ntrex_pairs(
     root: str | Path,
     languages: Iterable[str],
@@ -552,8 +526,13 @@ def load_ntrex_pairs(
     language_pairs: str | Iterable[str | tuple[str, str]] = "cross",
     passages: str = "sentence",
     codes: Mapping[str, str] | None = None,
+    part: str | NtrexPart = NtrexPart.CALIBRATION,
 ) -> PairSet:
     """Parallel NTREX-128 pairs: ``(line i in Lq, line i in Lp)``, group ``"ntrex:<i>"`` (1-based).
+
+    Only the calibration part of NTREX-128 is read (:mod:`polyret.data.ntrex`): its evaluation
+    part is held out for ``polyret eval --dataset ntrex``, and ``part="evaluation"`` is an error.
+    Line numbers ``i`` are those of the full files.
 
     Args:
         root: the ``ntrex-128`` folder (or the data root that holds it).
@@ -563,9 +542,11 @@ def load_ntrex_pairs(
         passages: ``"sentence"``, or ``"document"``: the passage is the whole document (in Lp)
             that holds the query sentence, and the group is ``"ntrex:<document id>"``.
         codes: extra or overriding ISO -> NTREX code mappings.
+        part: must be ``"calibration"`` (the only part training may read).
 
     Pairs with an empty query or passage (an empty line in the files) are skipped.
     """
+    require_calibration_part(part, "Training pairs")
     if passages not in ("sentence", "document"):
         raise ConfigError(f"passages={passages!r}: must be sentence or document")
     table = {**NTREX_CODES, **(codes or {})}
@@ -576,37 +557,25 @@ def load_ntrex_pairs(
             "NTREX monolingual pairs at sentence level would pair a sentence with itself; "
             "use language_pairs='cross' or passages='document'"
         )
-    folder = _ntrex_folder(Path(root))
-    doc_ids = _read_lines(folder / "DOCUMENT_IDS.tsv", None)
-    doc_ids = [line.split("\t")[0].strip() for line in doc_ids]
-    text: dict[str, list[str]] = {}
-    for lang in langs:
-        code = table[lang]
-        name = (
-            f"newstest2019-{code}.txt.gz"
-            if code.startswith("src.")
-            else f"newstest2019-ref.{code}.txt.gz"
-        )
-        text[lang] = [
-            line.strip() for line in _read_lines(folder / "NTREX-128" / name, len(doc_ids))
-        ]
+    ntrex = load_ntrex(Path(root), langs, part=part, codes=codes)
+    text = ntrex.texts
 
     documents: dict[str, dict[str, str]] = {}
     if passages == "document":
         for lang in langs:
             joined: dict[str, list[str]] = {}
-            for doc, line in zip(doc_ids, text[lang], strict=True):
+            for doc, line in zip(ntrex.documents, text[lang], strict=True):
                 if line:
                     joined.setdefault(doc, []).append(line)
             documents[lang] = {doc: " ".join(lines) for doc, lines in joined.items()}
 
     pairs: list[TrainingPair] = []
     skipped = 0
-    for i, doc in enumerate(doc_ids):
+    for i, (line_no, doc) in enumerate(zip(ntrex.lines, ntrex.documents, strict=True)):
         for lq, lp in cells:
             query = text[lq][i]
             if passages == "sentence":
-                passage, group = text[lp][i], f"ntrex:{i + 1}"
+                passage, group = text[lp][i], f"ntrex:{line_no + 1}"
             else:
                 passage, group = documents[lp].get(doc, ""), f"ntrex:{doc}"
             if not query or not passage:

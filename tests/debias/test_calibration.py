@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
@@ -41,40 +40,38 @@ def test_folder_errors(calibration_dir: Path) -> None:
         load_calibration(calibration_dir, sentences=10)
 
 
-def _fake_ntrex(root: Path, codes: dict[str, int]) -> Path:
-    folder = root / "ntrex-128" / "NTREX-128"
-    folder.mkdir(parents=True)
-    for code, n in codes.items():
-        name = (
-            "newstest2019-src.eng.txt.gz"
-            if code == "src.eng"
-            else f"newstest2019-ref.{code}.txt.gz"
-        )
-        with gzip.open(folder / name, "wt", encoding="utf-8") as f:
-            f.writelines(f"{code} line {i}\n" for i in range(n))
+def _fake_ntrex(root: Path, codes: list[str]) -> Path:
+    """10 lines of an evaluation document, then 40 of a calibration document, per code."""
+    from ntrex_fixture import write_ntrex
+
+    lines = {code: [f"{code} line {i}" for i in range(50)] for code in codes}
+    write_ntrex(root, lines, ["doc.c"] * 10 + ["doc.a"] * 40)
     return root
 
 
 def test_ntrex_source(tmp_path: Path) -> None:
-    root = _fake_ntrex(tmp_path, {"src.eng": 40, "deu": 40, "srp-Cyrl": 40, "fra": 5})
+    root = _fake_ntrex(tmp_path, ["src.eng", "deu", "srp-Cyrl", "fra"])
     calibration = load_calibration(
         "ntrex", languages=["en", "de", "srp-Cyrl"], sentences=20, data_dir=root
     )
-    assert calibration.texts["en"][:2] == ["src.eng line 0", "src.eng line 2"]
-    assert calibration.texts["de"][-1] == "deu line 38"
-    assert calibration.texts["srp-Cyrl"][0] == "srp-Cyrl line 0"
+    # only the calibration part (lines 10-49), evenly spaced
+    assert calibration.texts["en"][:2] == ["src.eng line 10", "src.eng line 12"]
+    assert calibration.texts["de"][-1] == "deu line 48"
+    assert calibration.texts["srp-Cyrl"][0] == "srp-Cyrl line 10"
     with pytest.raises(ConfigError, match="unknown language 'xx'"):
         load_calibration("ntrex", languages=["de", "xx"], sentences=20, data_dir=root)
-    with pytest.raises(DataError, match="only 5 sentences for language 'fr'"):
-        load_calibration("ntrex", languages=["fr"], sentences=20, data_dir=root)
+    with pytest.raises(
+        DataError, match="only 40 sentences in the calibration part for language 'fr'"
+    ):
+        load_calibration("ntrex", languages=["fr"], sentences=41, data_dir=root)
 
 
 @pytest.mark.integration
 def test_staged_ntrex(shared_data: Path) -> None:
-    calibration = load_calibration("ntrex", sentences=1997, data_dir=shared_data)
+    calibration = load_calibration("ntrex", sentences=945, data_dir=shared_data)
     assert calibration.languages == list(XQUAD_R_LANGUAGES)
-    assert {len(t) for t in calibration.texts.values()} == {1997}
-    assert calibration.texts["de"][0].startswith("Mitglieder der Nationalversammlung")
+    assert {len(t) for t in calibration.texts.values()} == {945}  # the calibration part
+    assert calibration.texts["de"][0].startswith("Sainsbury's plant Vorstoß")
     listed = {
         line.split()[0]
         for line in (shared_data / "ntrex-128" / "LANGUAGES.tsv").read_text().splitlines()

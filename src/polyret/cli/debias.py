@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--calibration",
         required=True,
         metavar="SOURCE",
-        help="a folder of <lang>.txt files (one sentence per line), or 'ntrex' for the staged NTREX-128",
+        help="a folder of <lang>.txt files (one sentence per line), or 'ntrex' for NTREX-128's "
+        "calibration part (its evaluation part is held out)",
     )
     p.add_argument("--out", required=True, type=Path, help="output model folder")
     p.add_argument(

@@ -1,6 +1,7 @@
 """``polyret eval``: evaluate a model on XQuAD-R / MLQA-R in every setting, with language bias.
 
-MIRACL and BEIR (``--dataset miracl`` or ``beir:PATH``) go to the corpus evaluator.
+``--dataset ntrex`` scores out-of-domain sentence retrieval on NTREX-128's evaluation part
+(:mod:`polyret.evaluation.ntrex`) with the same outputs. MIRACL and BEIR (``--dataset miracl`` or ``beir:PATH``) go to the corpus evaluator.
 """
 
 from __future__ import annotations
@@ -36,10 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dataset",
         required=True,
-        help="xquad-r, mlqa-r, a folder of <lang>.json files, or miracl / beir:PATH (corpus evaluation)",
+        help="xquad-r, mlqa-r, a folder of <lang>.json files, ntrex (NTREX-128 sentence retrieval "
+        "on its evaluation part), or miracl / beir:PATH (corpus evaluation)",
     )
     p.add_argument(
-        "--languages", nargs="+", metavar="LANG", help="languages to load (default: every file)"
+        "--languages",
+        nargs="+",
+        metavar="LANG",
+        help="languages to load (default: every file; ntrex: the 11 XQuAD-R languages)",
     )
     p.add_argument(
         "--seen-languages",
@@ -228,14 +233,18 @@ def _lareqa_eval(
     from polyret.reports.lareqa import headline_table
 
     start = time.perf_counter()
-    config = LareqaEvalConfig(
-        batch_size=args.batch_size,
-        candidate_text=args.candidate_text,
-        seen_languages=seen,
-        chunk_size=args.chunk_size,
-        show_progress=not args.no_progress,
-    )
-    dataset = load_lareqa(args.dataset, languages, data_dir=args.data_dir)
+    ntrex = args.dataset in NTREX_NAMES
+    if ntrex:
+        config, dataset = _ntrex_setup(args, languages, seen)
+    else:
+        config = LareqaEvalConfig(
+            batch_size=args.batch_size,
+            candidate_text=args.candidate_text,
+            seen_languages=seen,
+            chunk_size=args.chunk_size,
+            show_progress=not args.no_progress,
+        )
+        dataset = load_lareqa(args.dataset, languages, data_dir=args.data_dir)
     calibration = None
     if args.debias:  # read (and check) the calibration text before the long encoding
         from polyret.debias import load_calibration
@@ -246,6 +255,10 @@ def _lareqa_eval(
             sentences=args.debias_sentences,
             data_dir=args.data_dir,
         )
+        if ntrex:
+            from polyret.evaluation.ntrex import check_held_out
+
+            check_held_out(calibration, dataset)
     queries = None
     if args.debias_queries:
         from polyret.debias import load_queries
@@ -305,6 +318,7 @@ def _lareqa_eval(
                 }
                 for lang, d in dataset.languages.items()
             },
+            **(_ntrex_meta(dataset) if ntrex else {}),
         },
         "options": {
             "candidate_text": config.candidate_text,
@@ -322,6 +336,10 @@ def _lareqa_eval(
         },
         "timings": timings,
     }
+    if ntrex:
+        from polyret.evaluation.ntrex import PROTOCOL
+
+        meta["protocol"] = PROTOCOL
     _write_outputs(out, result, meta, runs_info, language_bias(result))
     print(
         f"\nwrote {out}/results.json, report.md, ranks.jsonl, plots"
@@ -332,6 +350,43 @@ def _lareqa_eval(
             args, calibration, queries, model, dataset, embeddings, result, config, meta, out
         )
     return 0
+
+
+NTREX_NAMES = ("ntrex", "ntrex-128")
+
+
+def _ntrex_setup(
+    args: argparse.Namespace, languages: list[str] | None, seen: list[str] | None
+) -> tuple[Any, Any]:
+    """The options and the evaluation part of ``--dataset ntrex``."""
+    from polyret.evaluation.ntrex import DEFAULT_LANGUAGES, NtrexEvalConfig, load_ntrex_eval
+
+    if args.save_runs:
+        raise ConfigError("--save-runs is not supported for --dataset ntrex")
+    if args.candidate_text != "sentence":
+        raise ConfigError("--dataset ntrex retrieves sentences: --candidate-text must be sentence")
+    config = NtrexEvalConfig(
+        batch_size=args.batch_size,
+        seen_languages=seen,
+        chunk_size=args.chunk_size,
+        show_progress=not args.no_progress,
+    )
+    dataset = load_ntrex_eval(languages or DEFAULT_LANGUAGES, data_dir=args.data_dir)
+    return config, dataset
+
+
+def _ntrex_meta(dataset: Any) -> dict[str, Any]:
+    """What results.json says about the NTREX-128 part evaluated."""
+    from polyret.data.ntrex import SPLIT_RULE
+
+    documents = dataset.question_articles()
+    return {
+        "part": "evaluation",
+        "split_rule": SPLIT_RULE,
+        "documents": len(set(documents.values())),
+        # the clusters of significance tests (polyret.evaluation.significance)
+        "question_documents": documents,
+    }
 
 
 def _debiased_eval(
@@ -379,8 +434,12 @@ def _debiased_eval(
     )
     print(f"\nwith language centering ({how}):")
     print(headline_table(result))
-    keys = ("mono_map", "cross_map", "multi_map", "rank_distance", "same_lang_first")
     b, d = base.summary(), result.summary()
+    keys = [
+        k
+        for k in ("mono_map", "cross_map", "multi_map", "rank_distance", "same_lang_first")
+        if k in b  # ntrex has no mono setting
+    ]
     lines = [
         f"# Base vs debiased ({how})",
         "",

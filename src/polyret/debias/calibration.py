@@ -3,8 +3,9 @@
 Two sources:
 
 * a folder of ``<lang>.txt`` files, one sentence per line (blank lines are skipped);
-* ``ntrex``: the staged NTREX-128 news sentences (1,997 line-aligned sentences per language),
-  found under the data root (``--data-dir``, else ``$POLYRET_DATA``; see
+* ``ntrex``: the NTREX-128 news sentences of its calibration part (945 line-aligned sentences
+  per language; the evaluation part is held out, see :mod:`polyret.data.ntrex`), found under
+  the data root (``--data-dir``, else ``$POLYRET_DATA``; see
   :func:`polyret.data.registry.locate_dataset`).
 
 Queries (:func:`load_queries`, optional) are real questions or search queries per language, for
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from polyret.data.registry import NTREX_CODES
+from polyret.data.ntrex import NTREX_CODES, NtrexPart, require_calibration_part
 from polyret.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ XQUAD_R_LANGUAGES: tuple[str, ...] = ("ar", "de", "el", "en", "es", "hi", "ru", 
 # file unambiguously (the base variant where NTREX has several: en -> the English source,
 # pt -> por, fr -> fra, zh -> zho-CN). Left out: ku (kmr or ckb-Arab), sr (Cyrillic or Latin)
 # and the languages without an ISO 639-1 code; pass their NTREX code (e.g. srp-Cyrl) instead.
-ISO_TO_NTREX = NTREX_CODES  # one table, in polyret.data.registry
+ISO_TO_NTREX = NTREX_CODES  # one table, in polyret.data.ntrex
 
 # A language label as used in file names and on the command line: "de", "zh-CN", "srp-Cyrl".
 _LANG_LABEL = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -104,13 +105,18 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def _take(path: Path, lang: str, sentences: int) -> list[str]:
-    lines = _read_lines(path)
+    return _take_lines(_read_lines(path), path, lang, sentences)
+
+
+def _take_lines(
+    lines: list[str], path: Path, lang: str, sentences: int, where: str = ""
+) -> list[str]:
     if not lines:
         raise DataError(f"no sentences for language {lang!r} (the file is empty)", path=path)
     if len(lines) < sentences:
         raise DataError(
-            f"only {len(lines)} sentences for language {lang!r}, fewer than the {sentences} asked "
-            f"for (lower --sentences or add text)",
+            f"only {len(lines)} sentences{where} for language {lang!r}, fewer than the "
+            f"{sentences} asked for (lower --sentences or add text)",
             path=path,
         )
     return evenly_spaced(lines, sentences)
@@ -138,51 +144,33 @@ def _check_languages(languages: list[str] | None) -> list[str] | None:
     return list(languages)
 
 
-def ntrex_code(lang: str, ntrex_dir: Path) -> str | None:
-    """NTREX-128 file code of ``lang`` (ISO 639-1, or an NTREX code itself); None when unknown."""
-    if lang in ISO_TO_NTREX:
-        return ISO_TO_NTREX[lang]
-    folder = ntrex_dir / "NTREX-128"
-    if any((folder / f"newstest2019-ref.{lang}.txt{ext}").is_file() for ext in (".gz", "")):
-        return lang
-    return None
-
-
 def read_ntrex(
     languages: list[str],
     *,
     sentences: int,
     data_dir: str | os.PathLike[str] | None = None,
     missing_ok: bool = False,
+    part: str | NtrexPart = NtrexPart.CALIBRATION,
 ) -> Calibration:
-    """Calibration from the staged NTREX-128 (the same evenly spaced lines in every language)."""
-    from polyret.data.registry import data_root, locate_dataset, ntrex_file
+    """Calibration from NTREX-128's calibration part (the same evenly spaced lines in every
+    language); ``part`` other than calibration is refused (the evaluation part is held out)."""
+    from polyret.data.ntrex import load_ntrex
+    from polyret.data.registry import locate_dataset
 
+    require_calibration_part(part, "Calibration text")
     ntrex_dir = locate_dataset("ntrex-128", data_dir)
-    root = data_root(data_dir)
+    try:
+        text = load_ntrex(ntrex_dir, languages, part=part, missing_ok=missing_ok)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; pass --uncentered-ok to leave it uncentered") from None
     texts: dict[str, list[str]] = {}
     files: dict[str, str] = {}
-    missing: list[str] = []
-    for lang in languages:
-        code = ntrex_code(lang, ntrex_dir)
-        path = None
-        if code is not None:
-            try:
-                path = ntrex_file(root, code)
-            except DataError:
-                path = None
-        if path is None:
-            if missing_ok:
-                missing.append(lang)
-                continue
-            raise ConfigError(
-                f"unknown language {lang!r} for NTREX-128: not an ISO 639-1 code with an NTREX file "
-                f"nor an NTREX code (see {ntrex_dir / 'LANGUAGES.tsv'}); pass --uncentered-ok to "
-                f"leave it uncentered"
-            )
-        texts[lang] = _take(path, lang, sentences)
+    for lang, lines in text.texts.items():
+        path = text.files[lang]
+        nonblank = [line for line in lines if line]
+        texts[lang] = _take_lines(nonblank, path, lang, sentences, " in the calibration part")
         files[lang] = str(path)
-    return Calibration(texts, NTREX_SOURCE, files, tuple(missing))
+    return Calibration(texts, NTREX_SOURCE, files, text.missing)
 
 
 def read_folder(

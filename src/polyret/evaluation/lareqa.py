@@ -275,6 +275,68 @@ def _build_pool(
     return pool, relevant
 
 
+@dataclass
+class _Ranks:
+    """Where one query language's relevant candidates rank (int64, 0 where a slot is absent).
+
+    ``in_block`` [n_q, L]: rank of slot j's candidate inside its own language block;
+    ``in_pool`` [n_q, L]: its rank in the pooled ranking; ``own_top`` [n_q]: share of the top-k
+    of the pool in the query's language; ``own_before`` [n_q]: candidates of the query's
+    language ranked before its best-ranked relevant candidate.
+    """
+
+    in_block: np.ndarray
+    in_pool: np.ndarray
+    own_top: np.ndarray
+    own_before: np.ndarray
+
+
+def _rank_queries(
+    pool: Pool,
+    queries: torch.Tensor,
+    relevant: np.ndarray,
+    own_block: int,
+    chunk_size: int,
+    top_k: int,
+    removed: np.ndarray | None = None,
+) -> _Ranks:
+    """Rank every query's relevant candidates (``relevant`` [n_q, L] pool indices, -1: absent)
+    in chunks of ``chunk_size`` queries scored once against the whole pool.
+
+    ``removed`` [n_q]: the pool index of a candidate taken out of each query's ranking (bitext,
+    where the query itself is a candidate; -1: none). It scores -inf, so it ranks before no
+    candidate and is left out of the top-k.
+    """
+    n_q, n_langs = relevant.shape
+    rel = torch.from_numpy(relevant).to(pool.device)
+    in_block = torch.zeros(n_q, n_langs, dtype=torch.int64)  # rank inside Y's block (0: absent)
+    in_pool = torch.zeros(n_q, n_langs, dtype=torch.int64)  # rank in the pooled ranking
+    own_top = torch.zeros(n_q, dtype=torch.float64)
+    own_before = torch.zeros(n_q, dtype=torch.int64)
+    diag = torch.arange(n_langs, device=pool.device)
+    depth = min(top_k, pool.size - (0 if removed is None else 1))
+    for lo in range(0, n_q, chunk_size):
+        hi = min(lo + chunk_size, n_q)
+        r = rel[lo:hi]
+        scores = pool.scores(queries[lo:hi])  # [c, N]
+        if removed is not None:
+            gone = torch.from_numpy(removed[lo:hi]).to(pool.device)
+            rows = (gone >= 0).nonzero().flatten()
+            scores[rows, gone[rows]] = -torch.inf
+        # [c, L blocks, L slots]: candidates of each language ranked before each answer
+        before = count_before(scores, pool.keys, pool.block_of, n_langs, r)
+        present = r >= 0
+        in_block[lo:hi] = torch.where(present, before[:, diag, diag] + 1, 0).cpu()
+        pooled = torch.where(present, before.sum(1) + 1, 0)
+        in_pool[lo:hi] = pooled.cpu()
+        best = torch.where(present, pooled, torch.iinfo(torch.int64).max).argmin(1)  # [c]
+        own = before[torch.arange(hi - lo, device=pool.device), own_block, best]
+        own_before[lo:hi] = torch.where(present.any(1), own, 0).cpu()
+        top = topk_ties(scores, pool.keys, depth)
+        own_top[lo:hi] = (pool.block_of[top] == own_block).double().mean(1).cpu()
+    return _Ranks(in_block.numpy(), in_pool.numpy(), own_top.numpy(), own_before.numpy())
+
+
 def evaluate_lareqa_embeddings(
     dataset: LareqaDataset,
     embeddings: LareqaEmbeddings,
@@ -299,30 +361,12 @@ def evaluate_lareqa_embeddings(
     start = time.perf_counter()
     pool, relevant = _build_pool(dataset, embeddings)
     langs = pool.langs
-    n_langs = len(langs)
     settings: dict[str, SettingResult] = {}
     for xi, x in enumerate(langs):
         questions = dataset.languages[x].questions
-        rel = torch.from_numpy(relevant[x]).to(pool.device)  # [n_q, L]
-        n_q = len(questions)
-        in_block = torch.zeros(n_q, n_langs, dtype=torch.int64)  # rank inside Y's block (0: absent)
-        in_pool = torch.zeros(n_q, n_langs, dtype=torch.int64)  # rank in the pooled ranking
-        own_top = torch.zeros(n_q, dtype=torch.float64)
-        queries = embeddings.queries[x]
-        diag = torch.arange(n_langs, device=pool.device)
-        for lo in range(0, n_q, chunk_size):
-            hi = min(lo + chunk_size, n_q)
-            r = rel[lo:hi]
-            scores = pool.scores(queries[lo:hi])  # [c, N]
-            # [c, L blocks, L slots]: candidates of each language ranked before each answer
-            before = count_before(scores, pool.keys, pool.block_of, n_langs, r)
-            present = r >= 0
-            in_block[lo:hi] = torch.where(present, before[:, diag, diag] + 1, 0).cpu()
-            in_pool[lo:hi] = torch.where(present, before.sum(1) + 1, 0).cpu()
-            top = topk_ties(scores, pool.keys, top_k)
-            own_top[lo:hi] = (pool.block_of[top] == xi).double().mean(1).cpu()
+        ranked = _rank_queries(pool, embeddings.queries[x], relevant[x], xi, chunk_size, top_k)
         ids = [q.id for q in questions]
-        in_block_np, in_pool_np = in_block.numpy(), in_pool.numpy()
+        in_block_np, in_pool_np = ranked.in_block, ranked.in_pool
         for yi, y in enumerate(langs):
             rows = np.flatnonzero(in_block_np[:, yi] > 0)
             if len(rows) == 0:
@@ -346,7 +390,7 @@ def evaluate_lareqa_embeddings(
             list(langs),
             ks=ks,
             ndcg_k=ndcg_k,
-            own_top=own_top.numpy(),
+            own_top=ranked.own_top,
             top_k=top_k,
         )
     order = {"mono": 0, "cross": 1, "multi": 2}

@@ -24,11 +24,13 @@ from polyret.errors import ConfigError
 
 __all__ = [
     "METRICS",
+    "accuracy_at_k",
     "average_precision",
     "metric_function",
     "ndcg_at_k",
     "rank_distance",
     "recall_at_k",
+    "reciprocal_rank_at_k",
     "same_language_first",
 ]
 
@@ -75,6 +77,23 @@ def recall_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
     return np.divide(hits, n_rel, out=np.zeros(len(n_rel)), where=n_rel > 0)
 
 
+def reciprocal_rank_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
+    """RR@k = 1 / r_1 when the best relevant rank r_1 <= k, else 0 (its mean is MRR@k). ``[n_q]``."""
+    best = _sorted_ranks(ranks)[0][:, 0]  # absent slots sort last as int64 max
+    hit = best <= k
+    return np.where(hit, 1.0 / np.where(hit, best, 1), 0.0)
+
+
+def accuracy_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
+    """1.0 when some relevant candidate is ranked within the top ``k`` (success@k), else 0. ``[n_q]``.
+
+    ``accuracy@1`` is the bitext-mining accuracy: the top result is relevant. With one relevant
+    candidate it equals recall@k; with several, recall@k divides the hits by R and this does not.
+    """
+    ranks = np.asarray(ranks, dtype=np.int64)
+    return ((ranks > 0) & (ranks <= k)).any(axis=1).astype(np.float64)
+
+
 def rank_distance(ranks: np.ndarray) -> np.ndarray:
     """max rank - min rank among a query's relevant candidates. ``[n_q]``.
 
@@ -99,15 +118,18 @@ METRICS: dict[str, Callable[..., np.ndarray]] = {
     "ap": average_precision,
     "ndcg": ndcg_at_k,
     "recall": recall_at_k,
+    "mrr": reciprocal_rank_at_k,
+    "accuracy": accuracy_at_k,
     "rank_distance": rank_distance,
 }
+_NEEDS_K = frozenset({"ndcg", "recall", "mrr", "accuracy"})
 _NAME = re.compile(r"^(?P<base>[a-z_]+)(?:@(?P<k>[1-9][0-9]*))?$")
 
 
 def metric_function(name: str) -> Callable[[np.ndarray], np.ndarray]:
     """The per-query function for a metric name such as ``"ap"`` or ``"ndcg@10"``."""
     match = _NAME.match(name)
-    needs_k = {"ndcg", "recall"}
+    needs_k = _NEEDS_K
     if (
         not match
         or match["base"] not in METRICS

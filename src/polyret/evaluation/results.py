@@ -55,7 +55,11 @@ class SettingResult:
     pool language for multilingual (0 where the id is absent in that language).
     ``own_top``: [n_q] share of the top-``top_k`` results in the query's own
     language (multilingual only). Bias measures are averaged over :attr:`bias_mask`
-    (``BIAS_RULE``); ``per_query`` keeps every query.
+    (``BIAS_RULE``); ``per_query`` keeps every query. ``extra_metrics``: more per-query metrics
+    by name (:func:`polyret.evaluation.metrics.metric_function`, e.g. ``mrr@10``,
+    ``accuracy@1``). ``bias_values``: per-query bias values measured by the scorer, which replace
+    the ones of the same name derived from the ranks (multilingual only; bitext, where the
+    query's own-language copy is removed from the pool, measures ``same_lang_first`` there).
     """
 
     query_lang: str
@@ -68,6 +72,8 @@ class SettingResult:
     ndcg_k: int = 10
     own_top: np.ndarray | None = None
     top_k: int = 10
+    extra_metrics: tuple[str, ...] = ()
+    bias_values: dict[str, np.ndarray] | None = None
     per_query: dict[str, np.ndarray] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +84,11 @@ class SettingResult:
         }
         for k in self.ks:
             pq[f"recall@{k}"] = metrics.recall_at_k(self.ranks, k)
+        self.extra_metrics = tuple(self.extra_metrics)
+        for name in self.extra_metrics:
+            pq[name] = metrics.metric_function(name)(self.ranks)
+        if self.bias_values and self.kind != "multi":
+            raise ValueError(f"bias values belong to a multilingual setting, not {self.name}")
         if self.kind == "multi":
             own = self.rank_langs.index(self.query_lang)
             n_rel = (self.ranks > 0).sum(axis=1)
@@ -87,6 +98,13 @@ class SettingResult:
             if self.own_top is not None:
                 pq[f"own_lang_top{self.top_k}"] = np.asarray(self.own_top, dtype=np.float64)
             pq["n_relevant"] = n_rel.astype(np.float64)
+            for key, values in (self.bias_values or {}).items():
+                values = np.asarray(values, dtype=np.float64)
+                if values.shape != (self.n_queries,):
+                    raise ValueError(
+                        f"bias value {key!r} has shape {values.shape}, expected ({self.n_queries},)"
+                    )
+                pq[key] = values
         self.per_query = pq
 
     @property
@@ -255,6 +273,8 @@ class LareqaResult:
                 record["rank_langs"] = s.rank_langs
                 if s.own_top is not None:
                     record[f"own_lang_top{s.top_k}"] = np.round(s.own_top, 6).tolist()
+                for key, values in (s.bias_values or {}).items():
+                    record[key] = np.round(np.asarray(values, dtype=np.float64), 6).tolist()
             record["ranks"] = ranks
             yield record
 

@@ -30,6 +30,8 @@ def save_result(result: LareqaResult, folder: str | Path, meta: dict[str, Any]) 
         arrays[f"ranks_{i}"] = s.ranks.astype(np.int32)
         if s.own_top is not None:
             arrays[f"own_top_{i}"] = np.asarray(s.own_top, dtype=np.float32)
+        for key, values in (s.bias_values or {}).items():
+            arrays[f"bias_{i}_{key}"] = np.asarray(values, dtype=np.float64)
         settings.append(
             {
                 "query_lang": s.query_lang,
@@ -40,6 +42,8 @@ def save_result(result: LareqaResult, folder: str | Path, meta: dict[str, Any]) 
                 "ks": list(s.ks),
                 "ndcg_k": s.ndcg_k,
                 "top_k": s.top_k,
+                "extra_metrics": list(s.extra_metrics),
+                "bias_values": sorted(s.bias_values or {}),
             }
         )
     header = {
@@ -83,6 +87,7 @@ def load_result(folder: str | Path) -> LareqaResult:
     with np.load(folder / RANKS_FILE, allow_pickle=False) as arrays:
         for i, spec in enumerate(header["settings"]):
             own = arrays.get(f"own_top_{i}")
+            bias = {key: arrays[f"bias_{i}_{key}"] for key in spec.get("bias_values", [])}
             s = SettingResult(
                 query_lang=spec["query_lang"],
                 candidate_lang=spec["candidate_lang"],
@@ -94,6 +99,8 @@ def load_result(folder: str | Path) -> LareqaResult:
                 ndcg_k=spec["ndcg_k"],
                 own_top=own,
                 top_k=spec["top_k"],
+                extra_metrics=tuple(spec.get("extra_metrics", ())),
+                bias_values=bias or None,
             )
             settings[s.name] = s
     return LareqaResult(

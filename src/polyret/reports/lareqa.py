@@ -48,13 +48,16 @@ def _group_label(group: str) -> str:
 
 def _metric_keys(result: LareqaResult) -> list[str]:
     first = next(iter(result.settings.values()))
-    keys = ["map", f"ndcg@{first.ndcg_k}", *(f"recall@{k}" for k in first.ks)]
+    keys = ["map", *first.extra_metrics, f"ndcg@{first.ndcg_k}", *(f"recall@{k}" for k in first.ks)]
     return keys
 
 
 def _metric_header(keys: Sequence[str]) -> list[str]:
     names = {"map": "mAP"}
-    return [names.get(k, k.replace("ndcg", "nDCG").replace("recall", "R")) for k in keys]
+    return [
+        names.get(k, k.replace("ndcg", "nDCG").replace("recall", "R").replace("mrr", "MRR"))
+        for k in keys
+    ]
 
 
 def aggregate_rows(result: LareqaResult) -> tuple[list[str], list[list[str]]]:
@@ -134,14 +137,17 @@ def render_lareqa_report(
 ) -> str:
     """The Markdown report: aggregates, bias, per-language mono, the cross matrix, multilingual.
 
-    ``meta``: model spec/path, options, timings (as in results.json); ``plots``:
+    ``meta``: model spec/path, options, timings (as in results.json), and optionally
+    ``protocol``: texts of another protocol than LAReQA's (``title``, ``data``, ``settings``,
+    ``pool``, ``bias``; see :data:`polyret.evaluation.ntrex.PROTOCOL`); ``plots``:
     title -> relative PNG path.
     """
     meta = dict(meta or {})
+    protocol = dict(meta.get("protocol") or {})
     keys = _metric_keys(result)
     mheader = _metric_header(keys)
     langs = result.languages
-    parts = [f"# LAReQA evaluation: {result.dataset}", ""]
+    parts = [f"# {protocol.get('title', 'LAReQA evaluation')}: {result.dataset}", ""]
     model = meta.get("model") or {}
     facts = [
         (
@@ -154,6 +160,7 @@ def render_lareqa_report(
             ", ".join(result.seen_languages) if result.seen_languages else "not given",
         ),
         ("candidate text", str(result.candidate_text)),
+        *((k, protocol[k]) for k in ("data", "settings") if k in protocol),
         ("polyret", str(meta.get("polyret_version", "?"))),
     ]
     timings = meta.get("timings") or result.timings
@@ -180,10 +187,14 @@ def render_lareqa_report(
             "",
             "## Language bias (multilingual pool)",
             "",
-            "Rank distance = max − min rank of a query's parallel answers (its floor is the number of "
-            "answers − 1); same-lang-first = share of queries whose best-ranked answer is in the query "
-            "language, next to its chance level; own-lang share = share of the top-10 in the query "
-            "language; own / other rank = mean rank of the answer in the query language / in the others.",
+            protocol.get(
+                "bias",
+                "Rank distance = max − min rank of a query's parallel answers (its floor is the "
+                "number of answers − 1); same-lang-first = share of queries whose best-ranked answer "
+                "is in the query language, next to its chance level; own-lang share = share of the "
+                "top-10 in the query language; own / other rank = mean rank of the answer in the "
+                "query language / in the others.",
+            ),
             f"Queries: {BIAS_RULE}. Used here: {used} of the {used + left_out} multilingual "
             f"queries ({left_out} left out).",
             "",
@@ -236,12 +247,13 @@ def render_lareqa_report(
         rows.append(
             [s.query_lang, str(s.n_queries), str(s.n_candidates), *(_pct(m[k]) for k in keys)]
         )
-    parts += [
-        "",
-        "## Monolingual (X→X)",
-        "",
-        markdown_table(["language", "queries", "candidates", *mheader], rows),
-    ]
+    if rows:
+        parts += [
+            "",
+            "## Monolingual (X→X)",
+            "",
+            markdown_table(["language", "queries", "candidates", *mheader], rows),
+        ]
 
     matrix = result.matrix("map")
     off = matrix.copy()
@@ -259,11 +271,15 @@ def render_lareqa_report(
         "## mAP by query language (rows) and candidate language (columns)",
         "",
         "Diagonal: monolingual; off the diagonal: cross-lingual over the question ids both "
-        "languages hold. Last column / row: mean over the cross-lingual cells of the row / column.",
+        "languages hold. Last column / row: mean over the cross-lingual cells of the row / column."
+        if result.of_kind("mono")
+        else "Cross-lingual only (no monolingual setting). Last column / row: mean over the "
+        "cells of the row / column.",
         "",
         markdown_table(["query \\ candidates", *langs, "cross mean"], rows),
     ]
 
+    n_pool = next(iter(result.of_kind("multi"))).n_candidates
     rows = []
     for s in result.of_kind("multi"):
         m = s.mean()
@@ -274,8 +290,10 @@ def render_lareqa_report(
         "",
         "## Multilingual (X→all)",
         "",
-        f"Pool: every candidate of every language ({next(iter(result.of_kind('multi'))).n_candidates} "
-        "candidates); relevant: the answer sentence in every language that holds the question id.",
+        f"Pool ({n_pool} candidates per query): {protocol['pool']}."
+        if "pool" in protocol
+        else f"Pool: every candidate of every language ({n_pool} candidates); relevant: the "
+        "answer sentence in every language that holds the question id.",
         "",
         markdown_table(["query language", "queries", "answers per query", *mheader], rows),
     ]

@@ -38,7 +38,8 @@ def plot_map_heatmap(result: LareqaResult, path: str | Path, metric: str = "map"
         ax.set_xlabel("candidate language")
         ax.set_ylabel("query language")
         label = "mAP" if metric == "map" else metric
-        ax.set_title(f"{result.dataset}: {label} ×100\n(diagonal = monolingual)", fontsize=10)
+        note = "\n(diagonal = monolingual)" if result.of_kind("mono") else ""
+        ax.set_title(f"{result.dataset}: {label} ×100{note}", fontsize=10)
         for i in range(n):
             for j in range(n):
                 if not np.isnan(values[i, j]):

@@ -58,7 +58,8 @@ class TrainConfig:
     ntrex_languages: list[str] | None = field(
         default=None,
         metadata={
-            "help": "also train on NTREX-128 parallel sentences in these languages (cross-lingual pairs)"
+            "help": "also train on NTREX-128 parallel sentences in these languages (cross-lingual "
+            "pairs; its calibration part only, the evaluation part is held out)"
         },
     )
     # batches
