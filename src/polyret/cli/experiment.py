@@ -16,6 +16,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", required=True, help="experiment YAML (see experiments/)")
     parser.add_argument("--output-dir", default=None, help="override the config's output_dir")
     parser.add_argument(
+        "--report-dir",
+        default=None,
+        help="override the config's report_dir (report, plots and finished evaluations to commit)",
+    )
+    parser.add_argument(
         "--data-dir", default=None, help="data root (default $POLYRET_DATA, then the cache)"
     )
     parser.add_argument(
@@ -32,9 +37,11 @@ def main(argv: list[str]) -> int:
     config = ExperimentConfig.from_yaml(args.config)
     if args.output_dir:
         config.output_dir = args.output_dir
+    if args.report_dir:
+        config.report_dir = args.report_dir
     if args.data_dir:
         config.data_dir = args.data_dir
     command = "polyret experiment " + " ".join(argv)
     report = run_experiment(config, report_only=args.report_only, command=command)
-    print(f"report: {report}")
+    print(f"report: {report.resolve()}")
     return 0
