@@ -60,11 +60,11 @@ def test_experiment_runs_caches_and_reports(
     original_eval = runner._evaluate
     evals: list[str] = []
 
-    def failing_eval(model_spec, dataset, cfg, folder, *rest):  # type: ignore[no-untyped-def]
+    def failing_eval(model_spec, dataset, cfg, folder, *rest, **kw):  # type: ignore[no-untyped-def]
         evals.append(folder.name)
         if folder.name == "mono-seed2" and evals.count("mono-seed2") == 1:
             raise KeyboardInterrupt
-        return original_eval(model_spec, dataset, cfg, folder, *rest)
+        return original_eval(model_spec, dataset, cfg, folder, *rest, **kw)
 
     monkeypatch.setattr(runner, "_evaluate", failing_eval)
     with pytest.raises(KeyboardInterrupt):
@@ -403,10 +403,10 @@ def test_committed_evaluations_count_as_done_on_a_fresh_machine(
     monkeypatch.setattr(trainer, "train", lambda cfg, **kw: calls.append(cfg.output_dir))
     original_eval = runner._evaluate
 
-    def evaluate(model_spec, dataset, cfg, folder, *rest):  # type: ignore[no-untyped-def]
+    def evaluate(model_spec, dataset, cfg, folder, *rest, **kw):  # type: ignore[no-untyped-def]
         if not runner.is_saved(folder):
             calls.append(f"eval {folder.name}")
-        return original_eval(model_spec, dataset, cfg, folder, *rest)
+        return original_eval(model_spec, dataset, cfg, folder, *rest, **kw)
 
     monkeypatch.setattr(runner, "_evaluate", evaluate)
     again = runner.run_experiment(config).read_text()
@@ -421,3 +421,62 @@ def test_keep_weights(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert not (tmp_path / "exp" / "runs" / "mono-seed1" / "final").exists()
     with pytest.raises(ConfigError, match="keep_weights"):
         _config(tmp_path, tiny_model_dir, keep_weights="some")
+
+
+def test_out_of_domain_dataset_is_scored_for_every_model(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ntrex_fixture import write_ntrex
+    from polyret.evaluation import ntrex
+
+    docs = [f"doc.{d}" for d in "ccckkkllaaabbb"]  # c, k, l: evaluation; a, b: calibration
+    codes = {"en": "src.eng", "de": "deu", "ru": "rus"}
+    write_ntrex(
+        tmp_path / "data",
+        {
+            code: [f"{lang} news sentence {i}" for i in range(len(docs))]
+            for lang, code in codes.items()
+        },
+        docs,
+    )
+    config = _config(
+        tmp_path,
+        tiny_model_dir,
+        strategies=["mono", {"name": "hybrid-0.5", "strategy": "hybrid", "alpha": 0.5}],
+        seeds=[1, 2],
+        data_dir=str(tmp_path / "data"),
+        out_of_domain=["ntrex"],
+        centering={"calibration": str(_calibration_dir(tmp_path)), "sentences": 12},
+    )
+    encoded: list[str] = []
+    original = ntrex.NtrexEvalConfig.encode
+    monkeypatch.setattr(
+        ntrex.NtrexEvalConfig,
+        "encode",
+        lambda self, model, data: encoded.append("ntrex") or original(self, model, data),
+    )
+    report = runner.run_experiment(config)
+    evals = {p.name for p in (tmp_path / "exp" / "evals").iterdir()}
+    for model in ("base", "mono-seed1", "hybrid-0.5-seed2"):
+        assert {f"{model}@ntrex", f"{model}@ntrex+center"} <= evals
+    assert len(encoded) == 5, "one encoding per model for plain and centered scores"
+    text = report.read_text()
+    assert "## Out of domain: ntrex (3 languages)" in text
+    assert "### Significance tests on ntrex (a family of its own)" in text
+    assert "questions clustered by document" in text
+    for row in ("| base |", "| hybrid-0.5 |", "| base+center |", "| hybrid-0.5+center |"):
+        assert text.split("## Out of domain")[1].count(row) >= 1
+    summary = json.loads((report.parent / "summary.json").read_text())
+    tests = summary["out_of_domain"]["ntrex"]["significance"]
+    assert {t["kind"] for t in tests} == {"cross", "multi"}
+    assert {(t["hybrid"], t["baseline"]) for t in tests} >= {
+        ("hybrid-0.5", "mono"), ("hybrid-0.5", "base"), ("hybrid-0.5+center", "base+center"),
+    }  # fmt: skip
+    # Calibration text that holds evaluated NTREX sentences is refused before anything runs.
+    leaky = tmp_path / "leaky"
+    leaky.mkdir()
+    for lang in ("en", "de", "ru"):
+        (leaky / f"{lang}.txt").write_text(f"{lang} news sentence 0\n" * 12)
+    config.centering.calibration = str(leaky)
+    with pytest.raises(ConfigError, match="evaluated NTREX-128 sentences"):
+        runner.run_experiment(config)

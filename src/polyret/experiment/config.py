@@ -15,6 +15,7 @@ from polyret.training.config import TrainConfig
 # Set by the runner for every run; an experiment's `train:` section may not set them.
 RUN_KEYS = ("model", "output_dir", "strategy", "alpha", "seed")
 KEEP_WEIGHTS = ("all", "final", "none")
+OUT_OF_DOMAIN = ("ntrex",)
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,17 @@ class ExperimentConfig:
     # What stays of a run's weights once it is evaluated: "all" (checkpoints and final model),
     # "final" (the final model: centering can still be added later) or "none".
     keep_weights: str = "final"
+    # Out-of-domain datasets scored for every model, with and without centering (one encoding
+    # per model and dataset): "ntrex" (NTREX-128's evaluation part, news sentence retrieval).
+    out_of_domain: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        unknown = [x for x in self.out_of_domain if x not in OUT_OF_DOMAIN]
+        if isinstance(self.out_of_domain, str) or unknown:
+            raise ConfigError(
+                f"experiment {self.name!r}: out_of_domain must be a list of "
+                f"{', '.join(OUT_OF_DOMAIN)}, got {self.out_of_domain!r}"
+            )
         if self.keep_weights not in KEEP_WEIGHTS:
             raise ConfigError(
                 f"experiment {self.name!r}: keep_weights must be one of {', '.join(KEEP_WEIGHTS)}, "

@@ -71,6 +71,7 @@ def significance(
     runs: dict[str, list[LareqaResult]],
     centered: Centered | None = None,
     articles: Mapping[str, str] | None = None,
+    kinds: Sequence[str] = KINDS,
 ) -> list[tuple[str, str, str, Comparison]]:
     """(hybrid, baseline, kind, test): every hybrid strategy against mono-only, cross-only and the
     base model; with ``centered``, also hybrid+centering against centering alone and hybrid alone.
@@ -85,7 +86,7 @@ def significance(
     baselines = [s.name for s in specs.values() if s.strategy in ("mono", "cross")]
     suffix = config.centering.suffix if centered is not None and config.centering else ""
     out = []
-    for kind in KINDS:
+    for kind in kinds:
         values = {name: question_values(runs[name], kind) for name in specs}
         values[BASE] = question_values(base, kind)
         for h in hybrids:
@@ -306,7 +307,11 @@ def centering_section(
 
 
 def significance_section(
-    tests: list[tuple[str, str, str, Comparison]], suffix: str = "", clustered: bool = True
+    tests: list[tuple[str, str, str, Comparison]],
+    suffix: str = "",
+    clustered: bool = True,
+    title: str = "## Significance tests (hybrid vs each baseline and the base model)",
+    unit: str = "articles",
 ) -> list[str]:
     """Markdown: how the tests work, what limits them, and one row per test.
 
@@ -320,13 +325,13 @@ def significance_section(
     span = str(low) if low == high else f"{low} to {high}"
     lines = [
         "",
-        "## Significance tests (hybrid vs each baseline and the base model)",
+        title,
         "",
         METHOD,
         "",
-        f"- Unit: {first.n_questions} questions in {first.n_articles} articles "
+        f"- Unit: {first.n_questions} questions in {first.n_articles} {unit} "
         + (
-            "(questions clustered by article)."
+            f"(questions clustered by {unit.rstrip('s')})."
             if clustered
             else "(the articles were not given: every question counts as its own article)."
         ),
@@ -387,6 +392,83 @@ def significance_section(
     return lines
 
 
+@dataclass
+class OutOfDomain:
+    """The evaluations of the base model and every run on one out-of-domain dataset."""
+
+    name: str
+    base: LareqaResult
+    runs: dict[str, list[LareqaResult]]
+    centered: Centered | None
+    articles: Mapping[str, str]  # query id -> document, the clusters of the tests
+
+
+OOD_COLUMNS = [
+    ("cross_map", "cross mAP"),
+    ("cross_accuracy@1", "cross acc@1"),
+    ("multi_map", "multi mAP"),
+    ("multi_mrr@10", "multi MRR@10"),
+    ("multi_accuracy@1", "multi acc@1"),
+    ("rank_distance", "rank distance"),
+    ("same_lang_first", "same-lang-first"),
+]
+
+
+def _ood_table(
+    base: LareqaResult, runs: dict[str, list[LareqaResult]]
+) -> dict[str, dict[str, tuple[float, float]]]:
+    def metrics(result: LareqaResult) -> dict[str, float]:
+        s = result.summary()
+        return {k: s[k] for k, _ in OOD_COLUMNS if k in s}
+
+    table = {BASE: {k: (v, 0.0) for k, v in metrics(base).items()}}
+    for name, results in runs.items():
+        per_seed = [metrics(r) for r in results]
+        table[name] = {k: mean_std([m[k] for m in per_seed]) for k in per_seed[0]}
+    return table
+
+
+def ood_section(
+    config: ExperimentConfig, ood: OutOfDomain
+) -> tuple[list[str], dict[str, Any], list[tuple[str, str, str, Comparison]]]:
+    """Markdown, table and tests of one out-of-domain dataset (its own Holm family)."""
+    table = _ood_table(ood.base, ood.runs)
+    seeds = {name: len(results) for name, results in ood.runs.items()}
+    suffix = config.centering.suffix if ood.centered is not None and config.centering else ""
+    if suffix and ood.centered is not None:
+        for name, row in _ood_table(ood.centered.base, ood.centered.runs).items():
+            table[name + suffix] = row
+            seeds[name + suffix] = len(ood.centered.runs.get(name, [ood.centered.base]))
+    kinds = [k for k in ("cross", "multi") if ood.base.of_kind(k)]
+    tests = (
+        significance(config, ood.base, ood.runs, ood.centered, ood.articles, kinds)
+        if ood.runs
+        else []
+    )
+    lines = [
+        "",
+        f"## Out of domain: {ood.name} ({len(ood.base.languages)} languages)",
+        "",
+        "The same models on news sentences (NTREX-128's evaluation part, never used for "
+        "calibration or training): find a sentence's translation in another language "
+        "(cross) or among every language's sentences with the query's own language's other "
+        "sentences as distractors (multi). Rank distance and same-language-first read as above "
+        "(lower means less bias); here same-language-first is the share of queries with another "
+        "sentence of their own language above every translation.",
+        "",
+        *_table(table, OOD_COLUMNS, seeds),
+    ]
+    if tests:
+        lines += significance_section(
+            tests,
+            suffix,
+            clustered=True,
+            title=f"### Significance tests on {ood.name} (a family of its own)",
+            unit="documents",
+        )
+    return lines, table, tests
+
+
 def _json_ready(test: Comparison) -> dict[str, Any]:
     out = dataclasses.asdict(test)
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
@@ -400,6 +482,7 @@ def write_report(
     meta: dict[str, Any],
     centered: Centered | None = None,
     articles: Mapping[str, str] | None = None,
+    out_of_domain: Sequence[OutOfDomain] = (),
 ) -> Path:
     """Write ``report.md``, ``summary.json``, ``tradeoff.png`` and ``heatmap_best_minus_base.png``.
 
@@ -465,6 +548,20 @@ def write_report(
         lines += centering_section(config, table, suffix)
     if tests:
         lines += significance_section(tests, suffix, clustered=articles is not None)
+    ood_json: dict[str, Any] = {}
+    for ood in out_of_domain:
+        ood_lines, ood_table, ood_tests = ood_section(config, ood)
+        lines += ood_lines
+        ood_json[ood.name] = {
+            "table": {
+                n: {k: {"mean": v[0], "std": v[1]} for k, v in row.items()}
+                for n, row in ood_table.items()
+            },
+            "significance": [
+                {"hybrid": h, "baseline": b, "kind": k, **_json_ready(t)}
+                for h, b, k, t in ood_tests
+            ],
+        }
     lines += ["", "## What the numbers say (generated)", "", *_findings(config, table, tests), ""]
     write_text(folder / "report.md", "\n".join(lines))
     write_json(
@@ -480,6 +577,7 @@ def write_report(
             "significance": [
                 {"hybrid": h, "baseline": b, "kind": k, **_json_ready(t)} for h, b, k, t in tests
             ],
+            "out_of_domain": ood_json,
         },
     )
     return folder / "report.md"

@@ -25,7 +25,7 @@ from polyret import __version__
 from polyret.errors import ConfigError
 from polyret.evaluation.results import LareqaResult
 from polyret.experiment.config import ExperimentConfig
-from polyret.experiment.report import Centered, write_report
+from polyret.experiment.report import Centered, OutOfDomain, write_report
 from polyret.experiment.store import DONE_FILE, is_saved, load_result, save_result
 from polyret.io import atomic_path, write_text
 
@@ -146,6 +146,11 @@ def centered_folder(folder: Path, config: ExperimentConfig) -> Path | None:
     return folder.with_name(folder.name + config.centering.suffix)
 
 
+def ood_folder(folder: Path, name: str) -> Path:
+    """Where the evaluation of ``folder``'s model on out-of-domain dataset ``name`` goes."""
+    return folder.with_name(f"{folder.name}@{name}")
+
+
 def _evaluate(
     model_spec: str,
     dataset: LareqaDataset,
@@ -154,51 +159,71 @@ def _evaluate(
     meta: dict[str, Any],
     calibration: Calibration | None = None,
     queries: Calibration | None = None,
+    ood: dict[str, LareqaDataset] | None = None,
 ) -> None:
-    """Evaluate ``model_spec`` into ``folder`` and, with ``calibration``, centered into its sibling.
+    """Evaluate ``model_spec`` into ``folder`` (and each ``ood`` dataset into ``folder@name``);
+    with ``calibration``, each also centered into its ``+<method>`` sibling.
 
-    Both are scored from one encoding of the evaluation texts (the texts are encoded again
-    only when centering is added to an experiment whose plain evaluation is already saved).
+    The model is loaded once and centering fitted once. Plain and centered scores of a dataset
+    come from one encoding of its texts (encoded again only when centering is added to an
+    experiment whose plain evaluation is already saved).
     """
-    centered = centered_folder(folder, config) if calibration is not None else None
-    if is_saved(folder) and (centered is None or is_saved(centered)):
-        return
     from polyret.evaluation.lareqa import LareqaEvalConfig
-    from polyret.models import load_model
+    from polyret.evaluation.ntrex import NtrexEvalConfig
 
-    logger.info("evaluating %s on %s -> %s", model_spec, config.eval.dataset, folder)
-    model = load_model(model_spec)
-    if config.eval.max_seq_length:
-        model.max_seq_length = config.eval.max_seq_length
-    start = time.perf_counter()
     options = LareqaEvalConfig(
         batch_size=config.eval.batch_size,
         candidate_text=config.eval.candidate_text,
         seen_languages=config.eval.seen_languages,
     )
-    embeddings = options.encode(model, dataset)
-    meta = {**meta, "model": model_spec}
-    if not is_saved(folder):
-        result = options.score(dataset, embeddings)
-        save_result(result, folder, {**meta, "seconds": time.perf_counter() - start})
-        _publish(config, folder)
-    if (
-        centered is not None
-        and calibration is not None
-        and config.centering is not None
-        and not is_saved(centered)
-    ):
-        from polyret.debias import fit_centering
+    ood_options = NtrexEvalConfig(
+        batch_size=config.eval.batch_size, seen_languages=config.eval.seen_languages
+    )
+    targets = [(dataset, options, folder)]
+    targets += [(data, ood_options, ood_folder(folder, name)) for name, data in (ood or {}).items()]
+    use_centering = calibration is not None and config.centering is not None
 
+    def done(target: Path) -> bool:
+        twin = centered_folder(target, config) if use_centering else None
+        return is_saved(target) and (twin is None or is_saved(twin))
+
+    if all(done(f) for *_, f in targets):
+        return
+    from polyret.models import load_model
+
+    model = load_model(model_spec)
+    if config.eval.max_seq_length:
+        model.max_seq_length = config.eval.max_seq_length
+    meta = {**meta, "model": model_spec}
+    debiaser = None
+    for data, opts, target in targets:
+        if done(target):
+            continue
+        logger.info("evaluating %s on %s -> %s", model_spec, data.name, target)
         start = time.perf_counter()
-        debiaser = fit_centering(
-            model,
-            calibration,
-            method=config.centering.method,
-            queries=queries,
-            batch_size=config.eval.batch_size,
-        )
-        result = options.score(dataset, debiaser.transform_lareqa(embeddings))
+        embeddings = opts.encode(model, data)
+        if not is_saved(target):
+            result = opts.score(data, embeddings)
+            save_result(result, target, {**meta, "seconds": time.perf_counter() - start})
+            _publish(config, target)
+        twin = centered_folder(target, config)
+        if not use_centering or twin is None or is_saved(twin):
+            continue
+        assert calibration is not None and config.centering is not None
+        from polyret.debias import fit_centering
+        from polyret.evaluation.ntrex import check_held_out
+
+        check_held_out(calibration, data)
+        start = time.perf_counter()
+        if debiaser is None:
+            debiaser = fit_centering(
+                model,
+                calibration,
+                method=config.centering.method,
+                queries=queries,
+                batch_size=config.eval.batch_size,
+            )
+        result = opts.score(data, debiaser.transform_lareqa(embeddings))
         centering = {
             **dataclasses.asdict(config.centering),
             "calibration_files": calibration.describe(),
@@ -206,10 +231,10 @@ def _evaluate(
         }
         save_result(
             result,
-            centered,
+            twin,
             {**meta, "centering": centering, "seconds_centering": time.perf_counter() - start},
         )
-        _publish(config, centered)
+        _publish(config, twin)
 
 
 def _load(folder: Path, config: ExperimentConfig) -> tuple[LareqaResult, LareqaResult | None]:
@@ -217,6 +242,25 @@ def _load(folder: Path, config: ExperimentConfig) -> tuple[LareqaResult, LareqaR
     centered = centered_folder(folder, config)
     twin = load_result(centered) if centered is not None and is_saved(centered) else None
     return load_result(folder), twin
+
+
+def _centered(
+    base: LareqaResult | None,
+    plain: dict[str, dict[int, LareqaResult]],
+    twins: dict[str, dict[int, LareqaResult]],
+) -> Centered | None:
+    """The centered results, for the strategies whose every evaluated seed is centered."""
+    if base is None:
+        return None
+    runs = {}
+    for name, by_seed in plain.items():
+        if set(twins.get(name, {})) >= set(by_seed):  # the same seeds on both sides
+            runs[name] = [twins[name][seed] for seed in by_seed]
+        else:
+            logger.warning(
+                "%s: not every seed is centered yet; its centered rows are left out", name
+            )
+    return Centered(base, runs)
 
 
 def run_experiment(
@@ -260,9 +304,25 @@ def run_experiment(
                 data_dir=config.data_dir,
                 evaluated=dataset,
             )
+    ood: dict[str, LareqaDataset] = {}
+    for name in config.out_of_domain:
+        from polyret.evaluation.ntrex import check_held_out, load_ntrex_eval
+
+        ood[name] = load_ntrex_eval(dataset.langs, data_dir=config.data_dir)
+        if calibration is not None:
+            check_held_out(calibration, ood[name])
     _restore_committed(config)
     _check_centering(config)
     _check_or_save_config(config)
+
+    def finished(folder: Path) -> bool:
+        """The model's evaluations, out-of-domain and centered ones included, are all saved."""
+        for target in (folder, *(ood_folder(folder, name) for name in ood)):
+            twin = centered_folder(target, config) if calibration is not None else None
+            if not is_saved(target) or (twin is not None and not is_saved(twin)):
+                return False
+        return True
+
     meta = {
         "polyret": __version__,
         "dataset": config.eval.dataset,
@@ -274,10 +334,12 @@ def run_experiment(
     if report_only and not is_saved(base_dir):
         raise ConfigError(f"{out}: no finished evaluation yet; run without --report-only first")
     if not report_only:
-        _evaluate(config.base_model, dataset, config, base_dir, meta, calibration, queries)
+        _evaluate(config.base_model, dataset, config, base_dir, meta, calibration, queries, ood=ood)
     base, base_centered = _load(base_dir, config)
     plain: dict[str, dict[int, LareqaResult]] = {}
     twins: dict[str, dict[int, LareqaResult]] = {}
+    ood_plain: dict[str, dict[str, dict[int, LareqaResult]]] = {name: {} for name in ood}
+    ood_twins: dict[str, dict[str, dict[int, LareqaResult]]] = {name: {} for name in ood}
     total = len(config.seeds) * len(config.strategies)
     done = 0
     for seed in config.seeds:  # seed-major: a partial experiment already compares every strategy
@@ -286,10 +348,7 @@ def run_experiment(
             name = config.run_name(spec, seed)
             eval_dir = out / "evals" / name
             if not report_only:
-                twin_dir = centered_folder(eval_dir, config)
-                if is_saved(eval_dir) and (
-                    calibration is None or (twin_dir and is_saved(twin_dir))
-                ):
+                if finished(eval_dir):
                     logger.info("run %d/%d: %s is finished (cached)", done, total, name)
                 else:
                     train_config = config.train_config(spec, seed)
@@ -313,6 +372,7 @@ def run_experiment(
                         {**meta, "run": name},
                         calibration,
                         queries,
+                        ood=ood,
                     )
                     _prune_weights(config, Path(train_config.output_dir))
             if not is_saved(eval_dir):
@@ -321,19 +381,31 @@ def run_experiment(
             plain.setdefault(spec.name, {})[seed] = result
             if twin is not None:
                 twins.setdefault(spec.name, {})[seed] = twin
+            for ood_name in ood:
+                target = ood_folder(eval_dir, ood_name)
+                if is_saved(target):
+                    result, twin = _load(target, config)
+                    ood_plain[ood_name].setdefault(spec.name, {})[seed] = result
+                    if twin is not None:
+                        ood_twins[ood_name].setdefault(spec.name, {})[seed] = twin
 
     runs = {name: list(by_seed.values()) for name, by_seed in plain.items()}
-    centered = None
-    if base_centered is not None:
-        centered_runs = {}
-        for name, by_seed in plain.items():
-            if set(twins.get(name, {})) >= set(by_seed):  # the same seeds on both sides
-                centered_runs[name] = [twins[name][seed] for seed in by_seed]
-            else:
-                logger.warning(
-                    "%s: not every seed is centered yet; its centered rows are left out", name
-                )
-        centered = Centered(base_centered, centered_runs)
+    centered = _centered(base_centered, plain, twins)
+    out_of_domain = []
+    for name, data in ood.items():
+        target = ood_folder(base_dir, name)
+        if not is_saved(target):
+            continue
+        ood_base, ood_base_centered = _load(target, config)
+        out_of_domain.append(
+            OutOfDomain(
+                name,
+                ood_base,
+                {k: list(v.values()) for k, v in ood_plain[name].items()},
+                _centered(ood_base_centered, ood_plain[name], ood_twins[name]),
+                data.question_articles(),
+            )
+        )
 
     meta.update(
         command=command,
@@ -350,6 +422,7 @@ def run_experiment(
         meta,
         centered=centered,
         articles=dataset.question_articles(),
+        out_of_domain=out_of_domain,
     )
     if config.report_dir:
         dest = Path(config.report_dir)
