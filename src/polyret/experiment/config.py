@@ -46,10 +46,14 @@ class EvalSpec:
     # Small budgets: evaluate on the questions of this many articles, evenly spaced, and the
     # candidate sentences of their paragraphs (default: every article).
     articles: int | None = None
+    # The same for the out-of-domain datasets: this many documents, evenly spaced.
+    ood_documents: int | None = None
 
     def __post_init__(self) -> None:
-        if self.articles is not None and (not _is_int(self.articles) or self.articles < 1):
-            raise ConfigError(f"eval.articles must be a whole number >= 1, got {self.articles!r}")
+        for key in ("articles", "ood_documents"):
+            value = getattr(self, key)
+            if value is not None and (not _is_int(value) or value < 1):
+                raise ConfigError(f"eval.{key} must be a whole number >= 1, got {value!r}")
 
 
 @dataclass

@@ -309,6 +309,8 @@ def run_experiment(
         from polyret.evaluation.ntrex import check_held_out, load_ntrex_eval
 
         ood[name] = load_ntrex_eval(dataset.langs, data_dir=config.data_dir)
+        if config.eval.ood_documents:
+            ood[name] = ood[name].select_articles(config.eval.ood_documents)
         if calibration is not None:
             check_held_out(calibration, ood[name])
     _restore_committed(config)
