@@ -60,7 +60,9 @@ def _restore_committed(config: ExperimentConfig) -> None:
         return
     out = Path(config.output_dir)
     saved_config = Path(config.report_dir or "") / CONFIG_FILE
-    if saved_config.is_file() and not (out / CONFIG_FILE).is_file():
+    has_evals = any(is_saved(folder) for folder in committed.iterdir())
+    # The config the committed evaluations were made with (a report alone binds nothing).
+    if has_evals and saved_config.is_file() and not (out / CONFIG_FILE).is_file():
         out.mkdir(parents=True, exist_ok=True)
         shutil.copy2(saved_config, out / CONFIG_FILE)
     for folder in sorted(committed.iterdir()):
