@@ -480,3 +480,48 @@ def test_out_of_domain_dataset_is_scored_for_every_model(
     config.centering.calibration = str(leaky)
     with pytest.raises(ConfigError, match="evaluated NTREX-128 sentences"):
         runner.run_experiment(config)
+
+
+def test_learning_curves(tmp_path: Path, tiny_model_dir: Path) -> None:
+    config = _config(tmp_path, tiny_model_dir, strategies=["mono", "cross"], seeds=[1, 2])
+    config.train["max_steps"] = 4
+    config = ExperimentConfig.from_dict(
+        {
+            **config.to_dict(),
+            "budgets": [1, 3, 4],
+            "eval": {**config.to_dict()["eval"], "curve_articles": 2},
+        }
+    )
+    report = runner.run_experiment(config)
+    evals = {p.name for p in (tmp_path / "exp" / "evals").iterdir()}
+    assert {
+        "base",
+        "base~0",
+        "mono-seed1~1",
+        "mono-seed1~3",
+        "mono-seed1~4",
+        "cross-seed2~4",
+    } <= evals
+    run_dir = tmp_path / "exp" / "runs" / "mono-seed1"
+    assert not list(run_dir.glob("steps-*")), "snapshots are deleted once evaluated"
+    text = report.read_text()
+    assert "## Learning curves" in text and "![learning curves](curves.png)" in text
+    assert "| mono | 3 | 2 |" in text and "- multi: 1: " in text
+    assert (report.parent / "curves.png").stat().st_size > 1000
+    # The curve's last point is the final model: scored on the curve subset it equals scoring
+    # the final model there by hand.
+    from polyret.data.lareqa import load_lareqa
+    from polyret.evaluation.lareqa import LareqaEvalConfig
+    from polyret.experiment.store import load_result
+    from polyret.models import load_model
+
+    data = load_lareqa(tmp_path / "eval").select_articles(2)
+    model = load_model(str(run_dir / "final"))
+    model.max_seq_length = 128
+    options = LareqaEvalConfig(batch_size=64, seen_languages=["en", "de", "es"])
+    expected = options.score(data, options.encode(model, data)).summary()
+    got = load_result(tmp_path / "exp" / "evals" / "mono-seed1~4").summary()
+    assert got["multi_map"] == pytest.approx(expected["multi_map"], abs=1e-6)
+    assert got != load_result(tmp_path / "exp" / "evals" / "mono-seed1~1").summary()
+    with pytest.raises(ConfigError, match="last budget"):
+        ExperimentConfig.from_dict({**config.to_dict(), "budgets": [1, 3]})

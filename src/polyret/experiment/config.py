@@ -48,9 +48,12 @@ class EvalSpec:
     articles: int | None = None
     # The same for the out-of-domain datasets: this many documents, evenly spaced.
     ood_documents: int | None = None
+    # Learning-curve points (``budgets``) are scored on this many articles (None: the same
+    # questions as the final evaluation).
+    curve_articles: int | None = None
 
     def __post_init__(self) -> None:
-        for key in ("articles", "ood_documents"):
+        for key in ("articles", "ood_documents", "curve_articles"):
             value = getattr(self, key)
             if value is not None and (not _is_int(value) or value < 1):
                 raise ConfigError(f"eval.{key} must be a whole number >= 1, got {value!r}")
@@ -123,8 +126,24 @@ class ExperimentConfig:
     # Out-of-domain datasets scored for every model, with and without centering (one encoding
     # per model and dataset): "ntrex" (NTREX-128's evaluation part, news sentence retrieval).
     out_of_domain: list[str] = field(default_factory=list)
+    # Learning curves: step budgets at which every run is scored (snapshots of one run; the
+    # last must equal train.max_steps). Empty: only the final model is scored.
+    budgets: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.budgets:
+            steps = self.train.get("max_steps")
+            ok = all(_is_int(b) and b >= 1 for b in self.budgets)
+            if not ok or sorted(set(self.budgets)) != list(self.budgets):
+                raise ConfigError(
+                    f"experiment {self.name!r}: budgets must be increasing step counts, "
+                    f"got {self.budgets!r}"
+                )
+            if self.budgets[-1] != steps:
+                raise ConfigError(
+                    f"experiment {self.name!r}: the last budget ({self.budgets[-1]}) must equal "
+                    f"train.max_steps ({steps!r})"
+                )
         unknown = [x for x in self.out_of_domain if x not in OUT_OF_DOMAIN]
         if isinstance(self.out_of_domain, str) or unknown:
             raise ConfigError(
