@@ -38,6 +38,8 @@ SAMPLER_FILE = "polyret_sampler.json"
 BATCH_LOG_DIR = "batch_composition"
 FINAL_DIR = "final"
 SUMMARY_FILE = "train_summary.json"
+# The sentence-transformers task of each training column (for its max length).
+COLUMN_TASKS = {"query": "query", "passage": "document"}
 # Options that may change between a run and its resumption; any other change is refused.
 RESUMABLE_CHANGES = {
     "eval_steps",
@@ -157,26 +159,25 @@ def build_loss(model: SentenceTransformer, config: TrainConfig) -> Any:
 
 
 def make_collator(model: SentenceTransformer, config: TrainConfig, prompts: dict[str, str]) -> Any:
-    """A data collator that truncates queries and passages to their own max lengths."""
+    """sentence-transformers' collator, truncating queries and passages to their own max lengths.
+
+    Its public per-task lengths: ``router_mapping`` names the task of each column and
+    ``max_length`` the length of each task. A plain (picklable) collator, so dataloader
+    workers can use it.
+    """
     from sentence_transformers.sentence_transformer.data_collator import (
         SentenceTransformerDataCollator,
     )
 
-    lengths = {"query": config.max_query_length, "passage": config.max_passage_length}
-
-    class ColumnLengthCollator(SentenceTransformerDataCollator):
-        # The base collator resolves max_length per *task* (Router models only); we have two
-        # columns and no Router, so the column name stands in for the task when truncating.
-        def _get_task_for_column(
-            self, column_name: str, column_position: int, router_mapping: dict[str, str]
-        ) -> str | None:
-            self._column = column_name
-            return super()._get_task_for_column(column_name, column_position, router_mapping)
-
-        def _get_max_length_for_task(self, task: str | None) -> int | None:
-            return lengths.get(getattr(self, "_column", ""))
-
-    return ColumnLengthCollator(preprocess_fn=model.preprocess, prompts=prompts)
+    return SentenceTransformerDataCollator(
+        preprocess_fn=model.preprocess,
+        prompts=prompts,
+        router_mapping=dict(COLUMN_TASKS),
+        max_length={
+            COLUMN_TASKS["query"]: config.max_query_length,
+            COLUMN_TASKS["passage"]: config.max_passage_length,
+        },
+    )
 
 
 class LareqaDevEvaluator(BaseEvaluator):
