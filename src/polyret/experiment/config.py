@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from polyret.configfile import check_known_keys, read_yaml_mapping
+from polyret.configfile import check_known_keys, is_int, read_yaml_mapping
 from polyret.errors import ConfigError
 from polyret.training.config import TrainConfig
 
@@ -55,7 +55,7 @@ class EvalSpec:
     def __post_init__(self) -> None:
         for key in ("articles", "ood_documents", "curve_articles"):
             value = getattr(self, key)
-            if value is not None and (not _is_int(value) or value < 1):
+            if value is not None and (not is_int(value) or value < 1):
                 raise ConfigError(f"eval.{key} must be a whole number >= 1, got {value!r}")
 
 
@@ -93,7 +93,7 @@ class CenteringSpec:
                 "centering.query_calibration must be a folder or a LAReQA dataset name, got "
                 f"{self.query_calibration!r}"
             )
-        if not _is_int(self.sentences) or self.sentences < 1:
+        if not is_int(self.sentences) or self.sentences < 1:
             raise ConfigError(f"centering.sentences must be a whole number, got {self.sentences!r}")
         if not isinstance(self.uncentered_ok, bool):
             raise ConfigError(
@@ -133,7 +133,7 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         if self.budgets:
             steps = self.train.get("max_steps")
-            ok = all(_is_int(b) and b >= 1 for b in self.budgets)
+            ok = all(is_int(b) and b >= 1 for b in self.budgets)
             if not ok or sorted(set(self.budgets)) != list(self.budgets):
                 raise ConfigError(
                     f"experiment {self.name!r}: budgets must be increasing step counts, "
@@ -226,10 +226,6 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_keys(values: dict[str, Any], cls: type, source: str) -> None:
