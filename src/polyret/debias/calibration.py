@@ -254,7 +254,7 @@ def _evaluated_questions(evaluated: LareqaDataset | None) -> tuple[frozenset[str
     """
     if evaluated is None:
         return frozenset(), frozenset()
-    from polyret.pairs import normalize_title
+    from polyret.data.splits import normalize_title
 
     questions = [q for data in evaluated.languages.values() for q in data.questions]
     titles = {normalize_title(q.title) for q in questions}
@@ -288,7 +288,7 @@ def _left_out_ids(
     """
     if not texts and not titles:
         return frozenset()
-    from polyret.pairs import normalize_title
+    from polyret.data.splits import normalize_title
 
     return frozenset(
         q.id

@@ -77,7 +77,8 @@ def load_training_data(config: TrainConfig) -> TrainData:
     """Load the QA set, hold out dev articles, build pairs (+ NTREX pairs)."""
     from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
     from polyret.data.registry import data_root
-    from polyret.pairs import build_pairs, load_ntrex_pairs, split_by_article
+    from polyret.data.splits import split_by_article
+    from polyret.pairs import build_pairs, load_ntrex_pairs
 
     folder = resolve_lareqa_folder(config.dataset, config.data_dir)
     data = load_lareqa(folder, config.languages)
