@@ -296,3 +296,26 @@ def test_centered_evaluation_uses_the_query_calibration(
         assert got[key] == pytest.approx(expected[key], abs=1e-6), key
     meta = json.loads((centered / "results.json").read_text())
     assert meta["centering"]["query_files"]["languages"] == ["de", "en"]
+
+
+def test_precision_applies_to_training_and_evaluation(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from polyret.data.lareqa import load_lareqa
+    from polyret.experiment.store import DONE_FILE
+
+    config = _config(tmp_path, tiny_model_dir, precision="bf16")
+    assert config.train_config(config.strategies[0], 1).precision == "bf16"
+    assert _config(tmp_path, tiny_model_dir).precision == "auto"  # the default
+    with pytest.raises(ConfigError, match="top level"):
+        _config(tmp_path, tiny_model_dir, train={"precision": "fp32"})
+    with pytest.raises(ConfigError, match="'fp8' is not one of"):
+        _config(tmp_path, tiny_model_dir, precision="fp8")
+    # the resolved precision is recorded with every evaluation
+    folder = tmp_path / "exp" / "evals" / "base"
+    dataset = load_lareqa(config.eval.dataset)
+    runner._evaluate(str(tiny_model_dir), dataset, config, folder, {"polyret": "test"})
+    assert json.loads((folder / DONE_FILE).read_text())["precision"] == "bf16"
+    # and an experiment's output_dir keeps its precision
+    runner._check_or_save_config(config)
+    changed = _config(tmp_path, tiny_model_dir, precision="fp32")
+    with pytest.raises(ConfigError, match="different 'precision'"):
+        runner._check_or_save_config(changed)

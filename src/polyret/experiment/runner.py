@@ -56,7 +56,7 @@ def _check_or_save_config(config: ExperimentConfig) -> None:
             saved = ExperimentConfig.from_dict(saved, source=str(path)).to_dict()
         # Adding strategies or seeds is fine (runs are cached by name); changing shared settings
         # is not. Centering is checked against the centered evaluations (_check_centering).
-        for key in ("base_model", "train", "eval", "data_dir"):
+        for key in ("base_model", "train", "eval", "data_dir", "precision"):
             if saved.get(key) != current.get(key):
                 raise ConfigError(
                     f"{path}: this output_dir holds an experiment with a different {key!r}; "
@@ -115,9 +115,11 @@ def _evaluate(
         return
     from polyret.evaluation.lareqa import LareqaEvalConfig
     from polyret.models import load_model
+    from polyret.precision import set_precision
 
     logger.info("evaluating %s on %s -> %s", model_spec, config.eval.dataset, folder)
     model = load_model(model_spec)
+    precision = set_precision(model, config.precision)  # evaluation and centering calibration
     if config.eval.max_seq_length:
         model.max_seq_length = config.eval.max_seq_length
     start = time.perf_counter()
@@ -127,7 +129,7 @@ def _evaluate(
         seen_languages=config.eval.seen_languages,
     )
     embeddings = options.encode(model, dataset)
-    meta = {**meta, "model": model_spec}
+    meta = {**meta, "model": model_spec, "precision": precision}
     if not is_saved(folder):
         result = options.score(dataset, embeddings)
         save_result(result, folder, {**meta, "seconds": time.perf_counter() - start})
@@ -172,6 +174,7 @@ def run_experiment(
 ) -> Path:
     """Run (or continue) ``config`` and write its report; returns the report path."""
     from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
+    from polyret.precision import resolve_precision
     from polyret.training.trainer import FINAL_DIR, train
 
     out = Path(config.output_dir)
@@ -215,6 +218,7 @@ def run_experiment(
         "dataset": config.eval.dataset,
         "evaluation_data": eval_data,
         "hardware": hardware(),
+        "precision": resolve_precision(config.precision),
     }
 
     base_dir = out / "evals" / "base"
