@@ -354,7 +354,8 @@ def test_experiment_killed_inside_a_run_of_a_poolerless_model_resumes_exactly(
     def train_once_killed(cfg, **kw):  # type: ignore[no-untyped-def]
         if not killed["done"]:
             killed["done"] = True
-            return original(cfg, callbacks=[KillAfterSave()], **kw)
+            kw["callbacks"] = [*kw.get("callbacks", []), KillAfterSave()]
+            return original(cfg, **kw)
         return original(cfg, **kw)
 
     runner.run_experiment(config("whole"))
@@ -525,3 +526,26 @@ def test_learning_curves(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert got != load_result(tmp_path / "exp" / "evals" / "mono-seed1~1").summary()
     with pytest.raises(ConfigError, match="last budget"):
         ExperimentConfig.from_dict({**config.to_dict(), "budgets": [1, 3]})
+
+
+def test_precision_applies_to_training_and_evaluation(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from polyret.data.lareqa import load_lareqa
+    from polyret.experiment.store import DONE_FILE
+
+    config = _config(tmp_path, tiny_model_dir, precision="bf16")
+    assert config.train_config(config.strategies[0], 1).precision == "bf16"
+    assert _config(tmp_path, tiny_model_dir).precision == "auto"  # the default
+    with pytest.raises(ConfigError, match="top level"):
+        _config(tmp_path, tiny_model_dir, train={"precision": "fp32"})
+    with pytest.raises(ConfigError, match="'fp8' is not one of"):
+        _config(tmp_path, tiny_model_dir, precision="fp8")
+    # the resolved precision is recorded with every evaluation
+    folder = tmp_path / "exp" / "evals" / "base"
+    dataset = load_lareqa(config.eval.dataset)
+    runner._evaluate(str(tiny_model_dir), dataset, config, folder, {"polyret": "test"})
+    assert json.loads((folder / DONE_FILE).read_text())["precision"] == "bf16"
+    # and an experiment's output_dir keeps its precision
+    runner._check_or_save_config(config)
+    changed = _config(tmp_path, tiny_model_dir, precision="fp32")
+    with pytest.raises(ConfigError, match="different 'precision'"):
+        runner._check_or_save_config(changed)

@@ -10,6 +10,7 @@ from typing import Any
 
 from polyret.configfile import check_known_keys, is_int, read_yaml_mapping
 from polyret.errors import ConfigError
+from polyret.precision import DEFAULT_PRECISION, parse_precision
 from polyret.training.config import TrainConfig
 
 # Set by the runner for every run; an experiment's `train:` section may not set them.
@@ -130,7 +131,16 @@ class ExperimentConfig:
     # last must equal train.max_steps). Empty: only the final model is scored.
     budgets: list[int] = field(default_factory=list)
 
+    # Training and evaluation precision (polyret.precision): auto, fp32, bf16 or fp16.
+    precision: str = DEFAULT_PRECISION
+
     def __post_init__(self) -> None:
+        self.precision = parse_precision(self.precision).value
+        if "precision" in self.train:
+            raise ConfigError(
+                f"experiment {self.name!r}: set precision at the top level of the experiment (it "
+                "applies to training and evaluation alike), not as train.precision"
+            )
         if self.budgets:
             steps = self.train.get("max_steps")
             ok = all(is_int(b) and b >= 1 for b in self.budgets)
@@ -183,6 +193,7 @@ class ExperimentConfig:
             "strategy": spec.strategy,
             "alpha": spec.alpha,
             "seed": seed,
+            "precision": self.precision,
         }
         if self.data_dir is not None and "data_dir" not in self.train:
             values["data_dir"] = self.data_dir

@@ -104,12 +104,15 @@ def _check_or_save_config(config: ExperimentConfig) -> None:
     current = config.to_dict()
     if path.is_file():
         saved = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # Before the precision option, experiments trained and evaluated in fp32 on CPU.
+        if isinstance(saved, dict) and "precision" not in saved:
+            saved["precision"] = "fp32"
         # Fill in options added since it was written, so that only real changes differ.
         with contextlib.suppress(ConfigError, TypeError, AttributeError):
             saved = ExperimentConfig.from_dict(saved, source=str(path)).to_dict()
         # Adding strategies or seeds is fine (runs are cached by name); changing shared settings
         # is not. Centering is checked against the centered evaluations (_check_centering).
-        for key in ("base_model", "train", "eval", "data_dir"):
+        for key in ("base_model", "train", "eval", "data_dir", "precision"):
             if saved.get(key) != current.get(key):
                 raise ConfigError(
                     f"{path}: this output_dir holds an experiment with a different {key!r}; "
@@ -198,11 +201,13 @@ def _evaluate(
     if all(done(f) for *_, f in targets):
         return
     from polyret.models import load_model
+    from polyret.precision import set_precision
 
     model = load_model(model_spec)
+    precision = set_precision(model, config.precision)  # evaluation and centering calibration
     if config.eval.max_seq_length:
         model.max_seq_length = config.eval.max_seq_length
-    meta = {**meta, "model": model_spec}
+    meta = {**meta, "model": model_spec, "precision": precision}
     debiaser = None
     for data, opts, target in targets:
         if done(target):
@@ -276,6 +281,7 @@ def run_experiment(
 ) -> Path:
     """Run (or continue) ``config`` and write its report; returns the report path."""
     from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
+    from polyret.precision import resolve_precision
     from polyret.training.trainer import FINAL_DIR, train
 
     out = Path(config.output_dir)
@@ -352,6 +358,7 @@ def run_experiment(
         "dataset": config.eval.dataset,
         "evaluation_data": eval_data,
         "hardware": hardware(),
+        "precision": resolve_precision(config.precision),
     }
 
     base_dir = out / "evals" / "base"

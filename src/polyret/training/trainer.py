@@ -112,19 +112,25 @@ def load_training_data(config: TrainConfig) -> TrainData:
     return TrainData(pairs, dev, summary)
 
 
-def _precision_flags(precision: str) -> dict[str, bool]:
+def _precision_flags(precision: str, device: str | None) -> dict[str, Any]:
+    """Trainer arguments for ``precision`` resolved on the training device (``polyret.precision``).
+
+    bf16 on CPU is the Trainer's own mixed precision: with ``use_cpu`` accelerate runs the
+    forward pass under ``torch.autocast("cpu", dtype=torch.bfloat16)`` and keeps float32
+    master weights and optimizer state.
+    """
     import torch
 
-    if precision == "auto":
-        if torch.cuda.is_available():
-            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        else:
-            precision = "fp32"
-    if precision in ("fp16", "bf16") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"precision={precision}: mixed precision needs a GPU; use fp32 (or auto) on CPU"
-        )
-    return {"fp16": precision == "fp16", "bf16": precision == "bf16"}
+    from polyret.precision import default_device, resolve_precision
+
+    resolved = resolve_precision(precision, device or default_device())
+    on_cpu = torch.device(device or default_device()).type == "cpu"
+    return {
+        "fp16": resolved == "fp16",
+        "bf16": resolved == "bf16",
+        # transformers refuses bf16 without a bf16 GPU unless told to train on the CPU
+        "use_cpu": device == "cpu" or (on_cpu and resolved != "fp32"),
+    }
 
 
 def _prompts(model: SentenceTransformer) -> dict[str, str]:
@@ -184,10 +190,17 @@ def make_collator(model: SentenceTransformer, config: TrainConfig, prompts: dict
 class LareqaDevEvaluator(BaseEvaluator):
     """Dev evaluation during training with polyret's LAReQA evaluator (all settings)."""
 
-    def __init__(self, dataset: LareqaDataset, batch_size: int, name: str = "dev") -> None:
+    def __init__(
+        self,
+        dataset: LareqaDataset,
+        batch_size: int,
+        name: str = "dev",
+        precision: str | None = None,
+    ) -> None:
         super().__init__()
         self.dataset = dataset
         self.batch_size = batch_size
+        self.precision = precision  # encode at the training precision (None: as the model is)
         self.name = name
         self.primary_metric = f"{name}_multi_map"
         self.history: list[dict[str, Any]] = []
@@ -198,7 +211,11 @@ class LareqaDevEvaluator(BaseEvaluator):
         from polyret.evaluation.lareqa import LareqaEvalConfig, evaluate_lareqa
 
         result = evaluate_lareqa(
-            model, self.dataset, LareqaEvalConfig(batch_size=self.batch_size, show_progress=False)
+            model,
+            self.dataset,
+            LareqaEvalConfig(
+                batch_size=self.batch_size, show_progress=False, precision=self.precision
+            ),
         )
         summary = result.summary()
         keys = ("mono_map", "cross_map", "multi_map", "rank_distance", "same_lang_first")
@@ -287,11 +304,19 @@ def _check_checkpoint(checkpoint: Path, model: SentenceTransformer) -> None:
 
 
 def _save_config(
-    output_dir: Path, config: TrainConfig, sampler: dict[str, Any], data_summary: dict[str, Any]
+    output_dir: Path,
+    config: TrainConfig,
+    sampler: dict[str, Any],
+    data_summary: dict[str, Any],
+    precision: str = "fp32",
 ) -> None:
     import yaml
 
-    header = f"# polyret {__version__}: resolved training configuration (rerun: polyret train --config this-file)\n"
+    header = (
+        f"# polyret {__version__}: resolved training configuration "
+        "(rerun: polyret train --config this-file)\n"
+        f"# precision {config.precision!r} ran as {precision} on this machine\n"
+    )
     write_text(
         output_dir / CONFIG_FILE,
         header + yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True),
@@ -347,8 +372,10 @@ def train(
     output_dir.mkdir(parents=True, exist_ok=True)
     # Under DDP every process runs this function; only the main one writes shared files.
     main_process = int(os.environ.get("RANK", "0")) == 0
+    precision_flags = _precision_flags(config.precision, config.device)
+    precision = "bf16" if precision_flags["bf16"] else "fp16" if precision_flags["fp16"] else "fp32"
     if main_process:
-        _save_config(output_dir, config, planner.describe(), data.summary)
+        _save_config(output_dir, config, planner.describe(), data.summary, precision)
 
     resolved = resolve_model(config.model)
     torch.manual_seed(config.seed)
@@ -361,7 +388,9 @@ def train(
     prompts = _prompts(model)
     loss = build_loss(model, config)
     evaluator = (
-        LareqaDevEvaluator(data.dev, config.eval_batch_size) if data.dev is not None else None
+        LareqaDevEvaluator(data.dev, config.eval_batch_size, precision=precision)
+        if data.dev is not None
+        else None
     )
 
     args = SentenceTransformerTrainingArguments(
@@ -387,8 +416,7 @@ def train(
         prompts=prompts,
         dataloader_num_workers=config.dataloader_workers,
         dataloader_drop_last=True,
-        use_cpu=config.device == "cpu",
-        **_precision_flags(config.precision),
+        **precision_flags,
     )
     trainer = SentenceTransformerTrainer(
         model=model,
@@ -436,6 +464,7 @@ def train(
         "dev_history": evaluator.history if evaluator is not None else [],
         "log_history": trainer.state.log_history,
         "model": resolved.to_dict(),
+        "precision": precision,
     }
     if main_process:
         write_json(output_dir / SUMMARY_FILE, summary)
