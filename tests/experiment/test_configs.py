@@ -13,7 +13,8 @@ EXPERIMENTS = sorted((Path(__file__).parents[2] / "experiments").glob("*.yaml"))
 def test_shipped_experiment_configs_load(path: Path) -> None:
     config = ExperimentConfig.from_yaml(path)
     assert config.strategies and config.seeds
-    if path.stem.startswith("protocol"):  # >= 3 seeds, mono, cross, hybrid-0.5 (other alphas optional)
+    # Protocols: >= 3 seeds, mono, cross and hybrid-0.5 (other alphas optional), centering.
+    if path.stem.startswith("protocol"):
         assert len(config.seeds) >= 3
         kinds = {s.strategy for s in config.strategies}
         assert kinds == {"mono", "cross", "hybrid"}
