@@ -317,3 +317,14 @@ def test_saved_config_reruns(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path)
     assert TrainConfig.from_dict(saved) == _config(
         tiny_model_dir, qa_dir, tmp_path / "run", max_steps=1, dev_fraction=0.0
     )
+
+
+def test_build_then_run(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path) -> None:
+    from polyret.training import build_trainer, run_training
+
+    cfg = _config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=2, dev_fraction=0.0)
+    run = build_trainer(cfg)
+    assert run.trainer.state.global_step == 0 and not (tmp_path / "run" / "final").exists()
+    assert (tmp_path / "run" / CONFIG_FILE).is_file()  # the configuration is saved before training
+    result = run_training(run)
+    assert result.global_step == 2 and result.final_model.is_dir()

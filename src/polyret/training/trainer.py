@@ -327,6 +327,23 @@ def _save_config(
     )
 
 
+@dataclass
+class PreparedRun:
+    """A ``SentenceTransformerTrainer`` built from a :class:`TrainConfig`, not yet run."""
+
+    config: TrainConfig
+    trainer: Any
+    evaluator: LareqaDevEvaluator | None
+    checkpoint: Path | None  # where a resumed run continues from
+    model_info: dict[str, Any]
+    precision: str
+    main_process: bool
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.config.output_dir)
+
+
 def train(
     config: TrainConfig,
     *,
@@ -335,6 +352,21 @@ def train(
     data: TrainData | None = None,
 ) -> TrainResult:
     """Train with ``config``; ``resume`` continues from the last checkpoint in ``output_dir``."""
+    return run_training(build_trainer(config, resume=resume, callbacks=callbacks, data=data))
+
+
+def build_trainer(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    callbacks: list[Any] | None = None,
+    data: TrainData | None = None,
+) -> PreparedRun:
+    """Check the output folder, load data and model, plan batches and build the trainer.
+
+    Writes the resolved configuration (main process). Everything that can be wrong with the
+    data or the configuration fails here, before the model is loaded where possible.
+    """
     import torch
     from sentence_transformers import (
         SentenceTransformerTrainer,
@@ -342,7 +374,6 @@ def train(
     )
 
     from polyret.models import load_model, resolve_model
-    from polyret.models.save import save_model
     from polyret.samplers import BatchPlanner, SamplerConfig, epoch_callback, make_batch_sampler
 
     output_dir = Path(config.output_dir)
@@ -427,12 +458,32 @@ def train(
         data_collator=make_collator(model, config, prompts),
         callbacks=[epoch_callback(factory), *(callbacks or [])],
     )
+    return PreparedRun(
+        config=config,
+        trainer=trainer,
+        evaluator=evaluator,
+        checkpoint=checkpoint if resume else None,
+        model_info=resolved.to_dict(),
+        precision=precision,
+        main_process=main_process,
+    )
+
+
+def run_training(run: PreparedRun) -> TrainResult:
+    """Run a prepared trainer; save the final model and ``train_summary.json`` (main process).
+
+    A callback may stop the run early (a time budget, a kill): then no final model is written
+    and the run's last checkpoint continues it (``--resume``).
+    """
+    from polyret.models.save import save_model
+
+    trainer, evaluator, output_dir = run.trainer, run.evaluator, run.output_dir
+    model = trainer.model
     start = time.perf_counter()
     output = trainer.train(
-        resume_from_checkpoint=str(checkpoint) if resume and checkpoint is not None else None
+        resume_from_checkpoint=str(run.checkpoint) if run.checkpoint is not None else None
     )
     seconds = time.perf_counter() - start
-    # A callback may stop the run early (e.g. a time budget); its last checkpoint resumes it.
     stopped_early = trainer.state.global_step < trainer.state.max_steps
     if stopped_early:
         logger.info(
@@ -443,7 +494,7 @@ def train(
 
     dev_metrics: dict[str, float] = {}
     final = output_dir / FINAL_DIR
-    if not stopped_early and main_process:
+    if not stopped_early and run.main_process:
         if evaluator is not None:
             last = evaluator.history[-1] if evaluator.history else {}
             if last.get("step") == trainer.state.global_step:
@@ -463,10 +514,10 @@ def train(
         "dev_metrics": dev_metrics,
         "dev_history": evaluator.history if evaluator is not None else [],
         "log_history": trainer.state.log_history,
-        "model": resolved.to_dict(),
-        "precision": precision,
+        "model": run.model_info,
+        "precision": run.precision,
     }
-    if main_process:
+    if run.main_process:
         write_json(output_dir / SUMMARY_FILE, summary)
     return TrainResult(
         output_dir=output_dir,
