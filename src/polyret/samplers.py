@@ -25,8 +25,11 @@ How an epoch is planned (:meth:`BatchPlanner.plan`):
    one step per cell per round, random order within a round) or follow a uniform shuffle of
    all steps, so each cell appears in proportion to its size (``"size"``).
 
-The plan depends only on the data, the configuration and ``seed + epoch``; its length is the
-same in every epoch and is known without drawing anything. Only full batches are yielded, so the
+The plan depends only on the data, the configuration, the seed and the epoch
+(``SeedSequence([seed, epoch])``); its length is the same in every epoch and is known without
+drawing anything. "Group" above is the *linked* group (``PairMetadata.exclusive``): question ids
+that share a query, an answer sentence or a paragraph are one group, so a batch never holds a
+passage twice. Only full batches are yielded, so the
 trainer's ``drop_last`` is always treated as true.
 """
 
@@ -625,7 +628,7 @@ class HybridBatchSampler(DefaultBatchSampler):
 
     The trainer creates it as ``batch_sampler(dataset, batch_size=..., drop_last=...,
     valid_label_columns=..., generator=..., seed=...)``; bind ``metadata`` and ``config`` first,
-    e.g. with :func:`make_batch_sampler`. Reseeds with ``seed + epoch`` at every ``__iter__``;
+    e.g. with :func:`make_batch_sampler`. Plans epoch ``self.epoch`` at every ``__iter__``;
     ``len()`` is exact. ``drop_last`` is always true (only full batches are yielded).
     """
 
