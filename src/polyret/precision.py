@@ -175,6 +175,13 @@ class _AutocastHooks:
     The pre-hook enters the autocast context, the (always called) forward hook leaves it, so an
     exception inside the module leaves no autocast state behind. A class rather than closures,
     so that a hooked model still pickles and deep-copies (multi-process encoding).
+
+    When no gradient is taken (encoding), the pre-hook also lends every ``nn.Linear`` a
+    reduced-precision copy of its weight for the duration of the forward pass, made once and
+    kept while the weight is unchanged. autocast would make the same copy itself, but on every
+    forward pass: sentence-transformers encodes under ``torch.inference_mode``, where autocast
+    keeps no cast cache, and re-casting the weights took ~20% of a bf16 forward pass on CPU.
+    The outputs are identical; the model's own parameters are never changed.
     """
 
     def __init__(self, device_type: str, resolved: str) -> None:
@@ -182,6 +189,8 @@ class _AutocastHooks:
         self.resolved = resolved
         self.handles: list[Any] = []
         self._open: list[Any] = []
+        self._lent: list[list[tuple[Any, Any]]] = []
+        self._casts: dict[int, tuple[Any, int, Any]] = {}
 
     def install(self, module: Any) -> None:
         self.handles = [
@@ -201,14 +210,37 @@ class _AutocastHooks:
         ctx = torch.autocast(self.device_type, dtype=_dtype(self.resolved))
         ctx.__enter__()
         self._open.append(ctx)
+        self._lent.append(self._lend_weights(module) if not torch.is_grad_enabled() else [])
 
     def after(self, module: Any, args: Any, output: Any) -> Any:
+        if self._lent:
+            for linear, weight in self._lent.pop():
+                linear._parameters["weight"] = weight
         if self._open:
             self._open.pop().__exit__(None, None, None)
         return _to_float32(output)
 
+    def _lend_weights(self, module: Any) -> list[tuple[Any, Any]]:
+        import torch
+
+        dtype = _dtype(self.resolved)
+        lent = []
+        for linear in module.modules():
+            weight = (
+                linear._parameters.get("weight") if isinstance(linear, torch.nn.Linear) else None
+            )
+            if weight is None or weight.dtype != torch.float32:
+                continue
+            cached = self._casts.get(id(linear))
+            if cached is None or cached[0] is not weight or cached[1] != weight._version:
+                copy = torch.nn.Parameter(weight.detach().to(dtype), requires_grad=False)
+                cached = self._casts[id(linear)] = (weight, weight._version, copy)
+            linear._parameters["weight"] = cached[2]
+            lent.append((linear, weight))
+        return lent
+
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_open": []}
+        return {**self.__dict__, "_open": [], "_lent": [], "_casts": {}}
 
 
 def _to_float32(output: Any) -> Any:
