@@ -10,9 +10,10 @@ Encoding: :func:`set_precision` hooks the model's first module (the transformer)
 ``encode`` / ``encode_query`` / ``encode_document`` runs under autocast, whoever calls it;
 :func:`precision_scope` does the same for one block and then restores what was there.
 
-Measured on a 2-core AMD EPYC with AVX512-BF16 (multilingual-e5-small): bf16 encodes XQuAD-R
-sentences ~1.5-1.8x faster than fp32 (embedding cosine to fp32 >= 0.9999) and a training step
-takes ~0.65x the fp32 time; see ``benchmarks/eval_speed.py --precisions`` and
+Measured on a 2-core AMD EPYC with AVX512-BF16 (multilingual-e5-small, a shared and noisy
+machine): bf16 encodes XQuAD-R 1.3-1.8x faster than fp32 (embedding cosine to fp32 >= 0.9999,
+aggregate mAP within 0.001 on 2-3 article subsets of all 11 languages), and a training step is
+~1.3x faster; see ``benchmarks/eval_speed.py --precisions`` and
 ``benchmarks/train_speed.py --precisions``.
 """
 
@@ -52,9 +53,9 @@ class Precision(str, Enum):
 
     AUTO (default): BF16 where the device computes bfloat16 natively (an x86 CPU with
         AVX512-BF16 or AMX, a CUDA GPU with bf16 support: Ampere and newer), FP32 elsewhere.
-        The fastest choice that keeps the metrics (XQuAD-R: every aggregate mAP within 0.005
-        of fp32); the resolved precision is written into every result, so a number can always
-        be traced to the precision that made it.
+        The fastest choice that keeps the metrics (XQuAD-R: every aggregate mAP within 0.001
+        of fp32 on the subsets measured); the resolved precision is written into every result,
+        so a number can always be traced to the precision that made it.
     FP32: full precision everywhere. Use it to compare with results made before this option
         existed, or to get the same numbers on every machine.
     BF16: bfloat16 autocast. Honoured on every CPU and CUDA device, so that the numbers do not
