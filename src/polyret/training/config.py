@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from polyret.configfile import check_known_keys, read_yaml_mapping
 from polyret.errors import ConfigError
-from polyret.precision import PRECISIONS
+from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
 STRATEGIES = ("mono", "cross", "hybrid")
 LOSSES = ("mnrl", "cached_mnrl")
@@ -97,7 +97,7 @@ class TrainConfig:
     precision: str = _opt(
         "auto (bf16 where the CPU or GPU has it natively, else fp32), fp32, bf16, or fp16 (CUDA "
         "only); bf16/fp16 are the Trainer's mixed precision (autocast, float32 master weights)",
-        default="auto",
+        default=DEFAULT_PRECISION,
     )
     eval_steps: int = _opt(
         "evaluate on the dev split every N steps (0: only at the end)", default=0
