@@ -234,8 +234,8 @@ def test_bf16_trains_on_cpu_and_is_recorded(
     fp32_losses = [h["loss"] for h in fp32.log_history if "loss" in h]
     assert losses != fp32_losses  # the forward pass did run in bf16 ...
     assert losses == pytest.approx(fp32_losses, rel=0.05)  # ... and computed the same loss
-    saved = yaml.safe_load((tmp_path / "run" / CONFIG_FILE).read_text())
-    assert saved["config"]["precision"] == "bf16" and saved["resolved"]["precision"] == "bf16"
+    text = (tmp_path / "run" / CONFIG_FILE).read_text()
+    assert yaml.safe_load(text)["precision"] == "bf16" and "ran as bf16" in text
     summary = json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())
     assert summary["precision"] == "bf16" and summary["dev_metrics"]
     # float32 master weights: the saved model is float32
@@ -249,10 +249,18 @@ def test_auto_precision_is_resolved_in_the_saved_config(
 
     from polyret.precision import resolve_precision
 
-    train(_config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=1, precision="auto"))
-    saved = yaml.safe_load((tmp_path / "run" / CONFIG_FILE).read_text())
-    assert saved["config"]["precision"] == "auto"
-    assert saved["resolved"]["precision"] == resolve_precision("auto", "cpu")
+    cfg = _config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=2, precision="auto")
+    train(cfg, callbacks=[_StopAt(1)])
+    text = (tmp_path / "run" / CONFIG_FILE).read_text()
+    resolved = resolve_precision("auto", "cpu")
+    assert yaml.safe_load(text)["precision"] == "auto" and f"ran as {resolved}" in text
+    sampler = json.loads((tmp_path / "run" / "polyret_sampler.json").read_text())
+    assert sampler["precision"] == resolved
+    # Resuming at another resolved precision would mix precisions within one run.
+    sampler["precision"] = "fp16" if resolved != "fp16" else "fp32"
+    (tmp_path / "run" / "polyret_sampler.json").write_text(json.dumps(sampler))
+    with pytest.raises(ConfigError, match=f"resume with --precision {sampler['precision']}"):
+        train(cfg, resume=True)
 
 
 def test_precision_flags_train_bf16_on_the_cpu() -> None:

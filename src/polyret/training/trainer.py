@@ -231,7 +231,8 @@ class LareqaDevEvaluator(BaseEvaluator):
         return "polyret LAReQA dev evaluation"
 
 
-def _check_resume(output_dir: Path, config: TrainConfig) -> None:
+def _check_resume(output_dir: Path, config: TrainConfig, precision: str = "fp32") -> None:
+    """Refuse to resume with other options, or at another resolved precision, than the run had."""
     import yaml
 
     saved_path = output_dir / CONFIG_FILE
@@ -247,6 +248,15 @@ def _check_resume(output_dir: Path, config: TrainConfig) -> None:
     if changed:
         diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
         raise ConfigError(f"{saved_path}: cannot resume with a different configuration ({diffs})")
+    sampler_path = output_dir / SAMPLER_FILE
+    if sampler_path.is_file():
+        # Runs written before the precision option trained in fp32 on CPU.
+        ran = json.loads(sampler_path.read_text(encoding="utf-8")).get("precision", "fp32")
+        if ran != precision:
+            raise ConfigError(
+                f"{output_dir}: the run trained in {ran}, resuming would continue in {precision}; "
+                f"resume with --precision {ran}"
+            )
 
 
 def _last_checkpoint(output_dir: Path) -> Path | None:
@@ -323,7 +333,12 @@ def _save_config(
     )
     write_json(
         output_dir / SAMPLER_FILE,
-        {"sampler": sampler, "data": data_summary, "polyret_version": __version__},
+        {
+            "sampler": sampler,
+            "data": data_summary,
+            "precision": precision,
+            "polyret_version": __version__,
+        },
     )
 
 
@@ -378,8 +393,10 @@ def build_trainer(
 
     output_dir = Path(config.output_dir)
     checkpoint = _last_checkpoint(output_dir) if output_dir.is_dir() else None
+    precision_flags = _precision_flags(config.precision, config.device)
+    precision = "bf16" if precision_flags["bf16"] else "fp16" if precision_flags["fp16"] else "fp32"
     if resume:
-        _check_resume(output_dir, config)
+        _check_resume(output_dir, config, precision)
         if checkpoint is None:
             logger.info("no checkpoint in %s yet: starting from step 0", output_dir)
     elif any(output_dir.glob("checkpoint-*")) or (output_dir / FINAL_DIR).exists():
@@ -403,8 +420,6 @@ def build_trainer(
     output_dir.mkdir(parents=True, exist_ok=True)
     # Under DDP every process runs this function; only the main one writes shared files.
     main_process = int(os.environ.get("RANK", "0")) == 0
-    precision_flags = _precision_flags(config.precision, config.device)
-    precision = "bf16" if precision_flags["bf16"] else "fp16" if precision_flags["fp16"] else "fp32"
     if main_process:
         _save_config(output_dir, config, planner.describe(), data.summary, precision)
 
