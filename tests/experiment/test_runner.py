@@ -212,7 +212,8 @@ def test_centering_condition_added_to_a_finished_experiment(
     assert "One seed per strategy: seed variance cannot be estimated" in text
     assert "| hybrid-0.5+center | hybrid-0.5 | mono | 1 paired ¹ |" in text
     assert "| hybrid-0.5 | mono | cross | 1 vs 1 ¹ |" in text
-    assert "one seed, seed variance not covered" in text
+    assert "with one seed the seed variance is not covered: descriptive" in text
+    assert "significant after Holm" not in text.split("## What the numbers say")[1]
     assert summary["table"]["hybrid-0.5+center"]["multi_map"]["mean"] == pytest.approx(
         load_result(evals / "hybrid-0.5-seed1+center").summary()["multi_map"]
     )
