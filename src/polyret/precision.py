@@ -10,11 +10,8 @@ Encoding: :func:`set_precision` hooks the model's first module (the transformer)
 ``encode`` / ``encode_query`` / ``encode_document`` runs under autocast, whoever calls it;
 :func:`precision_scope` does the same for one block and then restores what was there.
 
-Measured on a 2-core AMD EPYC with AVX512-BF16 (multilingual-e5-small, a shared and noisy
-machine): bf16 encodes XQuAD-R 1.3-1.8x faster than fp32 (embedding cosine to fp32 >= 0.9999,
-aggregate mAP within 0.001 on 2-3 article subsets of all 11 languages), and a training step is
-~1.3x faster; see ``benchmarks/eval_speed.py --precisions`` and
-``benchmarks/train_speed.py --precisions``.
+What bf16 costs in metrics and gains in speed is measured by ``benchmarks/eval_speed.py
+--precisions`` and ``benchmarks/train_speed.py --precisions`` (numbers in the README).
 """
 
 from __future__ import annotations
@@ -53,8 +50,8 @@ class Precision(str, Enum):
 
     AUTO (default): BF16 where the device computes bfloat16 natively (an x86 CPU with
         AVX512-BF16 or AMX, a CUDA GPU with bf16 support: Ampere and newer), FP32 elsewhere.
-        The fastest choice that keeps the metrics (XQuAD-R: every aggregate mAP within 0.001
-        of fp32 on the subsets measured); the resolved precision is written into every result,
+        The fastest choice that keeps the metrics (see the README's benchmarks); the resolved
+        precision is written into every result,
         so a number can always be traced to the precision that made it.
     FP32: full precision everywhere. Use it to compare with results made before this option
         existed, or to get the same numbers on every machine.

@@ -32,11 +32,11 @@ class Method(str, Enum):
     """How to remove the language signal.
 
     CENTER: subtract the embedding's own language centroid (nearest centroid, or a language the
-        caller names). Largest multilingual and cross-lingual gain (XQuAD-R, multilingual-e5-small:
-        +0.23 / +0.033 mAP) for 0.009 monolingual mAP; the saved model needs polyret to load.
+        caller names). The larger multilingual and cross-lingual gain, for a little monolingual
+        mAP; the saved model needs polyret to load.
     PROJECT: project out the subspace spanned by the centroid differences with one fixed linear
-        map. Language-blind, keeps monolingual mAP, slightly smaller gains (+0.21 / +0.029), and
-        loads with sentence-transformers alone.
+        map. Language-blind, keeps monolingual mAP, somewhat smaller gains, and loads with
+        sentence-transformers alone. Measured numbers for both: the README's centering table.
     """
 
     CENTER = "center"
@@ -47,12 +47,13 @@ class CentroidSource(str, Enum):
     """Which encodings of the calibration text make the centroids of each input kind.
 
     POOLED (default): one set for both kinds, the mean of the text encoded as queries and as
-        passages. Measured best on XQuAD-R with multilingual-e5-small.
+        passages.
     PER_KIND: query centroids from the text encoded as queries, passage centroids from the text
-        encoded as passages. Slightly worse than pooled (monolingual mAP -0.003).
-    PASSAGE: one set from the passage encoding only: half the encoding time, multilingual mAP
-        0.005 below pooled.
-    QUERY: one set from the query encoding only: clearly worse (multilingual mAP -0.03).
+        encoded as passages.
+    PASSAGE: one set from the passage encoding only (half the encoding time).
+    QUERY: one set from the query encoding only.
+
+    How they compare on XQuAD-R is in the README (centering design measurements).
     """
 
     POOLED = "pooled"
