@@ -11,14 +11,25 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Literal
 
-from polyret.configfile import check_known_keys, read_yaml_mapping
+from polyret.configfile import check_known_keys, parse_enum, read_yaml_mapping
 from polyret.errors import ConfigError
 from polyret.precision import DEFAULT_PRECISION, PRECISIONS
+from polyret.samplers.config import SamplerConfig
 
-STRATEGIES = ("mono", "cross", "hybrid")
-LOSSES = ("mnrl", "cached_mnrl")
+
+class Loss(str, Enum):
+    """The contrastive loss (both are sentence-transformers' own).
+
+    - ``MNRL``: in-batch InfoNCE (``MultipleNegativesRankingLoss``).
+    - ``CACHED_MNRL``: the same loss with GradCache, for batches larger than memory
+      (``CachedMultipleNegativesRankingLoss``, chunks of ``mini_batch_size``).
+    """
+
+    MNRL = "mnrl"
+    CACHED_MNRL = "cached_mnrl"
 
 
 def _opt(help: str, **kw: Any) -> Any:
@@ -113,16 +124,10 @@ class TrainConfig:
         def bad(name: str, value: Any, why: str) -> ConfigError:
             return ConfigError(f"{name}={value!r}: {why}")
 
-        if self.strategy not in STRATEGIES:
-            raise bad("strategy", self.strategy, f"must be one of {', '.join(STRATEGIES)}")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise bad("alpha", self.alpha, "must lie in [0, 1]")
-        if self.pair_weighting not in ("uniform", "size"):
-            raise bad("pair_weighting", self.pair_weighting, "must be uniform or size")
+        self.sampler_config()  # strategy, alpha and pair weighting are checked there, once
         if self.precision not in PRECISIONS:
             raise bad("precision", self.precision, f"must be one of {', '.join(PRECISIONS)}")
-        if self.loss not in LOSSES:
-            raise bad("loss", self.loss, f"must be one of {', '.join(LOSSES)}")
+        parse_enum(Loss, self.loss, "loss")
         for name in (
             "batch_size",
             "max_query_length",
@@ -144,6 +149,16 @@ class TrainConfig:
             raise bad("learning_rate", self.learning_rate, "must be positive")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise bad("warmup_ratio", self.warmup_ratio, "must lie in [0, 1)")
+
+    def sampler_config(self) -> SamplerConfig:
+        """The batch sampler's options (its checks raise ConfigError for bad values)."""
+        return SamplerConfig(
+            strategy=self.strategy,
+            alpha=self.alpha,
+            pair_weighting=self.pair_weighting,
+            seed=self.seed,
+            max_steps=self.max_steps if self.max_steps > 0 else None,
+        )
 
     # ---- (de)serialisation -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

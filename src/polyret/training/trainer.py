@@ -23,7 +23,7 @@ from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 from polyret import __version__
 from polyret.errors import ConfigError
 from polyret.io import atomic_path, write_json, write_text
-from polyret.training.config import TrainConfig
+from polyret.training.config import Loss, TrainConfig
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -155,7 +155,7 @@ def build_loss(model: SentenceTransformer, config: TrainConfig) -> Any:
     from polyret.samplers import resolve_world_size
 
     gather = config.gather_across_devices and resolve_world_size() > 1
-    if config.loss == "cached_mnrl":
+    if config.loss == Loss.CACHED_MNRL.value:
         return CachedMultipleNegativesRankingLoss(
             model,
             scale=config.scale,
@@ -389,7 +389,7 @@ def build_trainer(
     )
 
     from polyret.models import load_model, resolve_model
-    from polyret.samplers import BatchPlanner, SamplerConfig, epoch_callback, make_batch_sampler
+    from polyret.samplers import BatchPlanner, epoch_callback, make_batch_sampler
 
     output_dir = Path(config.output_dir)
     checkpoint = _last_checkpoint(output_dir) if output_dir.is_dir() else None
@@ -405,13 +405,7 @@ def build_trainer(
         )
 
     data = data if data is not None else load_training_data(config)
-    sampler_config = SamplerConfig(
-        strategy=config.strategy,
-        alpha=config.alpha,
-        pair_weighting=config.pair_weighting,
-        seed=config.seed,
-        max_steps=config.max_steps if config.max_steps > 0 else None,
-    )
+    sampler_config = config.sampler_config()
     metadata = data.train.metadata()
     # Plan once now so that data that cannot fill a batch fails before the model is loaded.
     planner = BatchPlanner(metadata, sampler_config, config.batch_size, seed=config.seed)

@@ -1,0 +1,144 @@
+"""Options of the batch samplers: strategy, alpha, pair weighting, world size, seed.
+
+Light on purpose (no torch): training and experiment configs validate their batch options here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from polyret.configfile import is_int, parse_enum
+from polyret.errors import ConfigError
+
+__all__ = ["BatchStrategy", "PairWeighting", "SamplerConfig", "resolve_world_size"]
+
+
+class BatchStrategy(str, Enum):
+    """Which kind of batch the sampler builds.
+
+    - ``MONO``: every batch is one language ``L``, queries and passages in ``L``. The baseline for
+      monolingual retrieval; cross-lingual pairs in the data are not used.
+    - ``CROSS``: every batch is one ordered pair ``(Lq, Lp)`` with ``Lq != Lp``. The baseline for
+      cross-lingual retrieval; monolingual pairs are not used.
+    - ``HYBRID``: each step is monolingual with probability ``alpha``, otherwise cross-lingual
+      (arXiv 2408.10536). Use it to serve monolingual, cross-lingual and multilingual retrieval
+      with one model; ``alpha=1`` equals ``MONO`` and ``alpha=0`` equals ``CROSS``.
+    """
+
+    MONO = "mono"
+    CROSS = "cross"
+    HYBRID = "hybrid"
+
+
+class PairWeighting(str, Enum):
+    """How the language (mono) or language pair (cross) of each step is drawn.
+
+    - ``UNIFORM``: the languages / pairs take turns: in each round every one with steps left
+      gets one step, in a random order, so small languages are seen as often as large ones
+      until they run out (then the larger ones fill the rest of the epoch).
+    - ``SIZE``: in proportion to the steps each language / pair has left, i.e. a uniformly
+      shuffled order of all steps; the language mix follows the data all through the epoch.
+    """
+
+    UNIFORM = "uniform"
+    SIZE = "size"
+
+
+@dataclass
+class SamplerConfig:
+    """Options of :class:`HybridBatchSampler`; validated on creation (bad values raise ConfigError).
+
+    Attributes:
+        strategy: ``mono``, ``cross`` or ``hybrid`` (see :class:`BatchStrategy`).
+        alpha: hybrid only: probability that a step is monolingual, in [0, 1].
+        pair_weighting: ``uniform`` or ``size`` (see :class:`PairWeighting`).
+        world_size: data-parallel processes sharing one optimizer step; ``None`` reads it from
+            ``torch.distributed`` (or ``$WORLD_SIZE``), else 1. Use 1 with accelerate's
+            ``split_batches=True``, where each batch is split across the processes.
+        seed: seed of the plan; ``None`` takes the trainer's seed. Epoch ``e`` draws from
+            ``SeedSequence([seed, e])``.
+        languages: only use pairs whose query and passage languages are both in this list
+            (``None``: every language of the metadata).
+        max_steps: the steps (of ``world_size`` batches) that will be trained, when training
+            stops inside an epoch; the mono share of the steps trained is then exactly
+            ``round(alpha * max_steps)`` (as far as the epochs' mono and cross steps allow),
+            not only over whole epochs. ``None``: whole epochs.
+    """
+
+    strategy: BatchStrategy | str = BatchStrategy.HYBRID
+    alpha: float = 0.5
+    pair_weighting: PairWeighting | str = PairWeighting.UNIFORM
+    world_size: int | None = None
+    seed: int | None = None
+    languages: Sequence[str] | None = None
+    max_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        self.strategy = parse_enum(BatchStrategy, self.strategy, "strategy")
+        self.pair_weighting = parse_enum(PairWeighting, self.pair_weighting, "pair_weighting")
+        alpha = self.alpha
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)):
+            raise ConfigError(f"alpha={alpha!r}: must be a number in [0, 1]")
+        if not (math.isfinite(alpha) and 0.0 <= alpha <= 1.0):
+            raise ConfigError(f"alpha={alpha!r}: must lie in [0, 1]")
+        self.alpha = float(alpha)
+        if self.world_size is not None and not (is_int(self.world_size) and self.world_size >= 1):
+            raise ConfigError(f"world_size={self.world_size!r}: must be a positive integer or None")
+        if self.seed is not None and not (is_int(self.seed) and self.seed >= 0):
+            raise ConfigError(f"seed={self.seed!r}: must be a non-negative integer or None")
+        if self.max_steps is not None and not (is_int(self.max_steps) and self.max_steps >= 1):
+            raise ConfigError(f"max_steps={self.max_steps!r}: must be a positive integer or None")
+        if self.languages is not None:
+            langs = self.languages
+            if isinstance(langs, str) or not all(isinstance(x, str) and x for x in langs):
+                raise ConfigError(f"languages={langs!r}: must be a list of language codes")
+            if not langs:
+                raise ConfigError("languages=[]: give at least one language, or None for all")
+            if len(set(langs)) != len(langs):
+                raise ConfigError(f"languages={list(langs)!r}: lists a language twice")
+            self.languages = tuple(langs)
+
+    @property
+    def uses_mono(self) -> bool:
+        """Whether monolingual steps occur."""
+        return self.strategy is BatchStrategy.MONO or (
+            self.strategy is BatchStrategy.HYBRID and self.alpha > 0.0
+        )
+
+    @property
+    def uses_cross(self) -> bool:
+        """Whether cross-lingual steps occur."""
+        return self.strategy is BatchStrategy.CROSS or (
+            self.strategy is BatchStrategy.HYBRID and self.alpha < 1.0
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able form, to record next to a checkpoint."""
+        return {
+            "strategy": self.strategy.value,
+            "alpha": self.alpha,
+            "pair_weighting": self.pair_weighting.value,
+            "world_size": self.world_size,
+            "seed": self.seed,
+            "languages": None if self.languages is None else list(self.languages),
+            "max_steps": self.max_steps,
+        }
+
+
+def resolve_world_size(world_size: int | None = None) -> int:
+    """``world_size`` if given, else the size of the ``torch.distributed`` group, ``$WORLD_SIZE``, 1."""
+    if world_size is not None:
+        return world_size
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    env = os.environ.get("WORLD_SIZE", "")
+    return int(env) if env.isdigit() and int(env) > 0 else 1
