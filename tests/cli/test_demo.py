@@ -41,3 +41,11 @@ def test_demo_prints_a_cross_lingual_table(
 def test_demo_rejects_zero_paragraphs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--paragraphs", "0"]) == 2
     assert "--paragraphs 0" in capsys.readouterr().err
+
+
+def test_demo_reports_a_bad_model_before_missing_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["demo", "--model", str(tmp_path / "no-model"), "--data-dir", str(tmp_path / "none")]
+    assert main(argv) == 2
+    assert "no model directory" in capsys.readouterr().err

@@ -136,3 +136,19 @@ def test_debias_with_query_calibration(
         "--out", str(tmp_path / "n"),
     )  # fmt: skip
     assert code == 2 and "not queries" in err
+
+
+def test_debias_defaults_to_the_bundled_model(
+    capsys, bundled_stand_in: Path, calibration_dir: Path, tmp_path: Path
+) -> None:
+    args = ["--calibration", str(calibration_dir), "--sentences", "10"]
+    code, err = _run(capsys, *args, "--out", str(tmp_path / "c"))
+    assert code == 0, err
+    record = json.loads((tmp_path / "c" / "polyret_debias.json").read_text())
+    assert record["base_model"] == "bundled:multilingual-e5-small"
+
+
+def test_a_bad_model_is_reported_before_missing_calibration(capsys, tmp_path: Path) -> None:
+    args = ["--model", str(tmp_path / "no-model"), "--calibration", str(tmp_path / "no-text")]
+    code, err = _run(capsys, *args, "--out", str(tmp_path / "out"))
+    assert code == 2 and "no model directory" in err

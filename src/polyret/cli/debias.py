@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from polyret.errors import ConfigError
+from polyret.models.resolve import DEFAULT_MODEL
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        required=True,
-        help="model spec: a folder, a hub id or bundled:multilingual-e5-small",
+        default=DEFAULT_MODEL,
+        help=f"model spec: a folder, a hub id or a bundled model (default {DEFAULT_MODEL})",
     )
     p.add_argument(
         "--calibration",
@@ -106,7 +107,9 @@ def main(argv: list[str]) -> int:
 
     from polyret import __version__
     from polyret.debias.calibration import load_calibration
+    from polyret.models import resolve_model
 
+    resolved = resolve_model(args.model)  # a bad model is reported before missing text
     calibration = load_calibration(
         args.calibration,
         languages=args.languages,
@@ -130,7 +133,7 @@ def main(argv: list[str]) -> int:
     from polyret.debias.fit import fit_centering, save_debiased_model
     from polyret.models import load_model
 
-    model = load_model(args.model, device=args.device)
+    model = load_model(resolved, device=args.device)
     logger.info(
         "encoding %d sentences x %d languages (%s)",
         args.sentences,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from polyret.errors import ConfigError
+from polyret.models.resolve import DEFAULT_MODEL
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        required=True,
-        help="model spec: a folder, a hub id or bundled:multilingual-e5-small",
+        default=DEFAULT_MODEL,
+        help=f"model spec: a folder, a hub id or a bundled model (default {DEFAULT_MODEL})",
     )
     p.add_argument(
         "--dataset",
@@ -178,14 +179,18 @@ def main(argv: list[str]) -> int:
         raise ConfigError("--save-runs needs --out")
     if args.debias_queries and not args.debias:
         raise ConfigError("--debias-queries needs --debias SOURCE")
-    if args.dataset == "miracl" or args.dataset.startswith("beir:"):
-        if args.debias:
-            raise ConfigError(
-                "--debias applies to LAReQA datasets; for a corpus, debias the model with "
-                "polyret debias and evaluate the saved folder"
-            )
+    corpus = args.dataset == "miracl" or args.dataset.startswith("beir:")
+    if corpus and args.debias:
+        raise ConfigError(
+            "--debias applies to LAReQA datasets; for a corpus, debias the model with "
+            "polyret debias and evaluate the saved folder"
+        )
+    from polyret.models import resolve_model
+
+    resolved = resolve_model(args.model)  # a bad model is reported before a missing dataset
+    if corpus:
         return _corpus_eval(args, languages)
-    return _lareqa_eval(args, argv, languages, seen)
+    return _lareqa_eval(args, argv, resolved, languages, seen)
 
 
 def _corpus_eval(args: argparse.Namespace, languages: list[str] | None) -> int:
@@ -220,7 +225,11 @@ def _corpus_eval(args: argparse.Namespace, languages: list[str] | None) -> int:
 
 
 def _lareqa_eval(
-    args: argparse.Namespace, argv: list[str], languages: list[str] | None, seen: list[str] | None
+    args: argparse.Namespace,
+    argv: list[str],
+    resolved: Any,
+    languages: list[str] | None,
+    seen: list[str] | None,
 ) -> int:
     from polyret import __version__
     from polyret.data.lareqa import load_lareqa
@@ -229,7 +238,7 @@ def _lareqa_eval(
         language_bias,
         write_lareqa_runs,
     )
-    from polyret.models import load_model, resolve_model
+    from polyret.models import load_model
     from polyret.reports.lareqa import headline_table
 
     start = time.perf_counter()
@@ -271,7 +280,6 @@ def _lareqa_eval(
             evaluated=dataset,
         )
     t_data = time.perf_counter()
-    resolved = resolve_model(args.model)
     model = load_model(resolved, device=args.device)
     t_model = time.perf_counter()
     logger.info(
