@@ -119,3 +119,12 @@ def test_eval_registry_name(shared_data: Path, tiny_model_dir: Path, tmp_path: P
     # de->all and es->all: only the 196 shared ids have two answers; the bias measures use those
     assert res["bias_queries"] == {"used": 392, "left_out": 620}
     assert (res["bias"]["de"]["n_queries"], res["bias"]["de"]["n_left_out"]) == (196, 316)
+
+
+def test_unknown_dataset_lists_every_dataset_eval_takes(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["eval", "--model", str(tiny_model_dir), "--dataset", "xquad"]
+    _one_line_error(
+        capsys, argv, "unknown dataset 'xquad'", "xquad-r", "mlqa-r", "ntrex", "miracl", "beir:PATH"
+    )

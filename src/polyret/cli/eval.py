@@ -179,6 +179,7 @@ def main(argv: list[str]) -> int:
         raise ConfigError("--save-runs needs --out")
     if args.debias_queries and not args.debias:
         raise ConfigError("--debias-queries needs --debias SOURCE")
+    _check_dataset_name(args.dataset)
     corpus = args.dataset == "miracl" or args.dataset.startswith("beir:")
     if corpus and args.debias:
         raise ConfigError(
@@ -191,6 +192,28 @@ def main(argv: list[str]) -> int:
     if corpus:
         return _corpus_eval(args, languages)
     return _lareqa_eval(args, argv, resolved, languages, seen)
+
+
+def _check_dataset_name(name: str) -> None:
+    """Refuse a name that is neither a known dataset nor a path, listing what eval takes."""
+    from polyret.corpus.datasets import parse_dataset
+    from polyret.data.registry import DATASETS
+
+    lareqa = [n for n, info in DATASETS.items() if info.relpath.startswith("lareqa/")]
+    if name in lareqa or name in NTREX_NAMES or "/" in name or "\\" in name:
+        return
+    try:
+        parse_dataset(name)  # miracl, beir:PATH
+        return
+    except ConfigError:
+        pass
+    if Path(name).expanduser().is_dir():
+        return
+    known = [*lareqa, NTREX_NAMES[0], "miracl", "beir:PATH"]
+    raise ConfigError(
+        f"unknown dataset {name!r}; polyret eval takes {', '.join(known)}, or a folder of "
+        "LAReQA <lang>.json files"
+    )
 
 
 def _corpus_eval(args: argparse.Namespace, languages: list[str] | None) -> int:
