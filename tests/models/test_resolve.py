@@ -123,3 +123,16 @@ def test_saved_bundled_model_reloads_without_a_pooler(
     assert again[0].auto_model.pooler is None
     text = ["query: Wo liegt Paris?"]
     assert abs(float((again.encode(text) @ model.encode(text).T)[0, 0]) - 1.0) < 1e-6
+
+
+def test_model_info_says_a_converted_bundled_model_is_converted(
+    bundled_stand_in: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from polyret.cli.main import main
+
+    assert main(["model", "info", "--no-load"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "converted: True" in [line.strip() for line in lines]
+    resolved = resolve_model("bundled:multilingual-e5-small")
+    assert resolved.to_dict()["converted"] is True and not resolved.converted
+    assert "converted" not in resolve_model(bundled_stand_in).to_dict()  # a plain folder

@@ -40,6 +40,7 @@ def _info(spec: str, load: bool) -> dict:
 
     resolved = resolve_model(spec)
     info: dict = resolved.to_dict()
+    info.pop("converted_now", None)  # `converted` says that the folder is converted
     marker = resolved.path / CONVERSION_MARKER
     if marker.is_file():
         info["conversion"] = json.loads(marker.read_text(encoding="utf-8"))

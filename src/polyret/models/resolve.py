@@ -42,12 +42,11 @@ class ResolvedModel:
     converted: bool = False  # True when this call ran the bundled conversion
 
     def to_dict(self) -> dict[str, str | bool]:
-        return {
-            "spec": self.spec,
-            "kind": self.kind,
-            "path": str(self.path),
-            "converted": self.converted,
-        }
+        out: dict[str, str | bool] = {"spec": self.spec, "kind": self.kind, "path": str(self.path)}
+        if self.kind == "bundled":
+            out["converted"] = True  # the folder holds the converted model
+            out["converted_now"] = self.converted  # this call ran the conversion
+        return out
 
 
 def bundled_names() -> list[str]:
