@@ -270,3 +270,17 @@ def test_saved_config_reruns(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path)
     assert TrainConfig.from_dict(saved) == _config(
         tiny_model_dir, qa_dir, tmp_path / "run", max_steps=1, dev_fraction=0.0
     )
+
+
+def test_train_help_shows_each_default_once(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    options = re.split(r"\n  (?=--)", out.split("options:", 1)[1])
+    assert len(options) > 30
+    for option in options:
+        assert option.count("default") <= 1, option
+    assert "(default: None)" not in out
+    assert "(default: bundled:multilingual-e5-small)" in out

@@ -31,7 +31,7 @@ class TrainConfig:
 
     # model and output
     model: str = _opt(
-        "base model: local dir, hub id or bundled:multilingual-e5-small",
+        "base model: a local dir, a hub id or a bundled model",
         default="bundled:multilingual-e5-small",
     )
     output_dir: str = _opt(
@@ -208,7 +208,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type = TrainConfi
         tp, _ = _base_type(_field_type(cls, f.name))
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        help_text = f"{f.metadata.get('help', '')} (default: {default})"
+        help_text = f.metadata.get("help", "")
+        # A help text that explains its default already (or a None default) gets no second one.
+        if default is not None and "default" not in help_text:
+            help_text += f" (default: {default})"
         if tp is bool:
             parser.add_argument(
                 flag,
