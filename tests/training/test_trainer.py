@@ -138,6 +138,19 @@ def test_a_checkpoint_written_without_the_pooler_setting_is_resumed(
     assert json.loads(st_config.read_text())["model_kwargs"] == {"add_pooling_layer": False}
 
 
+def test_training_on_cpu_does_not_warn_about_pinned_memory(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    import warnings
+
+    # No device given, as in the quickstart (device="cpu" already turns pinning off).
+    config = _config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=1, device=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(config)
+    assert not [w for w in caught if "pin_memory" in str(w.message)]
+
+
 def test_saved_poolerless_models_reload_without_a_pooler(
     tiny_poolerless_model_dir: Path, qa_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -357,6 +357,8 @@ def train(
     if resume and checkpoint is not None:
         _check_checkpoint(checkpoint, model)
     prompts = _prompts(model)
+    # Pinned memory only speeds up copies to a GPU; on CPU torch warns that it goes unused.
+    uses_cuda = torch.cuda.is_available() and not (config.device or "").startswith("cpu")
     loss = build_loss(model, config)
     evaluator = (
         LareqaDevEvaluator(data.dev, config.eval_batch_size) if data.dev is not None else None
@@ -384,6 +386,7 @@ def train(
         batch_sampler=factory,
         prompts=prompts,
         dataloader_num_workers=config.dataloader_workers,
+        dataloader_pin_memory=uses_cuda,
         dataloader_drop_last=True,
         use_cpu=config.device == "cpu",
         **_precision_flags(config.precision),
