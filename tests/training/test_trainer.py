@@ -151,6 +151,14 @@ def test_training_on_cpu_does_not_warn_about_pinned_memory(
     assert not [w for w in caught if "pin_memory" in str(w.message)]
 
 
+def test_a_finished_run_keeps_one_checkpoint_beside_the_final_model(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    result = train(_config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=3, save_steps=1))
+    assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-3"]
+    assert result.final_model.is_dir()
+
+
 def test_saved_poolerless_models_reload_without_a_pooler(
     tiny_poolerless_model_dir: Path, qa_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

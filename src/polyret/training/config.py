@@ -102,7 +102,11 @@ class TrainConfig:
     )
     eval_batch_size: int = _opt("batch size for dev evaluation encoding", default=64)
     save_steps: int = _opt("checkpoint every N steps (0: only at the end)", default=0)
-    save_total_limit: int = _opt("checkpoints kept", default=2)
+    save_total_limit: int = _opt(
+        "checkpoints kept, the newest (one is enough to resume; each holds the weights and the "
+        "optimizer state)",
+        default=1,
+    )
     logging_steps: int = _opt("log loss every N steps", default=10)
     dataloader_workers: int = _opt("data loader worker processes", default=0)
     device: str | None = _opt("cpu, cuda, ... (default: what accelerate picks)", default=None)
