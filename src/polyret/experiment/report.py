@@ -246,9 +246,14 @@ def _findings(
             else "not significant after Holm correction"
         )
         caveat = "" if t.covers_seeds else "; one seed, seed variance not covered"
+        if t.diff == 0:
+            change = f"{h} and {b} are equal on {kind} mAP"
+        else:
+            side = "higher" if t.diff > 0 else "lower"
+            change = f"{h} is {abs(t.diff):.4f} {kind} mAP {side} than {b}"
         lines.append(
-            f"- {h} vs {b}, {kind}: {t.diff:+.4f} mAP, 95% CI [{t.ci_low:+.4f}, {t.ci_high:+.4f}] "
-            f"(p={t.p:.3g}, Holm p={t.p_holm:.3g}: {verdict}{caveat})."
+            f"- {change} (difference 95% CI [{t.ci_low:+.4f}, {t.ci_high:+.4f}], "
+            f"p={t.p:.3g}, Holm p={t.p_holm:.3g}: {verdict}{caveat})."
         )
     return lines
 
