@@ -61,6 +61,14 @@ def _config(tmp_path: Path) -> ExperimentConfig:
     )
 
 
+def test_heatmap_title_does_not_call_the_diagonal_cross_lingual(results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    runs = {"mono": [results]}
+    text = write_report(_config(tmp_path), results, runs, tmp_path / "report", {}).read_text()
+    assert "## mAP per query × candidate language: mono " in text
+    assert "Monolingual settings on the diagonal, cross-lingual ones off it." in text
+    assert "Cross-lingual mAP" not in text
+
+
 def test_findings_read_without_double_negatives(results, other_results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import re
 

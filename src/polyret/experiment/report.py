@@ -545,7 +545,10 @@ def write_report(
             "",
             "![trade-off](tradeoff.png)",
             "",
-            f"## Cross-lingual mAP: {best} (best mean of mono, cross and multi mAP) minus base",
+            f"## mAP per query × candidate language: {best} (best mean of mono, cross and multi "
+            "mAP) minus base",
+            "",
+            "Monolingual settings on the diagonal, cross-lingual ones off it.",
             "",
             "![delta heatmap](heatmap_best_minus_base.png)",
         ]
