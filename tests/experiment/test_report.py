@@ -61,6 +61,14 @@ def _config(tmp_path: Path) -> ExperimentConfig:
     )
 
 
+def test_bias_columns_are_explained_in_one_line_each(results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    text = write_report(_config(tmp_path), results, {}, tmp_path / "report", {}).read_text()
+    lines = text.splitlines()
+    for name in ("Rank distance", "Same-language-first"):
+        [line] = [x for x in lines if x.startswith(f"- {name}: ")]
+        assert "lower means less language bias" in line
+
+
 def test_heatmap_title_does_not_call_the_diagonal_cross_lingual(results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     runs = {"mono": [results]}
     text = write_report(_config(tmp_path), results, runs, tmp_path / "report", {}).read_text()

@@ -258,6 +258,15 @@ def _findings(
     return lines
 
 
+BIAS_LINES = [
+    "- Rank distance: in the multilingual pool, how many ranks lie between a question's best- "
+    "and worst-ranked answers (one per language), averaged over questions; lower means less "
+    "language bias.",
+    "- Same-language-first: the share of questions whose best-ranked answer is the one in the "
+    "question's own language; lower means less language bias (chance: 1 / number of answers).",
+]
+
+
 def centering_section(
     config: ExperimentConfig, table: dict[str, dict[str, tuple[float, float]]], suffix: str
 ) -> list[str]:
@@ -515,6 +524,8 @@ def write_report(
         "## Main results",
         "",
         *_table(table, COLUMNS, seeds),
+        "",
+        *BIAS_LINES,
     ]
     if config.eval.seen_languages:
         cols = [(f"{p}_{k}_map", f"{p} {k}") for k in KINDS for p in ("seen", "unseen")]
