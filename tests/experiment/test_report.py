@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lareqa_fixture import write_parallel_lareqa
 from polyret.experiment.config import ExperimentConfig
@@ -59,6 +60,40 @@ def _config(tmp_path: Path) -> ExperimentConfig:
             "seeds": [1, 2],
         }
     )
+
+
+def test_report_header_states_the_training_setup(results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = _config(tmp_path)
+    meta = {
+        "polyret": "0.1.0",
+        "hardware": "CPU x86_64, 2 cores",
+        "command": "polyret experiment --config tiny.yaml",
+        "base_model": config.base_model,
+        "seeds": "1, 2",
+        "train_steps": 40,
+        "wall_time_this_invocation_s": 2555.4,
+    }
+    runs = {"mono": [results, results], "hybrid-0.25": [results, results]}
+    report = write_report(config, results, runs, tmp_path / "report", meta)
+    text = report.read_text()
+    header = text.split("## Main results")[0]
+    for needle in (
+        "[experiment.yaml](experiment.yaml)",
+        "- Base model: bundled:multilingual-e5-small",
+        "- Training data: mlqa-r, languages ar, de, en",
+        "40 optimizer steps per run, batch size 32 pairs per device, learning rate 2e-05",
+        "scale 20 (1 / temperature)",
+        "precision auto",
+        "mono: monolingual batches only (α = 1); cross: cross-lingual batches only (α = 0); "
+        "hybrid-0.25: hybrid, α = 0.25",
+        "- Seeds: 1, 2",
+        "- Wall time of this invocation: 42 min 35 s",
+        "- Polyret version: 0.1.0",
+    ):
+        assert needle in header, needle
+    assert "wall_time_this_invocation_s" not in text and "_s:" not in text
+    saved = yaml.safe_load((tmp_path / "report" / "experiment.yaml").read_text())
+    assert ExperimentConfig.from_dict(saved) == config
 
 
 def test_bias_columns_are_explained_in_one_line_each(results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
