@@ -48,7 +48,7 @@ def test_each_strategy_trains_and_saves_a_loadable_model(
     result = train(_config(tiny_model_dir, qa_dir, tmp_path / "run", strategy=strategy, alpha=0.5))
     assert result.global_step == 6
     model = SentenceTransformer(str(result.final_model), device="cpu")
-    assert model.prompts["query"] == "query: " and model.prompts["passage"] == "passage: "
+    assert model.prompts == {"query": "query: ", "document": "passage: "}
     assert model.encode_query(["Which river is number 3?"]).shape == (1, 32)
     kinds = set()
     for line in (tmp_path / "run" / BATCH_LOG_DIR / "epoch-0.jsonl").read_text().splitlines():

@@ -248,9 +248,9 @@ def save_debiased_model(
 ) -> Path:
     """Save ``model`` with ``debiaser`` appended to folder ``out`` (atomically), with a JSON record."""
     out = Path(out)
-    from polyret.models.save import remember_architecture
+    from polyret.models.save import remember_architecture, standard_prompts
 
-    debiased = remember_architecture(debiaser.attach(model))
+    debiased = standard_prompts(remember_architecture(debiaser.attach(model)))
     with atomic_path(out) as tmp:
         debiased.save(str(tmp))
         write_json(

