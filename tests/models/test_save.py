@@ -44,3 +44,29 @@ def test_a_passage_prompt_alone_becomes_document_and_a_different_one_stays(
         "passage": "p: ",
         "document": "d: ",
     }
+
+
+def test_a_named_model_carries_its_name_and_revision(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from polyret.models import load_model
+    from polyret.models.identity import folder_digest, read_identity
+
+    model = SentenceTransformer(str(tiny_model_dir), device="cpu")
+    save_model(model, tmp_path / "a", name="polyret/a", kind="test")
+    record = read_identity(tmp_path / "a")
+    assert record is not None and record["name"] == "polyret/a" and record["kind"] == "test"
+    loaded = load_model(tmp_path / "a", device="cpu")
+    assert loaded.model_card_data.model_name == "polyret/a"
+    assert loaded.model_card_data.base_model_revision == record["revision"]
+    # The revision is a digest of the files (polyret's records and README.md left out) ...
+    assert folder_digest(tmp_path / "a") == record["revision"]
+    (tmp_path / "a" / "README.md").write_text("# another card\n")
+    assert folder_digest(tmp_path / "a") == record["revision"]
+    # ... so other weights under the same name get another revision.
+    with torch.no_grad():
+        model[0].auto_model.embeddings.word_embeddings.weight[0, 0] += 1.0
+    save_model(model, tmp_path / "b", name="polyret/a")
+    assert read_identity(tmp_path / "b")["revision"] != record["revision"]  # type: ignore[index]
+    # A folder polyret did not write keeps sentence-transformers' (lack of a) name.
+    assert load_model(tiny_model_dir, device="cpu").model_card_data.model_name is None

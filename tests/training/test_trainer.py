@@ -11,6 +11,7 @@ from transformers import TrainerCallback
 from lareqa_fixture import write_parallel_lareqa
 from polyret.cli.main import main
 from polyret.errors import ConfigError
+from polyret.models.identity import read_identity
 from polyret.training.config import TrainConfig
 from polyret.training.trainer import BATCH_LOG_DIR, CONFIG_FILE, SUMMARY_FILE, train
 
@@ -49,6 +50,9 @@ def test_each_strategy_trains_and_saves_a_loadable_model(
     assert result.global_step == 6
     model = SentenceTransformer(str(result.final_model), device="cpu")
     assert model.prompts == {"query": "query: ", "document": "passage: "}
+    identity = read_identity(result.final_model)  # the run's name, e.g. for mteb
+    assert identity is not None and identity["name"] == "polyret/run"
+    assert identity["strategy"] == strategy and identity["kind"] == "trained"
     assert model.encode_query(["Which river is number 3?"]).shape == (1, 32)
     kinds = set()
     for line in (tmp_path / "run" / BATCH_LOG_DIR / "epoch-0.jsonl").read_text().splitlines():

@@ -246,16 +246,27 @@ def save_debiased_model(
     *,
     record: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Save ``model`` with ``debiaser`` appended to folder ``out`` (atomically), with a JSON record."""
+    """Save ``model`` with ``debiaser`` appended to folder ``out`` (atomically), with a JSON record
+    and a name of its own, ``polyret/<folder name>`` (see :mod:`polyret.models.identity`)."""
     out = Path(out)
+    from polyret.models.identity import model_name, write_identity
     from polyret.models.save import remember_architecture, standard_prompts
 
     debiased = standard_prompts(remember_architecture(debiaser.attach(model)))
+    name = model_name(out.resolve().name)
+    debiased.model_card_data.model_name = name
     with atomic_path(out) as tmp:
         debiased.save(str(tmp))
         write_json(
             tmp / RECORD_FILE,
             {"method": debiaser.method, "languages": debiaser.languages, **(record or {})},
+        )
+        write_identity(
+            tmp,
+            name,
+            kind="debiased",
+            method=debiaser.method,
+            base_model=(record or {}).get("base_model"),
         )
     return out
 
@@ -284,7 +295,10 @@ def load_debiased(path: str | os.PathLike[str], device: str | None = None) -> Se
             f"this sentence-transformers cannot map polyret's module class; load {path} with "
             f"SentenceTransformer(path, trust_remote_code=True)"
         )
+    from polyret.models.identity import apply_identity
+
     try:
-        return loader(str(path), module_classes(), device=device, local_files_only=True)
+        model = loader(str(path), module_classes(), device=device, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load debiased model {path}: {exc}") from None
+    return apply_identity(model, path)

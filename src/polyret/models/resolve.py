@@ -138,6 +138,7 @@ def load_model(
     """Resolve ``spec`` and load it with sentence-transformers (``trust_remote_code`` off by default)."""
     from sentence_transformers import SentenceTransformer
 
+    from polyret.models.identity import apply_identity
     from polyret.models.save import remember_architecture, standard_prompts
 
     resolved = spec if isinstance(spec, ResolvedModel) else resolve_model(spec)
@@ -163,4 +164,7 @@ def load_model(
         raise ModelError(
             f"cannot load model {resolved.spec!r} from {resolved.path}: {exc}"
         ) from None
-    return standard_prompts(remember_architecture(model))
+    if resolved.kind == "hub":  # loaded offline: sentence-transformers leaves it unnamed
+        model.model_card_data.model_name = resolved.spec
+    # polyret's own models carry their name (polyret.models.identity), e.g. for mteb.
+    return apply_identity(standard_prompts(remember_architecture(model)), resolved.path)

@@ -68,11 +68,29 @@ def standard_prompts(model: SentenceTransformer) -> SentenceTransformer:
     return model
 
 
-def save_model(model: SentenceTransformer, path: str | os.PathLike[str]) -> Path:
+def save_model(
+    model: SentenceTransformer,
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    **details: Any,
+) -> Path:
     """``model.save(path)`` with the architecture remembered (see :func:`remember_architecture`)
-    and the prompts under their standard names (see :func:`standard_prompts`)."""
+    and the prompts under their standard names (see :func:`standard_prompts`).
+
+    ``name`` (``polyret/...``, see :mod:`polyret.models.identity`): the model's name, written with
+    a revision and ``details`` into ``polyret_model.json`` and set on ``model``'s card data.
+    """
+    from polyret.models.identity import write_identity
+
     path = Path(path)
+    if name is not None:
+        model.model_card_data.model_name = name  # the title of sentence-transformers' README
+        model.model_card_data.base_model_revision = None
     standard_prompts(remember_architecture(model)).save(str(path))
+    if name is not None:
+        record = write_identity(path, name, **details)
+        model.model_card_data.base_model_revision = record["revision"]
     return path
 
 

@@ -315,6 +315,7 @@ def train(
     )
 
     from polyret.models import load_model, resolve_model
+    from polyret.models.identity import model_name
     from polyret.models.save import save_model
     from polyret.samplers import BatchPlanner, SamplerConfig, epoch_callback, make_batch_sampler
 
@@ -424,7 +425,17 @@ def train(
             else:
                 dev_metrics = evaluator(model, steps=trainer.state.global_step)
         with atomic_path(final) as tmp:
-            save_model(model, tmp)
+            save_model(
+                model,
+                tmp,
+                name=model_name(output_dir.resolve().name),  # the run's name, for mteb and others
+                kind="trained",
+                base_model=config.model,
+                strategy=config.strategy,
+                alpha=config.alpha,
+                seed=config.seed,
+                polyret_version=__version__,
+            )
     summary = {
         "polyret_version": __version__,
         "global_step": trainer.state.global_step,
