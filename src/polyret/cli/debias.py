@@ -162,10 +162,8 @@ def main(argv: list[str]) -> int:
     if args.method == "project":
         record["k"] = debiaser.k  # type: ignore[attr-defined]
     save_debiased_model(model, debiaser, args.out, record=record)
-    how = (
-        "SentenceTransformer(path) loads it as is"
-        if args.method == "project"
-        else "load it with polyret.debias.load_debiased(path), or SentenceTransformer(path, trust_remote_code=True)"
-    )
-    print(f"wrote {args.out} ({args.method}, {len(calibration.texts)} languages); {how}")
+    from polyret.debias.fit import HOW_TO_LOAD
+
+    languages = len(calibration.texts)
+    print(f"wrote {args.out} ({args.method}, {languages} languages); {HOW_TO_LOAD[args.method]}")
     return 0
