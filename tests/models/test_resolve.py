@@ -162,3 +162,20 @@ def test_conversion_logs_the_final_path_only(
     assert resolved.converted
     assert f"converted bundled:multilingual-e5-small in 0.0 s: {resolved.path}" in caplog.text
     assert ".tmp" not in caplog.text
+
+
+def test_model_info_shows_the_name_of_a_model_polyret_wrote(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from sentence_transformers import SentenceTransformer
+
+    from polyret.cli.main import main
+    from polyret.models.save import save_model
+
+    model = SentenceTransformer(str(tiny_model_dir), device="cpu")
+    save_model(model, tmp_path / "m", name="polyret/m")
+    assert main(["model", "info", str(tmp_path / "m"), "--no-load", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["name"] == "polyret/m" and info["revision"]
