@@ -552,6 +552,7 @@ def test_trainer_trains_on_the_sampler_batches(tiny_model_dir, tmp_path) -> None
     assert trainer.state.global_step == 4
     sampler = factory.samplers[0]
     assert sampler.epoch == 1, "set_epoch reached the sampler"
+    assert sampler.iterated_epochs == [0, 1], "each epoch's own plan was iterated"
     expected = []
     for epoch in (0, 1):
         for info in sampler.plan(epoch):

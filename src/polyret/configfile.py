@@ -1,14 +1,36 @@
-"""Reading YAML configuration files and rejecting unknown keys, shared by every config."""
+"""Reading YAML configuration files, rejecting unknown keys and checking values, shared by every
+config."""
 
 from __future__ import annotations
 
 import difflib
 import os
 from collections.abc import Iterable, Mapping
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from polyret.errors import ConfigError
+
+E = TypeVar("E", bound=Enum)
+
+
+def parse_enum(cls: type[E], value: Any, name: str) -> E:
+    """``value`` as a member of ``cls`` (a member or its value); ConfigError naming the choices."""
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls(value)
+    except ValueError:
+        choices = ", ".join(str(m.value) for m in cls)
+        raise ConfigError(f"{name}={value!r}: must be one of {choices}") from None
+
+
+def is_int(value: Any) -> bool:
+    """An integer (numpy's too), not a bool."""
+    import numpy as np
+
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -54,3 +54,33 @@ def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
         while block := f.read(chunk_size):
             h.update(block)
     return h.hexdigest()
+
+
+def read_lines(path: str | os.PathLike[str], expected: int | None = None) -> list[str]:
+    """The lines of a UTF-8 text file (gzip when the name ends in .gz), without line ends.
+
+    Only ``\\n`` ends a line (the upstream files end lines with ``\\r\\n``; a lone ``\\r`` inside a
+    sentence stays). ``expected``: the line count the file must have (line-aligned files).
+    """
+    import gzip
+
+    from polyret.errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", path=path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as f:
+            text = f.read()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path) from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"cannot read: {exc}", path=path) from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines = [line.removesuffix("\r") for line in lines]
+    if expected is not None and len(lines) != expected:
+        raise DataError(f"{len(lines)} lines, expected {expected} (line-aligned files)", path=path)
+    return lines

@@ -25,8 +25,11 @@ How an epoch is planned (:meth:`BatchPlanner.plan`):
    one step per cell per round, random order within a round) or follow a uniform shuffle of
    all steps, so each cell appears in proportion to its size (``"size"``).
 
-The plan depends only on the data, the configuration and ``seed + epoch``; its length is the
-same in every epoch and is known without drawing anything. Only full batches are yielded, so the
+The plan depends only on the data, the configuration, the seed and the epoch
+(``SeedSequence([seed, epoch])``); its length is the same in every epoch and is known without
+drawing anything. "Group" above is the *linked* group (``PairMetadata.exclusive``): question ids
+that share a query, an answer sentence or a paragraph are one group, so a batch never holds a
+passage twice. Only full batches are yielded, so the
 trainer's ``drop_last`` is always treated as true.
 """
 
@@ -44,6 +47,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
+from polyret.configfile import is_int, parse_enum
 from polyret.errors import ConfigError
 from polyret.pairs import METADATA_COLUMNS, PairMetadata, PairSet, fingerprint_texts
 
@@ -97,20 +101,6 @@ class PairWeighting(str, Enum):
     SIZE = "size"
 
 
-def _enum(cls: type[Enum], value: Any, name: str) -> Any:
-    if isinstance(value, cls):
-        return value
-    try:
-        return cls(value)
-    except ValueError:
-        choices = ", ".join(m.value for m in cls)
-        raise ConfigError(f"{name}={value!r}: must be one of {choices}") from None
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
 @dataclass
 class SamplerConfig:
     """Options of :class:`HybridBatchSampler`; validated on creation (bad values raise ConfigError).
@@ -141,19 +131,19 @@ class SamplerConfig:
     max_steps: int | None = None
 
     def __post_init__(self) -> None:
-        self.strategy = _enum(BatchStrategy, self.strategy, "strategy")
-        self.pair_weighting = _enum(PairWeighting, self.pair_weighting, "pair_weighting")
+        self.strategy = parse_enum(BatchStrategy, self.strategy, "strategy")
+        self.pair_weighting = parse_enum(PairWeighting, self.pair_weighting, "pair_weighting")
         alpha = self.alpha
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)):
             raise ConfigError(f"alpha={alpha!r}: must be a number in [0, 1]")
         if not (math.isfinite(alpha) and 0.0 <= alpha <= 1.0):
             raise ConfigError(f"alpha={alpha!r}: must lie in [0, 1]")
         self.alpha = float(alpha)
-        if self.world_size is not None and not (_is_int(self.world_size) and self.world_size >= 1):
+        if self.world_size is not None and not (is_int(self.world_size) and self.world_size >= 1):
             raise ConfigError(f"world_size={self.world_size!r}: must be a positive integer or None")
-        if self.seed is not None and not (_is_int(self.seed) and self.seed >= 0):
+        if self.seed is not None and not (is_int(self.seed) and self.seed >= 0):
             raise ConfigError(f"seed={self.seed!r}: must be a non-negative integer or None")
-        if self.max_steps is not None and not (_is_int(self.max_steps) and self.max_steps >= 1):
+        if self.max_steps is not None and not (is_int(self.max_steps) and self.max_steps >= 1):
             raise ConfigError(f"max_steps={self.max_steps!r}: must be a positive integer or None")
         if self.languages is not None:
             langs = self.languages
@@ -313,7 +303,7 @@ class BatchPlanner:
         seed: int = 0,
         verbose: bool = True,
     ) -> None:
-        if not (_is_int(batch_size) and batch_size >= 1):
+        if not (is_int(batch_size) and batch_size >= 1):
             raise ConfigError(f"batch_size={batch_size!r}: must be a positive integer")
         self.metadata = metadata
         self.config = config
@@ -530,7 +520,7 @@ class BatchPlanner:
 
     def plan(self, epoch: int = 0) -> list[BatchInfo]:
         """The batches of ``epoch``, in the order the sampler yields them (cached per epoch)."""
-        if not (_is_int(epoch) and epoch >= 0):
+        if not (is_int(epoch) and epoch >= 0):
             raise ConfigError(f"epoch={epoch!r}: must be a non-negative integer")
         if self._plan_cache is not None and self._plan_cache[0] == epoch:
             return list(self._plan_cache[1])
@@ -638,7 +628,7 @@ class HybridBatchSampler(DefaultBatchSampler):
 
     The trainer creates it as ``batch_sampler(dataset, batch_size=..., drop_last=...,
     valid_label_columns=..., generator=..., seed=...)``; bind ``metadata`` and ``config`` first,
-    e.g. with :func:`make_batch_sampler`. Reseeds with ``seed + epoch`` at every ``__iter__``;
+    e.g. with :func:`make_batch_sampler`. Plans epoch ``self.epoch`` at every ``__iter__``;
     ``len()`` is exact. ``drop_last`` is always true (only full batches are yielded).
     """
 

@@ -61,6 +61,25 @@ def _one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str], *words:
         assert w in err, err
 
 
+def test_eval_records_the_precision(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from polyret.precision import resolve_precision
+
+    data = write_random_dataset(tmp_path / "data")
+    base = ["eval", "--model", str(tiny_model_dir), "--dataset", str(data), "--no-progress",
+            "--device", "cpu"]  # fmt: skip
+    summaries = {}
+    for precision in ("fp32", "bf16", "auto"):
+        out = tmp_path / precision
+        assert main([*base, "--out", str(out), "--precision", precision]) == 0
+        res = json.loads((out / "results.json").read_text())
+        expected = resolve_precision(precision, "cpu")
+        assert res["options"]["precision"] == expected
+        assert f"**precision**: {expected}" in (out / "report.md").read_text()
+        summaries[precision] = res["summary"]
+    for key, value in summaries["fp32"].items():  # bf16 keeps the tiny model's metrics
+        assert summaries["bf16"][key] == pytest.approx(value, abs=0.05), key
+
+
 def test_bad_data_is_one_line(
     tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -75,6 +94,9 @@ def test_bad_data_is_one_line(
     _one_line_error(capsys, [*base, "--languages", "en", "fr"], "fr", "available: de, en")
     _one_line_error(capsys, [*base, "--save-runs"], "--save-runs needs --out")
     _one_line_error(capsys, [*base[:3], "--dataset", str(tmp_path / "none")], "not found")
+    with pytest.raises(SystemExit):
+        main([*base, "--precision", "fp8"])
+    assert "invalid choice: 'fp8'" in capsys.readouterr().err
 
 
 def test_eval_defaults_to_the_bundled_model(

@@ -23,7 +23,7 @@ def test_two_processes_encode_what_one_process_does(
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
         "-m", "polyret.corpus.encode", "--model", str(tiny_model_dir), "--dataset", "miracl",
         "--languages", "sw", "--data-dir", str(root), "--encode-dir", str(enc), "--shard-size", "6",
-        "--dtype", "float32", "--batch-size", "4", "--no-progress",
+        "--dtype", "float32", "--batch-size", "4", "--no-progress", "--precision", "fp32",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

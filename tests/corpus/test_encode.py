@@ -154,6 +154,22 @@ def test_a_mismatched_manifest_is_an_error(tiny_model, tmp_path: Path) -> None:
     assert info.value.field == "header.corpus.files"
 
 
+def test_the_precision_is_part_of_the_encoding(tiny_model, tmp_path: Path) -> None:
+    from polyret.precision import precision_scope
+
+    corpus = docs(10)
+    root = tmp_path / "enc"
+    fp32 = encode(tiny_model, corpus, root)
+    assert "precision" not in fp32.corpus.header  # fp32 folders of older versions stay reusable
+    with precision_scope(tiny_model, "bf16"):
+        with pytest.raises(DataError, match="precision: stored None, requested 'bf16'"):
+            encode(tiny_model, corpus, root)
+        bf16 = encode(tiny_model, corpus, tmp_path / "bf16")
+    assert bf16.corpus.header["precision"] == "bf16"
+    cosine = (fp32.corpus.vectors() * bf16.corpus.vectors()).sum(1)
+    assert cosine.min() > 0.99
+
+
 def test_a_changed_corpus_is_caught_on_resume(tiny_model, tmp_path: Path) -> None:
     corpus = docs(20)
     root = tmp_path / "enc"

@@ -109,7 +109,8 @@ def test_debias_with_query_calibration(
     queries = tmp_path / "queries"
     queries.mkdir()
     (queries / "de.txt").write_text("\n".join(f"Wo liegt Stadt {i}?" for i in range(12)))
-    args = ["--model", str(tiny_model_dir), "--calibration", str(calibration_dir)]
+    args = ["--model", str(tiny_model_dir), "--calibration", str(calibration_dir),
+            "--precision", "fp32"]  # fmt: skip
     code, err = _run(
         capsys, *args, "--query-calibration", str(queries), "--sentences", "10",
         "--out", str(tmp_path / "q"),
@@ -173,3 +174,18 @@ def test_debias_says_how_the_model_loads(
     card = (tmp_path / "p" / "README.md").read_text()
     assert "without polyret" in last and 'SentenceTransformer("PATH")' in card
     assert "trust_remote_code" not in card
+
+
+def test_debias_records_its_precision(
+    capsys, tiny_model_dir: Path, calibration_dir: Path, tmp_path: Path
+) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    argv = ["--model", str(tiny_model_dir), "--calibration", str(calibration_dir), "--sentences",
+            "10", "--method", "project", "--device", "cpu", "--precision", "bf16"]  # fmt: skip
+    code, err = _run(capsys, *argv, "--out", str(tmp_path / "p"))
+    assert code == 0, err
+    record = json.loads((tmp_path / "p" / "polyret_debias.json").read_text())
+    assert record["precision"] == "bf16"
+    saved = SentenceTransformer(str(tmp_path / "p"), device="cpu")
+    assert all(w.dtype == torch.float32 for w in saved.state_dict().values())

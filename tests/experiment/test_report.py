@@ -72,6 +72,7 @@ def test_report_header_states_the_training_setup(results, tmp_path: Path) -> Non
         "seeds": "1, 2",
         "train_steps": 40,
         "wall_time_this_invocation_s": 2555.4,
+        "precision": "fp32",
     }
     runs = {"mono": [results, results], "hybrid-0.25": [results, results]}
     report = write_report(config, results, runs, tmp_path / "report", meta)
@@ -83,7 +84,7 @@ def test_report_header_states_the_training_setup(results, tmp_path: Path) -> Non
         "- Training data: mlqa-r, languages ar, de, en",
         "40 optimizer steps per run, batch size 32 pairs per device, learning rate 2e-05",
         "scale 20 (1 / temperature)",
-        "precision auto",
+        "precision auto (here fp32)",
         "mono: monolingual batches only (α = 1); cross: cross-lingual batches only (α = 0); "
         "hybrid-0.25: hybrid, α = 0.25",
         "- Seeds: 1, 2",

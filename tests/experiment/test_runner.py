@@ -354,7 +354,8 @@ def test_experiment_killed_inside_a_run_of_a_poolerless_model_resumes_exactly(
     def train_once_killed(cfg, **kw):  # type: ignore[no-untyped-def]
         if not killed["done"]:
             killed["done"] = True
-            return original(cfg, callbacks=[KillAfterSave()], **kw)
+            kw["callbacks"] = [*kw.get("callbacks", []), KillAfterSave()]
+            return original(cfg, **kw)
         return original(cfg, **kw)
 
     runner.run_experiment(config("whole"))
@@ -480,3 +481,71 @@ def test_out_of_domain_dataset_is_scored_for_every_model(
     config.centering.calibration = str(leaky)
     with pytest.raises(ConfigError, match="evaluated NTREX-128 sentences"):
         runner.run_experiment(config)
+
+
+def test_learning_curves(tmp_path: Path, tiny_model_dir: Path) -> None:
+    config = _config(tmp_path, tiny_model_dir, strategies=["mono", "cross"], seeds=[1, 2])
+    config.train["max_steps"] = 4
+    config = ExperimentConfig.from_dict(
+        {
+            **config.to_dict(),
+            "budgets": [1, 3, 4],
+            "eval": {**config.to_dict()["eval"], "curve_articles": 2},
+        }
+    )
+    report = runner.run_experiment(config)
+    evals = {p.name for p in (tmp_path / "exp" / "evals").iterdir()}
+    assert {
+        "base",
+        "base~0",
+        "mono-seed1~1",
+        "mono-seed1~3",
+        "mono-seed1~4",
+        "cross-seed2~4",
+    } <= evals
+    run_dir = tmp_path / "exp" / "runs" / "mono-seed1"
+    assert not list(run_dir.glob("steps-*")), "snapshots are deleted once evaluated"
+    text = report.read_text()
+    assert "## Learning curves" in text and "![learning curves](curves.png)" in text
+    assert "| mono | 3 | 2 |" in text and "- multi: 1: " in text
+    assert (report.parent / "curves.png").stat().st_size > 1000
+    # The curve's last point is the final model: scored on the curve subset it equals scoring
+    # the final model there by hand.
+    from polyret.data.lareqa import load_lareqa
+    from polyret.evaluation.lareqa import LareqaEvalConfig
+    from polyret.experiment.store import load_result
+    from polyret.models import load_model
+
+    data = load_lareqa(tmp_path / "eval").select_articles(2)
+    model = load_model(str(run_dir / "final"))
+    model.max_seq_length = 128
+    options = LareqaEvalConfig(batch_size=64, seen_languages=["en", "de", "es"])
+    expected = options.score(data, options.encode(model, data)).summary()
+    got = load_result(tmp_path / "exp" / "evals" / "mono-seed1~4").summary()
+    assert got["multi_map"] == pytest.approx(expected["multi_map"], abs=1e-6)
+    assert got != load_result(tmp_path / "exp" / "evals" / "mono-seed1~1").summary()
+    with pytest.raises(ConfigError, match="last budget"):
+        ExperimentConfig.from_dict({**config.to_dict(), "budgets": [1, 3]})
+
+
+def test_precision_applies_to_training_and_evaluation(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from polyret.data.lareqa import load_lareqa
+    from polyret.experiment.store import DONE_FILE
+
+    config = _config(tmp_path, tiny_model_dir, precision="bf16")
+    assert config.train_config(config.strategies[0], 1).precision == "bf16"
+    assert _config(tmp_path, tiny_model_dir).precision == "auto"  # the default
+    with pytest.raises(ConfigError, match="top level"):
+        _config(tmp_path, tiny_model_dir, train={"precision": "fp32"})
+    with pytest.raises(ConfigError, match="'fp8' is not one of"):
+        _config(tmp_path, tiny_model_dir, precision="fp8")
+    # the resolved precision is recorded with every evaluation
+    folder = tmp_path / "exp" / "evals" / "base"
+    dataset = load_lareqa(config.eval.dataset)
+    runner._evaluate(str(tiny_model_dir), dataset, config, folder, {"polyret": "test"})
+    assert json.loads((folder / DONE_FILE).read_text())["precision"] == "bf16"
+    # and an experiment's output_dir keeps its precision
+    runner._check_or_save_config(config)
+    changed = _config(tmp_path, tiny_model_dir, precision="fp32")
+    with pytest.raises(ConfigError, match="different 'precision'"):
+        runner._check_or_save_config(changed)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ def _config(model: Path, data: Path, out: Path, **kw: object) -> TrainConfig:
         logging_steps=1,
         device="cpu",
         eval_batch_size=32,
+        precision="fp32",  # the same numbers on every CPU (auto is bf16 on some)
     )
     base.update(kw)
     return TrainConfig(**base)  # type: ignore[arg-type]
@@ -243,10 +245,55 @@ def test_resume_refuses_a_changed_config(
         train(cfg)
 
 
+def test_bf16_trains_on_cpu_and_is_recorded(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    import yaml
+
+    # Explicit bf16 runs on any CPU (emulated where AVX512-BF16 / AMX are missing).
+    result = train(_config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=2, precision="bf16"))
+    assert result.global_step == 2
+    losses = [h["loss"] for h in result.log_history if "loss" in h]
+    assert len(losses) == 2 and all(math.isfinite(x) for x in losses)
+    fp32 = train(_config(tiny_model_dir, qa_dir, tmp_path / "fp32", max_steps=2))
+    fp32_losses = [h["loss"] for h in fp32.log_history if "loss" in h]
+    assert losses != fp32_losses  # the forward pass did run in bf16 ...
+    assert losses == pytest.approx(fp32_losses, rel=0.05)  # ... and computed the same loss
+    saved = yaml.safe_load((tmp_path / "run" / CONFIG_FILE).read_text())
+    assert saved["config"]["precision"] == "bf16" and saved["resolved"]["precision"] == "bf16"
+    summary = json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())
+    assert summary["precision"] == "bf16" and summary["dev_metrics"]
+    # float32 master weights: the saved model is float32
+    assert all(w.dtype == torch.float32 for w in _weights(result.final_model).values())
+
+
+def test_auto_precision_is_resolved_in_the_saved_config(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    import yaml
+
+    from polyret.precision import resolve_precision
+
+    train(_config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=1, precision="auto"))
+    saved = yaml.safe_load((tmp_path / "run" / CONFIG_FILE).read_text())
+    assert saved["config"]["precision"] == "auto"
+    assert saved["resolved"]["precision"] == resolve_precision("auto", "cpu")
+
+
+def test_precision_flags_train_bf16_on_the_cpu() -> None:
+    from polyret.training.trainer import _precision_flags
+
+    assert _precision_flags("bf16", "cpu") == {"fp16": False, "bf16": True, "use_cpu": True}
+    assert _precision_flags("fp32", "cpu") == {"fp16": False, "bf16": False, "use_cpu": True}
+    with pytest.raises(ConfigError, match="fp16 needs a CUDA GPU"):
+        _precision_flags("fp16", "cpu")
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
         (["--alpha", "1.5"], "alpha=1.5: must lie in [0, 1]"),
+        (["--precision", "fp8"], "precision='fp8'"),
         (["--languages", "en", "xx"], "xx"),
         (["--batch-size", "64"], "batch"),
         (["--strategy", "zigzag"], "strategy='zigzag'"),
@@ -309,3 +356,14 @@ def test_train_help_shows_each_default_once(capsys: pytest.CaptureFixture[str]) 
         assert option.count("default") <= 1, option
     assert "(default: None)" not in out
     assert "(default: bundled:multilingual-e5-small)" in out
+
+
+def test_build_then_run(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path) -> None:
+    from polyret.training import build_trainer, run_training
+
+    cfg = _config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=2, dev_fraction=0.0)
+    run = build_trainer(cfg)
+    assert run.trainer.state.global_step == 0 and not (tmp_path / "run" / "final").exists()
+    assert (tmp_path / "run" / CONFIG_FILE).is_file()  # the configuration is saved before training
+    result = run_training(run)
+    assert result.global_step == 2 and result.final_model.is_dir()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from polyret.errors import ConfigError
 from polyret.models.resolve import DEFAULT_MODEL
+from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--device", default=None, help="torch device (default: sentence-transformers' choice)"
     )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=DEFAULT_PRECISION,
+        help="precision of the calibration encoding: auto (bf16 where the CPU or GPU has it "
+        f"natively, else fp32), fp32, bf16 or fp16 (CUDA only); default {DEFAULT_PRECISION}. The "
+        "saved model keeps its float32 weights",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     return p
 
@@ -132,8 +141,10 @@ def main(argv: list[str]) -> int:
 
     from polyret.debias.fit import fit_centering, save_debiased_model
     from polyret.models import load_model
+    from polyret.precision import set_precision
 
     model = load_model(resolved, device=args.device)
+    precision = set_precision(model, args.precision)
     logger.info(
         "encoding %d sentences x %d languages (%s)",
         args.sentences,
@@ -155,6 +166,7 @@ def main(argv: list[str]) -> int:
         "calibration": calibration.describe(),
         "centroids": args.centroids,
         "uncentered_languages": list(calibration.missing),
+        "precision": precision,
     }
     if queries is not None:
         record["queries"] = queries.describe()

@@ -11,6 +11,7 @@ import argparse
 import time
 
 from polyret.models.resolve import DEFAULT_MODEL
+from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
 DEFAULT_LANGUAGES = ["en", "de", "ru", "zh", "ar", "hi", "th"]
 
@@ -37,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", default=None, help="data root (default $POLYRET_DATA, then the cache)"
     )
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: auto)")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=DEFAULT_PRECISION,
+        help="encoding precision: auto (bf16 where the CPU or GPU has it natively, else fp32), "
+        "fp32, bf16 or fp16 (CUDA only); default %(default)s",
+    )
     return parser
 
 
@@ -48,6 +56,7 @@ def main(argv: list[str]) -> int:
     from polyret.data.registry import locate_dataset
     from polyret.errors import ConfigError
     from polyret.models import load_model, resolve_model
+    from polyret.precision import set_precision
 
     if args.paragraphs < 1:
         raise ConfigError(f"--paragraphs {args.paragraphs}: must be at least 1")
@@ -56,7 +65,10 @@ def main(argv: list[str]) -> int:
     dataset = load_lareqa(locate_dataset("xquad-r", args.data_dir), langs)
     start = time.perf_counter()
     model = load_model(resolved, device=args.device)
-    print(f"model {args.model}  ({time.perf_counter() - start:.1f} s to load)")
+    precision = set_precision(model, args.precision)
+    print(
+        f"model {args.model}  ({time.perf_counter() - start:.1f} s to load), precision {precision}"
+    )
 
     # XQuAD-R paragraphs are parallel and in the same order in every language.
     first = sorted({(q.article, q.paragraph) for q in dataset.languages[langs[0]].questions})

@@ -17,6 +17,7 @@ from typing import Any
 
 from polyret.errors import ConfigError
 from polyret.models.resolve import DEFAULT_MODEL
+from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--device", default=None, help="torch device (default: sentence-transformers' choice)"
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=DEFAULT_PRECISION,
+        help="encoding precision: auto (bf16 where the CPU or GPU has it natively, else fp32), "
+        "fp32, bf16 (autocast; emulated and slow without native support) or fp16 (CUDA only); "
+        f"default {DEFAULT_PRECISION}. The resolved one is written into results.json",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     corpus = p.add_argument_group("corpus evaluation (--dataset miracl or beir:PATH)")
@@ -242,6 +251,7 @@ def _corpus_eval(args: argparse.Namespace, languages: list[str] | None) -> int:
             encode_dir=args.encode_dir,
             multilingual_pool=args.multilingual_pool,
             show_progress=not args.no_progress,
+            precision=args.precision,
         )
     )
     return 0
@@ -262,6 +272,7 @@ def _lareqa_eval(
         write_lareqa_runs,
     )
     from polyret.models import load_model
+    from polyret.precision import set_precision
     from polyret.reports.lareqa import headline_table
 
     start = time.perf_counter()
@@ -304,6 +315,7 @@ def _lareqa_eval(
         )
     t_data = time.perf_counter()
     model = load_model(resolved, device=args.device)
+    precision = set_precision(model, args.precision)  # also for the debiasing calibration
     t_model = time.perf_counter()
     logger.info(
         "%s: %d languages, %d questions, %d candidates", dataset.name, len(dataset.langs),
@@ -356,6 +368,7 @@ def _lareqa_eval(
             "batch_size": config.batch_size,
             "chunk_size": config.chunk_size,
             "device": args.device or str(getattr(model, "device", "")),
+            "precision": precision,
             "ks": list(config.ks),
             "ndcg_k": config.ndcg_k,
             "seen_languages": seen,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from polyret.precision import DEFAULT_PRECISION, PRECISIONS
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -26,6 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--report-only", action="store_true", help="only rebuild the report from finished runs"
     )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help="override the config's precision of training and evaluation: auto (bf16 where the "
+        "CPU or GPU has it natively, else fp32), fp32, bf16 or fp16 (CUDA only); the config's "
+        f"default is {DEFAULT_PRECISION}",
+    )
     return parser
 
 
@@ -41,6 +51,8 @@ def main(argv: list[str]) -> int:
         config.report_dir = args.report_dir
     if args.data_dir:
         config.data_dir = args.data_dir
+    if args.precision:
+        config.precision = args.precision
     command = "polyret experiment " + " ".join(argv)
     report = run_experiment(config, report_only=args.report_only, command=command)
     print(f"report: {report.resolve()}")

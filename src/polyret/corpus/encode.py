@@ -42,6 +42,7 @@ from polyret.corpus.shards import (
 )
 from polyret.data.beir import CorpusCollection, Document
 from polyret.errors import ConfigError, DataError, PolyretError
+from polyret.precision import DEFAULT_PRECISION, PRECISIONS, set_precision
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -156,7 +157,9 @@ def encoding_header(
     corpus_signature: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Everything the stored vectors depend on; compared on every reuse of an encoding folder."""
-    return {
+    from polyret.precision import model_precision
+
+    header: dict[str, Any] = {
         "model": {"fingerprint": model_fingerprint(model)},
         "dim": int(model.get_embedding_dimension()),
         "dtype": config.dtype,
@@ -169,6 +172,10 @@ def encoding_header(
         "shard_size": config.shard_size,
         "corpus": {"name": corpus_name, "files": corpus_signature},
     }
+    precision = model_precision(model)
+    if precision != "fp32":  # fp32 encodings made before the option existed stay reusable
+        header["precision"] = precision
+    return header
 
 
 def encode_texts(
@@ -414,6 +421,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device", default=None, help="torch device (default: cuda:<LOCAL_RANK> if available)"
     )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=DEFAULT_PRECISION,
+        help="auto (bf16 where the hardware has it natively, else fp32), fp32, bf16 or fp16 "
+        f"(CUDA); default {DEFAULT_PRECISION}",
+    )
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -450,6 +464,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from polyret.models import load_model
 
     model = load_model(args.model, device=device)
+    precision = set_precision(model, args.precision)
+    logger.info("encoding at precision %s", precision)
     for collection in collections:
         result = encode_collection(
             model, collection, root, model_spec=args.model, config=config, dist=dist

@@ -35,6 +35,7 @@ from polyret.data.beir import CorpusCollection
 from polyret.data.trec import write_run
 from polyret.errors import ConfigError
 from polyret.io import write_json, write_text
+from polyret.precision import DEFAULT_PRECISION, parse_precision, set_precision
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -73,6 +74,7 @@ class CorpusEvalConfig:
     ef_search: int = 128
     recall_queries: int = 1000  # approximate indexes: queries re-searched exactly to report recall
     show_progress: bool = True
+    precision: str = DEFAULT_PRECISION  # auto | fp32 | bf16 | fp16 (polyret.precision)
 
     def __post_init__(self) -> None:
         parse_dataset(self.dataset)
@@ -88,6 +90,7 @@ class CorpusEvalConfig:
             raise ConfigError(f"k must be positive, got {self.k}")
         if self.recall_queries < 1:
             raise ConfigError(f"recall_queries must be positive, got {self.recall_queries}")
+        self.precision = parse_precision(self.precision).value
         self.search_config()  # validates the index options
         self.encode_config()
 
@@ -202,6 +205,7 @@ def run_corpus_eval(config: CorpusEvalConfig) -> dict[str, Any]:
     from polyret.models import load_model
 
     model: SentenceTransformer = load_model(config.model, device=config.device)
+    precision = set_precision(model, config.precision)
     root = encode_root(config.model, config.out_dir, config.encode_dir)
     encode_config = config.encode_config()
 
@@ -250,6 +254,7 @@ def run_corpus_eval(config: CorpusEvalConfig) -> dict[str, Any]:
         "polyret_version": __version__,
         "model": config.model,
         "model_fingerprint": next(iter(encoded.values())).header["model"]["fingerprint"],
+        "precision": precision,
         "dataset": config.dataset,
         "split": config.split,
         "k": config.k,
@@ -350,7 +355,7 @@ def render_report(results: dict[str, Any]) -> str:
     lines = [
         f"# Corpus retrieval: {results['dataset']} ({results['split']})",
         "",
-        f"- model: `{results['model']}`",
+        f"- model: `{results['model']}`; precision: {results.get('precision', 'fp32')}",
         f"- top-k: {results['k']}; vectors: {results['vectors']['dtype']}, "
         f"{'title + text' if results['vectors']['include_title'] else 'text only'}; ties: {results['ties']}",
         "- metrics: pytrec_eval (trec_eval): nDCG@10 (primary), Recall@100, MRR@10 (run cut to 10)",

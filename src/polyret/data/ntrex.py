@@ -26,7 +26,6 @@ version. Staged data: calibration 61 documents / 945 sentences, evaluation 62 / 
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
@@ -35,6 +34,7 @@ from enum import Enum
 from pathlib import Path
 
 from polyret.errors import ConfigError, DataError
+from polyret.io import read_lines
 
 __all__ = [
     "DOCUMENT_IDS_FILE",
@@ -171,31 +171,6 @@ def ntrex_file(root: str | os.PathLike[str], lang: str) -> Path:
             path=folder / FILES_FOLDER,
         )
     return path
-
-
-def read_lines(path: Path, expected: int | None = None) -> list[str]:
-    """The lines of a UTF-8 text file (gzip when the name ends in .gz), without line ends.
-
-    Only ``\\n`` ends a line (the upstream files end lines with ``\\r\\n``; a lone ``\\r`` inside a
-    sentence stays). ``expected``: the line count the file must have (line-aligned files).
-    """
-    if not path.is_file():
-        raise DataError("file not found", path=path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8", newline="") as f:
-            text = f.read()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path) from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"cannot read: {exc}", path=path) from None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    lines = [line.removesuffix("\r") for line in lines]
-    if expected is not None and len(lines) != expected:
-        raise DataError(f"{len(lines)} lines, expected {expected} (line-aligned files)", path=path)
-    return lines
 
 
 def read_document_ids(root: str | os.PathLike[str]) -> list[str]:

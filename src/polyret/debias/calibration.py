@@ -21,7 +21,6 @@ differences).
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import re
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from polyret.data.ntrex import NTREX_CODES, NtrexPart, require_calibration_part
 from polyret.errors import ConfigError, DataError
+from polyret.io import read_lines
 
 if TYPE_CHECKING:
     from polyret.data.lareqa import LareqaDataset
@@ -93,15 +93,7 @@ def evenly_spaced(items: list[str], n: int) -> list[str]:
 
 def _read_lines(path: Path) -> list[str]:
     """Non-blank, stripped lines of a UTF-8 text file (gzip when the name ends in .gz)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            lines = [line.strip() for line in f]
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path=path) from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"cannot read calibration file: {exc}", path=path) from None
-    return [line for line in lines if line]
+    return [s for s in (line.strip() for line in read_lines(path)) if s]
 
 
 def _take(path: Path, lang: str, sentences: int) -> list[str]:
@@ -262,7 +254,7 @@ def _evaluated_questions(evaluated: LareqaDataset | None) -> tuple[frozenset[str
     """
     if evaluated is None:
         return frozenset(), frozenset()
-    from polyret.pairs import normalize_title
+    from polyret.data.splits import normalize_title
 
     questions = [q for data in evaluated.languages.values() for q in data.questions]
     titles = {normalize_title(q.title) for q in questions}
@@ -296,7 +288,7 @@ def _left_out_ids(
     """
     if not texts and not titles:
         return frozenset()
-    from polyret.pairs import normalize_title
+    from polyret.data.splits import normalize_title
 
     return frozenset(
         q.id

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from polyret.configfile import parse_enum
 from polyret.debias.calibration import Calibration
 from polyret.debias.centering import CenteringDebiaser, LanguageCentering
 from polyret.debias.debiaser import KINDS, Debiaser, Kind
@@ -68,15 +69,6 @@ class CentroidSource(str, Enum):
         return KINDS
 
 
-def _enum(cls: type[Enum], value: Any, option: str) -> Any:
-    try:
-        return cls(value)
-    except ValueError:
-        raise ConfigError(
-            f"{option} must be one of {', '.join(m.value for m in cls)}, got {value!r}"
-        ) from None
-
-
 def encode_calibration(
     model: SentenceTransformer,
     calibration: Mapping[str, Sequence[str]],
@@ -108,7 +100,7 @@ def centroids_from_embeddings(
     source: CentroidSource | str = CentroidSource.POOLED,
 ) -> dict[Kind, dict[str, Tensor]]:
     """Centroids ``[kind][lang]`` ``[d]`` for both kinds from calibration embeddings ``[kind][lang]`` ``[n, d]``."""
-    source = _enum(CentroidSource, source, "centroids")
+    source = parse_enum(CentroidSource, source, "centroids")
     for kind in source.encodings():
         if kind not in embeddings:
             raise ConfigError(f"centroids={source.value} needs the calibration encoded as {kind}")
@@ -161,8 +153,8 @@ def fit_from_embeddings(
     ``queries``: real queries encoded as queries, ``[lang]`` ``[n, d]``; their means replace the
     query centroids (see :func:`query_centroids`).
     """
-    method = _enum(Method, method, "method")
-    source = _enum(CentroidSource, centroids, "centroids")
+    method = parse_enum(Method, method, "method")
+    source = parse_enum(CentroidSource, centroids, "centroids")
     per_kind = centroids_from_embeddings(embeddings, source)
     if queries is not None:
         means = {lang: e.mean(0) for lang, e in queries.items()}
@@ -209,7 +201,7 @@ def fit_centering(
         calibration = calibration.texts
     if isinstance(queries, Calibration):
         queries = queries.texts
-    source = _enum(CentroidSource, centroids, "centroids")
+    source = parse_enum(CentroidSource, centroids, "centroids")
     embeddings = encode_calibration(
         model,
         calibration,

@@ -25,6 +25,7 @@ from polyret.data.lareqa import Candidate, LareqaDataset
 from polyret.errors import ConfigError, ModelError
 from polyret.evaluation.results import MULTI, LareqaResult, SettingResult
 from polyret.evaluation.scoring import Pool, count_before, topk_ties
+from polyret.precision import parse_precision, precision_scope
 
 __all__ = [
     "TIE_RULE",
@@ -104,6 +105,7 @@ class LareqaEmbeddings:
     encode_seconds: float = 0.0
     n_unique_queries: int = 0
     n_unique_candidates: int = 0
+    precision: str = "fp32"  # what the model encoded in (polyret.precision), resolved
 
     @property
     def dim(self) -> int:
@@ -124,6 +126,8 @@ class LareqaEvalConfig:
     ``seen_languages``: the training languages, to split aggregates into seen /
     unseen (None: no split). ``chunk_size``: query rows scored at once; memory
     is about chunk_size x pool size x 25 bytes (170 MB for 512 x XQuAD-R's 13,014).
+    ``precision``: auto, fp32, bf16 or fp16 (``polyret.precision``) for the encoding; None
+    leaves the model as it is (fp32 unless :func:`polyret.precision.set_precision` changed it).
     """
 
     batch_size: int = 64
@@ -133,9 +137,12 @@ class LareqaEvalConfig:
     ndcg_k: int = 10
     chunk_size: int = 512
     show_progress: bool = True
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         self.candidate_text = CandidateText.parse(self.candidate_text).value
+        if self.precision is not None:
+            self.precision = parse_precision(self.precision).value
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         _check_scoring_options(self.ks, self.ndcg_k, self.chunk_size)
@@ -148,6 +155,7 @@ class LareqaEvalConfig:
             batch_size=self.batch_size,
             candidate_text=self.candidate_text,
             show_progress=self.show_progress,
+            precision=self.precision,
         )
 
     def score(self, dataset: LareqaDataset, embeddings: LareqaEmbeddings) -> LareqaResult:
@@ -193,9 +201,11 @@ def encode_lareqa(
     batch_size: int = 64,
     candidate_text: str | CandidateText = CandidateText.SENTENCE,
     show_progress: bool = True,
+    precision: str | None = None,
 ) -> LareqaEmbeddings:
     """Encode every unique question (``encode_query``) and candidate text (``encode_document``) once.
 
+    ``precision``: encode at this precision (``polyret.precision``; None: as the model is set).
     Returns per-language float32 tensors on the model's device.
     """
     option = CandidateText.parse(candidate_text)
@@ -210,8 +220,9 @@ def encode_lareqa(
         len(c_unique),
         option.value,
     )
-    q_emb = _encode(model, "encode_query", q_unique, batch_size, show_progress)
-    c_emb = _encode(model, "encode_document", c_unique, batch_size, show_progress)
+    with precision_scope(model, precision) as resolved:
+        q_emb = _encode(model, "encode_query", q_unique, batch_size, show_progress)
+        c_emb = _encode(model, "encode_document", c_unique, batch_size, show_progress)
     q_row = {t: i for i, t in enumerate(q_unique)}
     c_row = {t: i for i, t in enumerate(c_unique)}
 
@@ -225,6 +236,7 @@ def encode_lareqa(
         encode_seconds=time.perf_counter() - start,
         n_unique_queries=len(q_unique),
         n_unique_candidates=len(c_unique),
+        precision=resolved,
     )
 
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from polyret.configfile import check_known_keys, read_yaml_mapping
+from polyret.configfile import check_known_keys, is_int, read_yaml_mapping
 from polyret.errors import ConfigError
+from polyret.precision import DEFAULT_PRECISION, parse_precision
 from polyret.training.config import TrainConfig
 
 # The saved configuration, beside an experiment's output and its report.
@@ -50,11 +51,14 @@ class EvalSpec:
     articles: int | None = None
     # The same for the out-of-domain datasets: this many documents, evenly spaced.
     ood_documents: int | None = None
+    # Learning-curve points (``budgets``) are scored on this many articles (None: the same
+    # questions as the final evaluation).
+    curve_articles: int | None = None
 
     def __post_init__(self) -> None:
-        for key in ("articles", "ood_documents"):
+        for key in ("articles", "ood_documents", "curve_articles"):
             value = getattr(self, key)
-            if value is not None and (not _is_int(value) or value < 1):
+            if value is not None and (not is_int(value) or value < 1):
                 raise ConfigError(f"eval.{key} must be a whole number >= 1, got {value!r}")
 
 
@@ -92,7 +96,7 @@ class CenteringSpec:
                 "centering.query_calibration must be a folder or a LAReQA dataset name, got "
                 f"{self.query_calibration!r}"
             )
-        if not _is_int(self.sentences) or self.sentences < 1:
+        if not is_int(self.sentences) or self.sentences < 1:
             raise ConfigError(f"centering.sentences must be a whole number, got {self.sentences!r}")
         if not isinstance(self.uncentered_ok, bool):
             raise ConfigError(
@@ -125,8 +129,33 @@ class ExperimentConfig:
     # Out-of-domain datasets scored for every model, with and without centering (one encoding
     # per model and dataset): "ntrex" (NTREX-128's evaluation part, news sentence retrieval).
     out_of_domain: list[str] = field(default_factory=list)
+    # Learning curves: step budgets at which every run is scored (snapshots of one run; the
+    # last must equal train.max_steps). Empty: only the final model is scored.
+    budgets: list[int] = field(default_factory=list)
+
+    # Training and evaluation precision (polyret.precision): auto, fp32, bf16 or fp16.
+    precision: str = DEFAULT_PRECISION
 
     def __post_init__(self) -> None:
+        self.precision = parse_precision(self.precision).value
+        if "precision" in self.train:
+            raise ConfigError(
+                f"experiment {self.name!r}: set precision at the top level of the experiment (it "
+                "applies to training and evaluation alike), not as train.precision"
+            )
+        if self.budgets:
+            steps = self.train.get("max_steps")
+            ok = all(is_int(b) and b >= 1 for b in self.budgets)
+            if not ok or sorted(set(self.budgets)) != list(self.budgets):
+                raise ConfigError(
+                    f"experiment {self.name!r}: budgets must be increasing step counts, "
+                    f"got {self.budgets!r}"
+                )
+            if self.budgets[-1] != steps:
+                raise ConfigError(
+                    f"experiment {self.name!r}: the last budget ({self.budgets[-1]}) must equal "
+                    f"train.max_steps ({steps!r})"
+                )
         unknown = [x for x in self.out_of_domain if x not in OUT_OF_DOMAIN]
         if isinstance(self.out_of_domain, str) or unknown:
             raise ConfigError(
@@ -166,6 +195,7 @@ class ExperimentConfig:
             "strategy": spec.strategy,
             "alpha": spec.alpha,
             "seed": seed,
+            "precision": self.precision,
         }
         if self.data_dir is not None and "data_dir" not in self.train:
             values["data_dir"] = self.data_dir
@@ -214,10 +244,6 @@ class ExperimentConfig:
         import yaml
 
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_keys(values: dict[str, Any], cls: type, source: str) -> None:

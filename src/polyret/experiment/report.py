@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -272,7 +273,7 @@ META_LABELS = {
     "wall_time_this_invocation_s": "wall time of this invocation",
 }
 # Shown in the training set-up instead (or not at all).
-_META_IN_SETUP = ("base_model", "seeds", "train_steps")
+_META_IN_SETUP = ("base_model", "seeds", "train_steps", "precision")
 
 
 def _duration(seconds: float) -> str:
@@ -303,7 +304,7 @@ def _strategy_line(spec: StrategySpec) -> str:
     return f"{spec.name}: hybrid, α = {spec.alpha:g}"
 
 
-def setup_lines(config: ExperimentConfig) -> list[str]:
+def setup_lines(config: ExperimentConfig, meta: Mapping[str, Any] | None = None) -> list[str]:
     """Markdown: what was trained (data, languages, budget, optimiser, α per strategy, seeds)."""
     train = config.train_config(config.strategies[0], config.seeds[0])
     languages = ", ".join(train.languages) if train.languages else "every language of the set"
@@ -321,9 +322,12 @@ def setup_lines(config: ExperimentConfig) -> list[str]:
         if train.max_steps > 0
         else f"{train.epochs:g} epoch(s) over the training pairs"
     )
-    precision = train.precision + (
-        " (bf16 or fp16 on a GPU, fp32 on CPU)" if train.precision == "auto" else ""
-    )
+    precision = train.precision
+    used = (meta or {}).get("precision")  # what the runner resolved it to on this hardware
+    if used and used != precision:
+        precision += f" (here {used})"
+    elif precision == "auto":
+        precision += " (bf16 where the device has it natively, else fp32)"
     loss = "in-batch negatives (MNRL)" + (
         f", GradCache chunks of {train.mini_batch_size}" if train.loss == "cached_mnrl" else ""
     )
@@ -489,6 +493,113 @@ def significance_section(
 
 
 @dataclass
+class Curves:
+    """Learning curves: the base model (step 0) and each run's scores at each budget.
+
+    ``runs``: strategy -> seed -> steps -> result, every point on the same questions.
+    """
+
+    base: LareqaResult
+    runs: dict[str, dict[int, dict[int, LareqaResult]]]
+
+    def table(self) -> dict[str, dict[int, dict[str, tuple[float, float, int]]]]:
+        """strategy -> steps -> "<kind>_map" -> (mean, std over seeds, seeds)."""
+        out: dict[str, dict[int, dict[str, tuple[float, float, int]]]] = {}
+        for name, by_seed in self.runs.items():
+            steps = sorted({n for points in by_seed.values() for n in points})
+            for n in steps:
+                results = [points[n] for points in by_seed.values() if n in points]
+                row = {}
+                for kind in KINDS:
+                    values = [r.summary().get(f"{kind}_map", float("nan")) for r in results]
+                    mean, std = mean_std(values)
+                    row[f"{kind}_map"] = (mean, std, len(values))
+                out.setdefault(name, {})[n] = row
+        return out
+
+
+def plot_curves(config: ExperimentConfig, curves: Curves, path: Path) -> None:
+    """mono / cross / multi mAP against training steps, a line per strategy, ± std over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = curves.table()
+    base = curves.base.summary()
+    kinds = [k for k in KINDS if f"{k}_map" in base]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.6), squeeze=False)
+    for ax, kind in zip(axes[0], kinds, strict=True):
+        for name, points in table.items():
+            steps = [0, *sorted(points)]
+            means = np.array(
+                [base[f"{kind}_map"]] + [points[n][f"{kind}_map"][0] for n in steps[1:]]
+            )
+            stds = np.array([0.0] + [points[n][f"{kind}_map"][1] for n in steps[1:]])
+            line = ax.plot(steps, means, marker="o", label=name)[0]
+            ax.fill_between(steps, means - stds, means + stds, color=line.get_color(), alpha=0.2)
+        ax.set_title(f"{kind} mAP")
+        ax.set_xlabel("training steps (0 = base model)")
+    axes[0][0].set_ylabel("mAP (band: ± std over seeds)")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle(f"{config.name}: learning curves", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def curves_section(config: ExperimentConfig, curves: Curves, folder: Path) -> list[str]:
+    """Markdown: the curve plot, a table per budget, and the ordering of strategies per budget."""
+    plot_curves(config, curves, folder / "curves.png")
+    table = curves.table()
+    steps = sorted({n for points in table.values() for n in points})
+    base = curves.base.summary()
+    kinds = [k for k in KINDS if f"{k}_map" in base]
+    lines = [
+        "",
+        "## Learning curves",
+        "",
+        f"Every run scored at steps {', '.join(map(str, steps))} on {curves.base.dataset} "
+        f"({sum(1 for _ in curves.base.settings)} settings). A point is the model after that "
+        "many steps of the one run (its learning rate schedule is the whole run's), not a run "
+        "trained for that budget. Values are mean ± std over seeds.",
+        "",
+        "![learning curves](curves.png)",
+        "",
+        "| strategy | steps | seeds | " + " | ".join(f"{k} mAP" for k in kinds) + " |",
+        "|---|---|---|" + "---|" * len(kinds),
+        "| base | 0 | – | " + " | ".join(f"{base[f'{k}_map']:.4f}" for k in kinds) + " |",
+    ]
+    for name, points in table.items():
+        for n in sorted(points):
+            row = points[n]
+            cells = [f"{row[f'{k}_map'][0]:.4f} ± {row[f'{k}_map'][1]:.4f}" for k in kinds]
+            seeds = row[f"{kinds[0]}_map"][2]
+            lines.append(f"| {name} | {n} | {seeds} | " + " | ".join(cells) + " |")
+    lines += ["", "Order of the strategies by mean mAP at each budget (best first):", ""]
+    for kind in kinds:
+        orders = []
+        for n in steps:
+            ranked = sorted(
+                (name for name in table if n in table[name]),
+                key=lambda name, n=n: -table[name][n][f"{kind}_map"][0],
+            )
+            orders.append((n, ranked))
+        text = "; ".join(f"{n}: {' > '.join(r)}" for n, r in orders)
+        changes = [f"{a[0]} → {b[0]}" for a, b in itertools.pairwise(orders) if a[1] != b[1]]
+        verdict = (
+            f"the order changes between {', '.join(changes)}"
+            if changes
+            else "the order does not change"
+        )
+        lines.append(
+            f"- {kind}: {text} ({verdict}; differences within the ± are not resolved by "
+            "these seeds)."
+        )
+    return lines
+
+
+@dataclass
 class OutOfDomain:
     """The evaluations of the base model and every run on one out-of-domain dataset."""
 
@@ -579,6 +690,7 @@ def write_report(
     centered: Centered | None = None,
     articles: Mapping[str, str] | None = None,
     out_of_domain: Sequence[OutOfDomain] = (),
+    curves: Curves | None = None,
 ) -> Path:
     """Write ``report.md``, ``summary.json``, ``tradeoff.png``, ``heatmap_best_minus_base.png``
     and ``experiment.yaml`` (the configuration, linked from the report's header).
@@ -603,7 +715,7 @@ def write_report(
         "",
         f"What was trained (the saved configuration: [{CONFIG_FILE}]({CONFIG_FILE})):",
         "",
-        *setup_lines(config),
+        *setup_lines(config, meta),
     ]
     if meta:
         lines += ["", "How it was run:", "", *_meta_lines(meta)]
@@ -654,6 +766,8 @@ def write_report(
             "",
             "![delta heatmap](heatmap_best_minus_base.png)",
         ]
+    if curves is not None and curves.runs:
+        lines += curves_section(config, curves, folder)
     if suffix:
         lines += centering_section(config, table, suffix)
     if tests:

@@ -25,9 +25,10 @@ from polyret import __version__
 from polyret.errors import ConfigError
 from polyret.evaluation.results import LareqaResult
 from polyret.experiment.config import ExperimentConfig
-from polyret.experiment.report import Centered, OutOfDomain, write_report
+from polyret.experiment.report import Centered, Curves, OutOfDomain, write_report
 from polyret.experiment.store import DONE_FILE, is_saved, load_result, save_result
 from polyret.io import atomic_path, write_text
+from polyret.training.snapshots import snapshot_callback, snapshot_dir
 
 if TYPE_CHECKING:
     from polyret.data.lareqa import LareqaDataset
@@ -87,7 +88,7 @@ def _prune_weights(config: ExperimentConfig, run_dir: Path) -> None:
     """Delete what ``keep_weights`` does not keep of an evaluated run."""
     if config.keep_weights == "all" or not run_dir.is_dir():
         return
-    doomed = sorted(run_dir.glob("checkpoint-*"))
+    doomed = sorted(run_dir.glob("checkpoint-*")) + sorted(run_dir.glob("steps-*"))
     if config.keep_weights == "none":
         doomed.append(run_dir / "final")
     for path in doomed:
@@ -103,12 +104,15 @@ def _check_or_save_config(config: ExperimentConfig) -> None:
     current = config.to_dict()
     if path.is_file():
         saved = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # Before the precision option, experiments trained and evaluated in fp32 on CPU.
+        if isinstance(saved, dict) and "precision" not in saved:
+            saved["precision"] = "fp32"
         # Fill in options added since it was written, so that only real changes differ.
         with contextlib.suppress(ConfigError, TypeError, AttributeError):
             saved = ExperimentConfig.from_dict(saved, source=str(path)).to_dict()
         # Adding strategies or seeds is fine (runs are cached by name); changing shared settings
         # is not. Centering is checked against the centered evaluations (_check_centering).
-        for key in ("base_model", "train", "eval", "data_dir"):
+        for key in ("base_model", "train", "eval", "data_dir", "precision"):
             if saved.get(key) != current.get(key):
                 raise ConfigError(
                     f"{path}: this output_dir holds an experiment with a different {key!r}; "
@@ -146,6 +150,11 @@ def centered_folder(folder: Path, config: ExperimentConfig) -> Path | None:
     if config.centering is None:
         return None
     return folder.with_name(folder.name + config.centering.suffix)
+
+
+def curve_folder(folder: Path, steps: int) -> Path:
+    """Where the learning-curve evaluation of ``folder``'s run at ``steps`` goes."""
+    return folder.with_name(f"{folder.name}~{steps}")
 
 
 def ood_folder(folder: Path, name: str) -> Path:
@@ -192,11 +201,13 @@ def _evaluate(
     if all(done(f) for *_, f in targets):
         return
     from polyret.models import load_model
+    from polyret.precision import set_precision
 
     model = load_model(model_spec)
+    precision = set_precision(model, config.precision)  # evaluation and centering calibration
     if config.eval.max_seq_length:
         model.max_seq_length = config.eval.max_seq_length
-    meta = {**meta, "model": model_spec}
+    meta = {**meta, "model": model_spec, "precision": precision}
     debiaser = None
     for data, opts, target in targets:
         if done(target):
@@ -270,6 +281,7 @@ def run_experiment(
 ) -> Path:
     """Run (or continue) ``config`` and write its report; returns the report path."""
     from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
+    from polyret.precision import resolve_precision
     from polyret.training.trainer import FINAL_DIR, train
 
     out = Path(config.output_dir)
@@ -319,27 +331,46 @@ def run_experiment(
     _check_centering(config)
     _check_or_save_config(config)
 
+    # Learning curves: the run's snapshots at each budget, scored plain on `curve_data`.
+    curve_data = (
+        dataset.select_articles(config.eval.curve_articles)
+        if config.budgets and config.eval.curve_articles
+        else dataset
+    )
+
+    def curve_points(eval_dir: Path) -> dict[int, Path]:
+        """budget -> evaluation folder of the learning curve (the last may be ``eval_dir``)."""
+        points = {n: curve_folder(eval_dir, n) for n in config.budgets}
+        if config.budgets and curve_data is dataset:
+            points[config.budgets[-1]] = eval_dir
+        return points
+
     def finished(folder: Path) -> bool:
-        """The model's evaluations, out-of-domain and centered ones included, are all saved."""
+        """The model's evaluations, out-of-domain, centered and curve ones included, are saved."""
         for target in (folder, *(ood_folder(folder, name) for name in ood)):
             twin = centered_folder(target, config) if calibration is not None else None
             if not is_saved(target) or (twin is not None and not is_saved(twin)):
                 return False
-        return True
+        return all(is_saved(f) for f in curve_points(folder).values())
 
     meta = {
         "polyret": __version__,
         "dataset": config.eval.dataset,
         "evaluation_data": eval_data,
         "hardware": hardware(),
+        "precision": resolve_precision(config.precision),
     }
 
     base_dir = out / "evals" / "base"
     if report_only and not is_saved(base_dir):
         raise ConfigError(f"{out}: no finished evaluation yet; run without --report-only first")
+    base_curve = curve_folder(base_dir, 0) if curve_data is not dataset else base_dir
     if not report_only:
         _evaluate(config.base_model, dataset, config, base_dir, meta, calibration, queries, ood=ood)
+        if config.budgets and base_curve != base_dir:
+            _evaluate(config.base_model, curve_data, config, base_curve, meta)
     base, base_centered = _load(base_dir, config)
+    curves: dict[str, dict[int, dict[int, LareqaResult]]] = {}
     plain: dict[str, dict[int, LareqaResult]] = {}
     twins: dict[str, dict[int, LareqaResult]] = {}
     ood_plain: dict[str, dict[str, dict[int, LareqaResult]]] = {name: {} for name in ood}
@@ -362,12 +393,33 @@ def run_experiment(
                             f"{eval_dir} is evaluated, but centering it needs its model {final}, "
                             f"which is gone; restore it, or delete {eval_dir} to train it again"
                         )
+                    run_dir = Path(train_config.output_dir)
+                    points = curve_points(eval_dir)
+                    snapshots = {n: snapshot_dir(run_dir, n) for n in config.budgets[:-1]}
+                    missing = [
+                        n for n, f in points.items()
+                        if not is_saved(f) and n in snapshots and not snapshots[n].exists()
+                    ]  # fmt: skip
+                    if missing and final.exists():
+                        raise ConfigError(
+                            f"{name}: the snapshots at steps {missing} are gone and not "
+                            f"evaluated; delete {run_dir} (and {eval_dir}) to train it again"
+                        )
                     if not final.exists():
                         logger.info("run %d/%d: training %s", done, total, name)
-                        resume = (
-                            Path(train_config.output_dir) / "polyret_train_config.yaml"
-                        ).is_file()
-                        train(train_config, resume=resume)
+                        resume = (run_dir / "polyret_train_config.yaml").is_file()
+                        callbacks = [snapshot_callback(run_dir, snapshots)] if snapshots else []
+                        train(train_config, resume=resume, callbacks=callbacks)
+                    for n, folder in points.items():
+                        model_dir = snapshots.get(n, final)
+                        if folder != eval_dir:
+                            _evaluate(
+                                str(model_dir),
+                                curve_data,
+                                config,
+                                folder,
+                                {**meta, "run": name, "steps": n},
+                            )
                     _evaluate(
                         str(final),
                         dataset,
@@ -381,6 +433,10 @@ def run_experiment(
                     _prune_weights(config, Path(train_config.output_dir))
             if not is_saved(eval_dir):
                 continue
+            for n, folder in curve_points(eval_dir).items():
+                if is_saved(folder):
+                    point = load_result(folder)
+                    curves.setdefault(spec.name, {}).setdefault(seed, {})[n] = point
             result, twin = _load(eval_dir, config)
             plain.setdefault(spec.name, {})[seed] = result
             if twin is not None:
@@ -427,6 +483,7 @@ def run_experiment(
         centered=centered,
         articles=dataset.question_articles(),
         out_of_domain=out_of_domain,
+        curves=Curves(load_result(base_curve), curves) if curves else None,
     )
     if config.report_dir:
         dest = Path(config.report_dir)

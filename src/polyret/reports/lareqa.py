@@ -163,6 +163,9 @@ def render_lareqa_report(
         *((k, protocol[k]) for k in ("data", "settings") if k in protocol),
         ("polyret", str(meta.get("polyret_version", "?"))),
     ]
+    precision = (meta.get("options") or {}).get("precision")
+    if precision:
+        facts.insert(-1, ("precision", str(precision)))
     timings = meta.get("timings") or result.timings
     if timings:
         facts.append(("time (s)", ", ".join(f"{k} {v:.1f}" for k, v in timings.items())))

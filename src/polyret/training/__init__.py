@@ -7,11 +7,11 @@ from typing import Any
 
 from polyret.training.config import TrainConfig
 
-__all__ = ["TrainConfig", "TrainResult", "train"]
+__all__ = ["PreparedRun", "TrainConfig", "TrainResult", "build_trainer", "run_training", "train"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("train", "TrainResult"):
+    if name in ("train", "TrainResult", "build_trainer", "run_training", "PreparedRun"):
         from polyret.training import trainer
 
         return getattr(trainer, name)

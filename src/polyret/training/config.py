@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from polyret.configfile import check_known_keys, read_yaml_mapping
 from polyret.errors import ConfigError
+from polyret.precision import PRECISIONS
 
 STRATEGIES = ("mono", "cross", "hybrid")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 LOSSES = ("mnrl", "cached_mnrl")
 
 
@@ -95,7 +95,9 @@ class TrainConfig:
     # run control
     seed: int = _opt("seed of sampling, initialisation and dropout", default=42)
     precision: str = _opt(
-        "auto (bf16/fp16 on GPU, fp32 on CPU), fp32, fp16 or bf16", default="auto"
+        "auto (bf16 where the CPU or GPU has it natively, else fp32), fp32, bf16, or fp16 (CUDA "
+        "only); bf16/fp16 are the Trainer's mixed precision (autocast, float32 master weights)",
+        default="auto",
     )
     eval_steps: int = _opt(
         "evaluate on the dev split every N steps (0: only at the end)", default=0

@@ -38,6 +38,8 @@ SAMPLER_FILE = "polyret_sampler.json"
 BATCH_LOG_DIR = "batch_composition"
 FINAL_DIR = "final"
 SUMMARY_FILE = "train_summary.json"
+# The sentence-transformers task of each training column (for its max length).
+COLUMN_TASKS = {"query": "query", "passage": "document"}
 # Options that may change between a run and its resumption; any other change is refused.
 RESUMABLE_CHANGES = {
     "eval_steps",
@@ -75,7 +77,8 @@ def load_training_data(config: TrainConfig) -> TrainData:
     """Load the QA set, hold out dev articles, build pairs (+ NTREX pairs)."""
     from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
     from polyret.data.registry import data_root
-    from polyret.pairs import build_pairs, load_ntrex_pairs, split_by_article
+    from polyret.data.splits import split_by_article
+    from polyret.pairs import build_pairs, load_ntrex_pairs
 
     folder = resolve_lareqa_folder(config.dataset, config.data_dir)
     data = load_lareqa(folder, config.languages)
@@ -109,19 +112,25 @@ def load_training_data(config: TrainConfig) -> TrainData:
     return TrainData(pairs, dev, summary)
 
 
-def _precision_flags(precision: str) -> dict[str, bool]:
+def _precision_flags(precision: str, device: str | None) -> dict[str, Any]:
+    """Trainer arguments for ``precision`` resolved on the training device (``polyret.precision``).
+
+    bf16 on CPU is the Trainer's own mixed precision: with ``use_cpu`` accelerate runs the
+    forward pass under ``torch.autocast("cpu", dtype=torch.bfloat16)`` and keeps float32
+    master weights and optimizer state.
+    """
     import torch
 
-    if precision == "auto":
-        if torch.cuda.is_available():
-            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        else:
-            precision = "fp32"
-    if precision in ("fp16", "bf16") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"precision={precision}: mixed precision needs a GPU; use fp32 (or auto) on CPU"
-        )
-    return {"fp16": precision == "fp16", "bf16": precision == "bf16"}
+    from polyret.precision import default_device, resolve_precision
+
+    resolved = resolve_precision(precision, device or default_device())
+    on_cpu = torch.device(device or default_device()).type == "cpu"
+    return {
+        "fp16": resolved == "fp16",
+        "bf16": resolved == "bf16",
+        # transformers refuses bf16 without a bf16 GPU unless told to train on the CPU
+        "use_cpu": device == "cpu" or (on_cpu and resolved != "fp32"),
+    }
 
 
 def _prompts(model: SentenceTransformer) -> dict[str, str]:
@@ -157,35 +166,41 @@ def build_loss(model: SentenceTransformer, config: TrainConfig) -> Any:
 
 
 def make_collator(model: SentenceTransformer, config: TrainConfig, prompts: dict[str, str]) -> Any:
-    """A data collator that truncates queries and passages to their own max lengths."""
+    """sentence-transformers' collator, truncating queries and passages to their own max lengths.
+
+    Its public per-task lengths: ``router_mapping`` names the task of each column and
+    ``max_length`` the length of each task. A plain (picklable) collator, so dataloader
+    workers can use it.
+    """
     from sentence_transformers.sentence_transformer.data_collator import (
         SentenceTransformerDataCollator,
     )
 
-    lengths = {"query": config.max_query_length, "passage": config.max_passage_length}
-
-    class ColumnLengthCollator(SentenceTransformerDataCollator):
-        # The base collator resolves max_length per *task* (Router models only); we have two
-        # columns and no Router, so the column name stands in for the task when truncating.
-        def _get_task_for_column(
-            self, column_name: str, column_position: int, router_mapping: dict[str, str]
-        ) -> str | None:
-            self._column = column_name
-            return super()._get_task_for_column(column_name, column_position, router_mapping)
-
-        def _get_max_length_for_task(self, task: str | None) -> int | None:
-            return lengths.get(getattr(self, "_column", ""))
-
-    return ColumnLengthCollator(preprocess_fn=model.preprocess, prompts=prompts)
+    return SentenceTransformerDataCollator(
+        preprocess_fn=model.preprocess,
+        prompts=prompts,
+        router_mapping=dict(COLUMN_TASKS),
+        max_length={
+            COLUMN_TASKS["query"]: config.max_query_length,
+            COLUMN_TASKS["passage"]: config.max_passage_length,
+        },
+    )
 
 
 class LareqaDevEvaluator(BaseEvaluator):
     """Dev evaluation during training with polyret's LAReQA evaluator (all settings)."""
 
-    def __init__(self, dataset: LareqaDataset, batch_size: int, name: str = "dev") -> None:
+    def __init__(
+        self,
+        dataset: LareqaDataset,
+        batch_size: int,
+        name: str = "dev",
+        precision: str | None = None,
+    ) -> None:
         super().__init__()
         self.dataset = dataset
         self.batch_size = batch_size
+        self.precision = precision  # encode at the training precision (None: as the model is)
         self.name = name
         self.primary_metric = f"{name}_multi_map"
         self.history: list[dict[str, Any]] = []
@@ -196,7 +211,11 @@ class LareqaDevEvaluator(BaseEvaluator):
         from polyret.evaluation.lareqa import LareqaEvalConfig, evaluate_lareqa
 
         result = evaluate_lareqa(
-            model, self.dataset, LareqaEvalConfig(batch_size=self.batch_size, show_progress=False)
+            model,
+            self.dataset,
+            LareqaEvalConfig(
+                batch_size=self.batch_size, show_progress=False, precision=self.precision
+            ),
         )
         summary = result.summary()
         keys = ("mono_map", "cross_map", "multi_map", "rank_distance", "same_lang_first")
@@ -285,11 +304,19 @@ def _check_checkpoint(checkpoint: Path, model: SentenceTransformer) -> None:
 
 
 def _save_config(
-    output_dir: Path, config: TrainConfig, sampler: dict[str, Any], data_summary: dict[str, Any]
+    output_dir: Path,
+    config: TrainConfig,
+    sampler: dict[str, Any],
+    data_summary: dict[str, Any],
+    precision: str = "fp32",
 ) -> None:
     import yaml
 
-    header = f"# polyret {__version__}: resolved training configuration (rerun: polyret train --config this-file)\n"
+    header = (
+        f"# polyret {__version__}: resolved training configuration "
+        "(rerun: polyret train --config this-file)\n"
+        f"# precision {config.precision!r} ran as {precision} on this machine\n"
+    )
     write_text(
         output_dir / CONFIG_FILE,
         header + yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True),
@@ -300,6 +327,23 @@ def _save_config(
     )
 
 
+@dataclass
+class PreparedRun:
+    """A ``SentenceTransformerTrainer`` built from a :class:`TrainConfig`, not yet run."""
+
+    config: TrainConfig
+    trainer: Any
+    evaluator: LareqaDevEvaluator | None
+    checkpoint: Path | None  # where a resumed run continues from
+    model_info: dict[str, Any]
+    precision: str
+    main_process: bool
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.config.output_dir)
+
+
 def train(
     config: TrainConfig,
     *,
@@ -308,6 +352,21 @@ def train(
     data: TrainData | None = None,
 ) -> TrainResult:
     """Train with ``config``; ``resume`` continues from the last checkpoint in ``output_dir``."""
+    return run_training(build_trainer(config, resume=resume, callbacks=callbacks, data=data))
+
+
+def build_trainer(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    callbacks: list[Any] | None = None,
+    data: TrainData | None = None,
+) -> PreparedRun:
+    """Check the output folder, load data and model, plan batches and build the trainer.
+
+    Writes the resolved configuration (main process). Everything that can be wrong with the
+    data or the configuration fails here, before the model is loaded where possible.
+    """
     import torch
     from sentence_transformers import (
         SentenceTransformerTrainer,
@@ -315,8 +374,6 @@ def train(
     )
 
     from polyret.models import load_model, resolve_model
-    from polyret.models.identity import model_name
-    from polyret.models.save import save_model
     from polyret.samplers import BatchPlanner, SamplerConfig, epoch_callback, make_batch_sampler
 
     output_dir = Path(config.output_dir)
@@ -346,8 +403,10 @@ def train(
     output_dir.mkdir(parents=True, exist_ok=True)
     # Under DDP every process runs this function; only the main one writes shared files.
     main_process = int(os.environ.get("RANK", "0")) == 0
+    precision_flags = _precision_flags(config.precision, config.device)
+    precision = "bf16" if precision_flags["bf16"] else "fp16" if precision_flags["fp16"] else "fp32"
     if main_process:
-        _save_config(output_dir, config, planner.describe(), data.summary)
+        _save_config(output_dir, config, planner.describe(), data.summary, precision)
 
     resolved = resolve_model(config.model)
     torch.manual_seed(config.seed)
@@ -362,7 +421,9 @@ def train(
     uses_cuda = torch.cuda.is_available() and not (config.device or "").startswith("cpu")
     loss = build_loss(model, config)
     evaluator = (
-        LareqaDevEvaluator(data.dev, config.eval_batch_size) if data.dev is not None else None
+        LareqaDevEvaluator(data.dev, config.eval_batch_size, precision=precision)
+        if data.dev is not None
+        else None
     )
 
     args = SentenceTransformerTrainingArguments(
@@ -389,8 +450,7 @@ def train(
         dataloader_num_workers=config.dataloader_workers,
         dataloader_pin_memory=uses_cuda,
         dataloader_drop_last=True,
-        use_cpu=config.device == "cpu",
-        **_precision_flags(config.precision),
+        **precision_flags,
     )
     trainer = SentenceTransformerTrainer(
         model=model,
@@ -401,12 +461,34 @@ def train(
         data_collator=make_collator(model, config, prompts),
         callbacks=[epoch_callback(factory), *(callbacks or [])],
     )
+    return PreparedRun(
+        config=config,
+        trainer=trainer,
+        evaluator=evaluator,
+        checkpoint=checkpoint if resume else None,
+        model_info=resolved.to_dict(),
+        precision=precision,
+        main_process=main_process,
+    )
+
+
+def run_training(run: PreparedRun) -> TrainResult:
+    """Run a prepared trainer; save the final model and ``train_summary.json`` (main process).
+
+    A callback may stop the run early (a time budget, a kill): then no final model is written
+    and the run's last checkpoint continues it (``--resume``).
+    """
+    from polyret.models.identity import model_name
+    from polyret.models.save import save_model
+
+    trainer, evaluator, output_dir = run.trainer, run.evaluator, run.output_dir
+    config = run.config
+    model = trainer.model
     start = time.perf_counter()
     output = trainer.train(
-        resume_from_checkpoint=str(checkpoint) if resume and checkpoint is not None else None
+        resume_from_checkpoint=str(run.checkpoint) if run.checkpoint is not None else None
     )
     seconds = time.perf_counter() - start
-    # A callback may stop the run early (e.g. a time budget); its last checkpoint resumes it.
     stopped_early = trainer.state.global_step < trainer.state.max_steps
     if stopped_early:
         logger.info(
@@ -417,7 +499,7 @@ def train(
 
     dev_metrics: dict[str, float] = {}
     final = output_dir / FINAL_DIR
-    if not stopped_early and main_process:
+    if not stopped_early and run.main_process:
         if evaluator is not None:
             last = evaluator.history[-1] if evaluator.history else {}
             if last.get("step") == trainer.state.global_step:
@@ -447,9 +529,10 @@ def train(
         "dev_metrics": dev_metrics,
         "dev_history": evaluator.history if evaluator is not None else [],
         "log_history": trainer.state.log_history,
-        "model": resolved.to_dict(),
+        "model": run.model_info,
+        "precision": run.precision,
     }
-    if main_process:
+    if run.main_process:
         write_json(output_dir / SUMMARY_FILE, summary)
     return TrainResult(
         output_dir=output_dir,
