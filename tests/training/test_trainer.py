@@ -160,9 +160,16 @@ def test_training_on_cpu_does_not_warn_about_pinned_memory(
 def test_a_finished_run_keeps_one_checkpoint_beside_the_final_model(
     tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
 ) -> None:
-    result = train(_config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=3, save_steps=1))
+    from polyret.models.save import save_model
+
+    # A base model with a name of its own (as the converted bundled model has).
+    base = save_model(SentenceTransformer(str(tiny_model_dir)), tmp_path / "base", name="polyret/b")
+    result = train(_config(base, qa_dir, tmp_path / "run", max_steps=3, save_steps=1))
     assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-3"]
     assert result.final_model.is_dir()
+    # Checkpoint and final model cards are titled with the run's name, not the base model's.
+    for folder in (tmp_path / "run" / "checkpoint-3", result.final_model):
+        assert (folder / "README.md").read_text().count("# polyret/run\n") == 1, folder
 
 
 def test_saved_poolerless_models_reload_without_a_pooler(

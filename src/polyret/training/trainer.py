@@ -374,6 +374,7 @@ def build_trainer(
     )
 
     from polyret.models import load_model, resolve_model
+    from polyret.models.identity import model_name
     from polyret.samplers import BatchPlanner, SamplerConfig, epoch_callback, make_batch_sampler
 
     output_dir = Path(config.output_dir)
@@ -411,6 +412,10 @@ def build_trainer(
     resolved = resolve_model(config.model)
     torch.manual_seed(config.seed)
     model = load_model(resolved, device=config.device)
+    # The model being trained is the run's, not the base model's (whose name load_model set):
+    # checkpoints and snapshots carry the run's name in their model card.
+    model.model_card_data.model_name = model_name(Path(config.output_dir).resolve().name)
+    model.model_card_data.base_model_revision = None
     if config.freeze_word_embeddings:
         embeddings = model[0].auto_model.get_input_embeddings()
         embeddings.weight.requires_grad_(False)
