@@ -40,3 +40,18 @@ def bundled_model_dir() -> Path:
     from polyret.models import resolve_model
 
     return resolve_model("bundled:multilingual-e5-small").path
+
+
+@pytest.fixture
+def bundled_stand_in(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The tiny model in the bundled model's place: ``bundled:multilingual-e5-small`` (every
+    command's default) resolves to a converted copy of it, so defaults are testable in seconds."""
+    import shutil
+
+    from polyret.models import resolve as resolve_mod
+
+    folder = tmp_path / "bundled-stand-in"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / resolve_mod.CONVERSION_MARKER).write_text("{}\n", encoding="utf-8")
+    monkeypatch.setattr(resolve_mod, "bundled_cache_path", lambda name: folder)
+    return folder

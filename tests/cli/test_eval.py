@@ -99,11 +99,31 @@ def test_bad_data_is_one_line(
     assert "invalid choice: 'fp8'" in capsys.readouterr().err
 
 
-def test_corpus_datasets_go_to_corpus_evaluator(
+def test_eval_defaults_to_the_bundled_model(
+    tmp_path: Path, bundled_stand_in: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_random_dataset(tmp_path / "data")
+    out = tmp_path / "out"
+    assert main(["eval", "--dataset", str(data), "--out", str(out), "--no-progress"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["model"]["spec"] == "bundled:multilingual-e5-small"
+    assert res["model"]["path"] == str(bundled_stand_in)
+
+
+def test_a_bad_model_is_reported_before_a_missing_dataset(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    missing = ["--dataset", str(tmp_path / "no-data")]
+    _one_line_error(
+        capsys, ["eval", "--model", str(tmp_path / "no-model"), *missing], "no model directory"
+    )
+
+
+def test_corpus_datasets_go_to_corpus_evaluator(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # the BEIR folder does not exist: the corpus evaluator reports it, as one line
-    argv = ["eval", "--model", "unused", "--dataset", f"beir:{tmp_path / 'nope'}"]
+    argv = ["eval", "--model", str(tiny_model_dir), "--dataset", f"beir:{tmp_path / 'nope'}"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "nope" in err, err
@@ -121,3 +141,12 @@ def test_eval_registry_name(shared_data: Path, tiny_model_dir: Path, tmp_path: P
     # de->all and es->all: only the 196 shared ids have two answers; the bias measures use those
     assert res["bias_queries"] == {"used": 392, "left_out": 620}
     assert (res["bias"]["de"]["n_queries"], res["bias"]["de"]["n_left_out"]) == (196, 316)
+
+
+def test_unknown_dataset_lists_every_dataset_eval_takes(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["eval", "--model", str(tiny_model_dir), "--dataset", "xquad"]
+    _one_line_error(
+        capsys, argv, "unknown dataset 'xquad'", "xquad-r", "mlqa-r", "ntrex", "miracl", "beir:PATH"
+    )

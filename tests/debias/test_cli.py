@@ -139,6 +139,43 @@ def test_debias_with_query_calibration(
     assert code == 2 and "not queries" in err
 
 
+def test_debias_defaults_to_the_bundled_model(
+    capsys, bundled_stand_in: Path, calibration_dir: Path, tmp_path: Path
+) -> None:
+    args = ["--calibration", str(calibration_dir), "--sentences", "10"]
+    code, err = _run(capsys, *args, "--out", str(tmp_path / "c"))
+    assert code == 0, err
+    record = json.loads((tmp_path / "c" / "polyret_debias.json").read_text())
+    assert record["base_model"] == "bundled:multilingual-e5-small"
+
+
+def test_a_bad_model_is_reported_before_missing_calibration(capsys, tmp_path: Path) -> None:
+    args = ["--model", str(tmp_path / "no-model"), "--calibration", str(tmp_path / "no-text")]
+    code, err = _run(capsys, *args, "--out", str(tmp_path / "out"))
+    assert code == 2 and "no model directory" in err
+
+
+def test_debias_says_how_the_model_loads(
+    capsys, tiny_model_dir: Path, calibration_dir: Path, tmp_path: Path
+) -> None:
+    common = ["--model", str(tiny_model_dir), "--calibration", str(calibration_dir)]
+    assert main(["debias", *common, "--sentences", "10", "--out", str(tmp_path / "c")]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    card = (tmp_path / "c" / "README.md").read_text()
+    for text in (last, card):
+        assert "polyret installed" in text
+        assert "load_debiased" in text and "trust_remote_code=True" in text
+        assert "--method project" in text
+    assert card.startswith("# polyret/c\n")
+
+    argv = ["debias", *common, "--sentences", "10", "--out", str(tmp_path / "p")]
+    assert main([*argv, "--method", "project"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    card = (tmp_path / "p" / "README.md").read_text()
+    assert "without polyret" in last and 'SentenceTransformer("PATH")' in card
+    assert "trust_remote_code" not in card
+
+
 def test_debias_records_its_precision(
     capsys, tiny_model_dir: Path, calibration_dir: Path, tmp_path: Path
 ) -> None:

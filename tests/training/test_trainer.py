@@ -12,6 +12,7 @@ from transformers import TrainerCallback
 from lareqa_fixture import write_parallel_lareqa
 from polyret.cli.main import main
 from polyret.errors import ConfigError
+from polyret.models.identity import read_identity
 from polyret.training.config import TrainConfig
 from polyret.training.trainer import BATCH_LOG_DIR, CONFIG_FILE, SUMMARY_FILE, train
 
@@ -50,7 +51,10 @@ def test_each_strategy_trains_and_saves_a_loadable_model(
     result = train(_config(tiny_model_dir, qa_dir, tmp_path / "run", strategy=strategy, alpha=0.5))
     assert result.global_step == 6
     model = SentenceTransformer(str(result.final_model), device="cpu")
-    assert model.prompts["query"] == "query: " and model.prompts["passage"] == "passage: "
+    assert model.prompts == {"query": "query: ", "document": "passage: "}
+    identity = read_identity(result.final_model)  # the run's name, e.g. for mteb
+    assert identity is not None and identity["name"] == "polyret/run"
+    assert identity["strategy"] == strategy and identity["kind"] == "trained"
     assert model.encode_query(["Which river is number 3?"]).shape == (1, 32)
     kinds = set()
     for line in (tmp_path / "run" / BATCH_LOG_DIR / "epoch-0.jsonl").read_text().splitlines():
@@ -138,6 +142,34 @@ def test_a_checkpoint_written_without_the_pooler_setting_is_resumed(
     st_config.write_text(json.dumps(saved))
     assert train(cfg, resume=True).global_step == 4
     assert json.loads(st_config.read_text())["model_kwargs"] == {"add_pooling_layer": False}
+
+
+def test_training_on_cpu_does_not_warn_about_pinned_memory(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    import warnings
+
+    # No device given, as in the quickstart (device="cpu" already turns pinning off).
+    config = _config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=1, device=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(config)
+    assert not [w for w in caught if "pin_memory" in str(w.message)]
+
+
+def test_a_finished_run_keeps_one_checkpoint_beside_the_final_model(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    from polyret.models.save import save_model
+
+    # A base model with a name of its own (as the converted bundled model has).
+    base = save_model(SentenceTransformer(str(tiny_model_dir)), tmp_path / "base", name="polyret/b")
+    result = train(_config(base, qa_dir, tmp_path / "run", max_steps=3, save_steps=1))
+    assert sorted(p.name for p in (tmp_path / "run").glob("checkpoint-*")) == ["checkpoint-3"]
+    assert result.final_model.is_dir()
+    # Checkpoint and final model cards are titled with the run's name, not the base model's.
+    for folder in (tmp_path / "run" / "checkpoint-3", result.final_model):
+        assert (folder / "README.md").read_text().count("# polyret/run\n") == 1, folder
 
 
 def test_saved_poolerless_models_reload_without_a_pooler(
@@ -325,6 +357,20 @@ def test_saved_config_reruns(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path)
     assert TrainConfig.from_dict(saved) == _config(
         tiny_model_dir, qa_dir, tmp_path / "run", max_steps=1, dev_fraction=0.0
     )
+
+
+def test_train_help_shows_each_default_once(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    options = re.split(r"\n  (?=--)", out.split("options:", 1)[1])
+    assert len(options) > 30
+    for option in options:
+        assert option.count("default") <= 1, option
+    assert "(default: None)" not in out
+    assert "(default: bundled:multilingual-e5-small)" in out
 
 
 def test_build_then_run(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path) -> None:

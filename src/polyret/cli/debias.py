@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from polyret.errors import ConfigError
+from polyret.models.resolve import DEFAULT_MODEL
 from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
 logger = logging.getLogger(__name__)
@@ -27,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        required=True,
-        help="model spec: a folder, a hub id or bundled:multilingual-e5-small",
+        default=DEFAULT_MODEL,
+        help=f"model spec: a folder, a hub id or a bundled model (default {DEFAULT_MODEL})",
     )
     p.add_argument(
         "--calibration",
@@ -115,7 +116,9 @@ def main(argv: list[str]) -> int:
 
     from polyret import __version__
     from polyret.debias.calibration import load_calibration
+    from polyret.models import resolve_model
 
+    resolved = resolve_model(args.model)  # a bad model is reported before missing text
     calibration = load_calibration(
         args.calibration,
         languages=args.languages,
@@ -140,7 +143,7 @@ def main(argv: list[str]) -> int:
     from polyret.models import load_model
     from polyret.precision import set_precision
 
-    model = load_model(args.model, device=args.device)
+    model = load_model(resolved, device=args.device)
     precision = set_precision(model, args.precision)
     logger.info(
         "encoding %d sentences x %d languages (%s)",
@@ -171,10 +174,8 @@ def main(argv: list[str]) -> int:
     if args.method == "project":
         record["k"] = debiaser.k  # type: ignore[attr-defined]
     save_debiased_model(model, debiaser, args.out, record=record)
-    how = (
-        "SentenceTransformer(path) loads it as is"
-        if args.method == "project"
-        else "load it with polyret.debias.load_debiased(path), or SentenceTransformer(path, trust_remote_code=True)"
-    )
-    print(f"wrote {args.out} ({args.method}, {len(calibration.texts)} languages); {how}")
+    from polyret.debias.fit import HOW_TO_LOAD
+
+    languages = len(calibration.texts)
+    print(f"wrote {args.out} ({args.method}, {languages} languages); {HOW_TO_LOAD[args.method]}")
     return 0

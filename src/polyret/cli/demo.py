@@ -55,15 +55,16 @@ def main(argv: list[str]) -> int:
     from polyret.data.lareqa import load_lareqa
     from polyret.data.registry import locate_dataset
     from polyret.errors import ConfigError
-    from polyret.models import load_model
+    from polyret.models import load_model, resolve_model
     from polyret.precision import set_precision
 
     if args.paragraphs < 1:
         raise ConfigError(f"--paragraphs {args.paragraphs}: must be at least 1")
     langs = [code.strip() for item in args.languages for code in item.split(",") if code.strip()]
+    resolved = resolve_model(args.model)  # a bad model is reported before missing data
     dataset = load_lareqa(locate_dataset("xquad-r", args.data_dir), langs)
     start = time.perf_counter()
-    model = load_model(args.model, device=args.device)
+    model = load_model(resolved, device=args.device)
     precision = set_precision(model, args.precision)
     print(
         f"model {args.model}  ({time.perf_counter() - start:.1f} s to load), precision {precision}"

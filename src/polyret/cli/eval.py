@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from polyret.errors import ConfigError
+from polyret.models.resolve import DEFAULT_MODEL
 from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
 logger = logging.getLogger(__name__)
@@ -32,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--model",
-        required=True,
-        help="model spec: a folder, a hub id or bundled:multilingual-e5-small",
+        default=DEFAULT_MODEL,
+        help=f"model spec: a folder, a hub id or a bundled model (default {DEFAULT_MODEL})",
     )
     p.add_argument(
         "--dataset",
@@ -187,14 +188,41 @@ def main(argv: list[str]) -> int:
         raise ConfigError("--save-runs needs --out")
     if args.debias_queries and not args.debias:
         raise ConfigError("--debias-queries needs --debias SOURCE")
-    if args.dataset == "miracl" or args.dataset.startswith("beir:"):
-        if args.debias:
-            raise ConfigError(
-                "--debias applies to LAReQA datasets; for a corpus, debias the model with "
-                "polyret debias and evaluate the saved folder"
-            )
+    _check_dataset_name(args.dataset)
+    corpus = args.dataset == "miracl" or args.dataset.startswith("beir:")
+    if corpus and args.debias:
+        raise ConfigError(
+            "--debias applies to LAReQA datasets; for a corpus, debias the model with "
+            "polyret debias and evaluate the saved folder"
+        )
+    from polyret.models import resolve_model
+
+    resolved = resolve_model(args.model)  # a bad model is reported before a missing dataset
+    if corpus:
         return _corpus_eval(args, languages)
-    return _lareqa_eval(args, argv, languages, seen)
+    return _lareqa_eval(args, argv, resolved, languages, seen)
+
+
+def _check_dataset_name(name: str) -> None:
+    """Refuse a name that is neither a known dataset nor a path, listing what eval takes."""
+    from polyret.corpus.datasets import parse_dataset
+    from polyret.data.registry import DATASETS
+
+    lareqa = [n for n, info in DATASETS.items() if info.relpath.startswith("lareqa/")]
+    if name in lareqa or name in NTREX_NAMES or "/" in name or "\\" in name:
+        return
+    try:
+        parse_dataset(name)  # miracl, beir:PATH
+        return
+    except ConfigError:
+        pass
+    if Path(name).expanduser().is_dir():
+        return
+    known = [*lareqa, NTREX_NAMES[0], "miracl", "beir:PATH"]
+    raise ConfigError(
+        f"unknown dataset {name!r}; polyret eval takes {', '.join(known)}, or a folder of "
+        "LAReQA <lang>.json files"
+    )
 
 
 def _corpus_eval(args: argparse.Namespace, languages: list[str] | None) -> int:
@@ -230,7 +258,11 @@ def _corpus_eval(args: argparse.Namespace, languages: list[str] | None) -> int:
 
 
 def _lareqa_eval(
-    args: argparse.Namespace, argv: list[str], languages: list[str] | None, seen: list[str] | None
+    args: argparse.Namespace,
+    argv: list[str],
+    resolved: Any,
+    languages: list[str] | None,
+    seen: list[str] | None,
 ) -> int:
     from polyret import __version__
     from polyret.data.lareqa import load_lareqa
@@ -239,7 +271,7 @@ def _lareqa_eval(
         language_bias,
         write_lareqa_runs,
     )
-    from polyret.models import load_model, resolve_model
+    from polyret.models import load_model
     from polyret.precision import set_precision
     from polyret.reports.lareqa import headline_table
 
@@ -282,7 +314,6 @@ def _lareqa_eval(
             evaluated=dataset,
         )
     t_data = time.perf_counter()
-    resolved = resolve_model(args.model)
     model = load_model(resolved, device=args.device)
     precision = set_precision(model, args.precision)  # also for the debiasing calibration
     t_model = time.perf_counter()

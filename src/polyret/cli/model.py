@@ -37,9 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _info(spec: str, load: bool) -> dict:
     from polyret.models import load_model, resolve_model
+    from polyret.models.identity import read_identity
 
     resolved = resolve_model(spec)
     info: dict = resolved.to_dict()
+    info.pop("converted_now", None)  # `converted` says that the folder is converted
+    identity = read_identity(resolved.path)  # the name mteb and others see (polyret's models)
+    if identity is not None:
+        info.update(name=identity["name"], revision=identity.get("revision"))
     marker = resolved.path / CONVERSION_MARKER
     if marker.is_file():
         info["conversion"] = json.loads(marker.read_text(encoding="utf-8"))

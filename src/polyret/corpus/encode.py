@@ -398,7 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
         "reuses them.",
     )
     parser.add_argument(
-        "--model", required=True, help="local dir, hub id or bundled:multilingual-e5-small"
+        "--model",
+        default="bundled:multilingual-e5-small",
+        help="local dir, hub id or bundled model (default %(default)s)",
     )
     parser.add_argument("--dataset", required=True, help="'miracl' or 'beir:PATH'")
     parser.add_argument("--languages", default=None, help="comma-separated language codes")

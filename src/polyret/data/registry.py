@@ -1,9 +1,11 @@
 """Where the benchmark data lives, and how to get it.
 
 Lookup order for a dataset folder: an explicit ``data_dir`` (``--data-dir``), then
-``$POLYRET_DATA``, then polyret's cache (``$POLYRET_CACHE/data``), then a download of the
-public originals into the cache, each file checked against the sha256 below. All roots
-share one layout (the one of the staged ``shared/data`` folder)::
+``$POLYRET_DATA``, then polyret's cache (``$POLYRET_CACHE/data``), then a staged
+``../shared/data`` folder beside the current directory or beside polyret's source checkout
+(where a clone sits in this workplace and in CI), then a download of the public originals
+into the cache, each file checked against the sha256 below. All roots share one layout (the
+one of the staged ``shared/data`` folder)::
 
     <root>/lareqa/xquad-r/<lang>.json
     <root>/lareqa/mlqa-r/<lang>.json
@@ -291,6 +293,26 @@ def _has_dataset(root: Path, info: DatasetInfo) -> bool:
     return folder.is_dir() and any(folder.iterdir())
 
 
+def staged_roots() -> list[Path]:
+    """``../shared/data`` beside the current directory and beside polyret's source checkout.
+
+    A clone in this workplace (and in CI) sits next to the staged ``shared/data`` folder, so the
+    commands find the data without ``$POLYRET_DATA``. The checkout is the folder above ``src/``
+    when it holds a ``pyproject.toml`` (an editable install); an installed package has none.
+    """
+    roots = [Path.cwd().parent / "shared" / "data"]
+    checkout = _checkout()
+    if checkout is not None:
+        roots.append(checkout.parent / "shared" / "data")
+    return list(dict.fromkeys(roots))
+
+
+def _checkout() -> Path | None:
+    """The source checkout polyret runs from (an editable install), or None."""
+    checkout = Path(__file__).resolve().parents[3]
+    return checkout if (checkout / "pyproject.toml").is_file() else None
+
+
 def data_root(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """The data root in force: ``data_dir``, else ``$POLYRET_DATA``, else ``<cache>/data``."""
     if data_dir is not None:
@@ -307,7 +329,8 @@ def locate_dataset(
     """Return the folder of dataset ``name`` ("xquad-r", "mlqa-r", "ntrex-128").
 
     An explicit ``data_dir`` or ``$POLYRET_DATA`` must hold the dataset; otherwise polyret's cache
-    is used, downloading the public originals into it when ``download`` is true.
+    is used when it holds it, then a staged ``../shared/data`` (:func:`staged_roots`), and last
+    a download of the public originals into the cache when ``download`` is true.
     """
     info = DATASETS.get(name)
     if info is None:
@@ -323,6 +346,10 @@ def locate_dataset(
             f"laid out like shared/data ({info.relpath}/...)",
             path=root,
         )
+    for staged in staged_roots():
+        if _has_dataset(staged, info):
+            logger.info("%s: using the staged folder %s", name, staged / info.relpath)
+            return staged / info.relpath
     if not download:
         raise DataError(
             f"{name} is not in the cache ({root / info.relpath}) and downloading is off"

@@ -17,7 +17,7 @@ from polyret.debias.centering import CenteringDebiaser, LanguageCentering
 from polyret.debias.debiaser import KINDS, Debiaser, Kind
 from polyret.debias.projection import ProjectionDebiaser
 from polyret.errors import ConfigError, ModelError
-from polyret.io import atomic_path, write_json
+from polyret.io import atomic_path, write_json, write_text
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -239,18 +239,103 @@ def save_debiased_model(
     *,
     record: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Save ``model`` with ``debiaser`` appended to folder ``out`` (atomically), with a JSON record."""
+    """Save ``model`` with ``debiaser`` appended to folder ``out`` (atomically), with a JSON record
+    and a name of its own, ``polyret/<folder name>`` (see :mod:`polyret.models.identity`)."""
     out = Path(out)
-    from polyret.models.save import remember_architecture
+    from polyret.models.identity import model_name, write_identity
+    from polyret.models.save import remember_architecture, standard_prompts
 
-    debiased = remember_architecture(debiaser.attach(model))
+    debiased = standard_prompts(remember_architecture(debiaser.attach(model)))
+    name = model_name(out.resolve().name)
+    debiased.model_card_data.model_name = name
     with atomic_path(out) as tmp:
         debiased.save(str(tmp))
         write_json(
             tmp / RECORD_FILE,
             {"method": debiaser.method, "languages": debiaser.languages, **(record or {})},
         )
+        write_identity(
+            tmp,
+            name,
+            kind="debiased",
+            method=debiaser.method,
+            base_model=(record or {}).get("base_model"),
+        )
+        write_text(tmp / "README.md", model_card(debiaser, name, (record or {}).get("base_model")))
     return out
+
+
+# How a saved model loads, in one line: the last line `polyret debias` prints.
+HOW_TO_LOAD = {
+    "center": "it needs polyret installed (its last module is polyret's LanguageCentering): load "
+    "it with polyret.debias.load_debiased(path) (no remote code) or, where polyret is installed, "
+    "SentenceTransformer(path, trust_remote_code=True); --method project writes a model that "
+    "loads without polyret",
+    "project": "SentenceTransformer(path) loads it as it is, without polyret and without remote "
+    "code (a plain Dense projection and Normalize)",
+}
+
+
+def model_card(debiaser: Debiaser, name: str, base_model: str | None) -> str:
+    """The saved folder's README.md: what the model is and how to load it."""
+    langs = ", ".join(debiaser.languages)
+    what = {
+        "center": "each embedding's language centroid (estimated from calibration text) is "
+        "subtracted and the embedding renormalized; the language is the nearest centroid's, or "
+        'the one given as `model.encode_query(texts, lang="de")`',
+        "project": "the directions in which the language centroids (estimated from calibration "
+        "text) differ are projected out by one fixed linear map, then the embedding renormalized",
+    }[debiaser.method]
+    lines = [
+        f"# {name}",
+        "",
+        f"{base_model or 'A sentence-transformers model'} with language debiasing appended by "
+        f"polyret (`polyret debias --method {debiaser.method}`, languages {langs}): {what}. "
+        "The calibration text and options are in `polyret_debias.json`.",
+        "",
+        "## Loading",
+        "",
+    ]
+    if debiaser.method == "center":
+        lines += [
+            "The last module is polyret's own (`polyret.debias.centering.LanguageCentering`), so "
+            "loading this folder needs polyret installed in the environment. Without remote code:",
+            "",
+            "```python",
+            "from polyret.debias import load_debiased",
+            "",
+            'model = load_debiased("PATH")  # or polyret.models.load_model("PATH")',
+            "```",
+            "",
+            "With sentence-transformers' loader, where polyret is installed as well:",
+            "",
+            "```python",
+            "from sentence_transformers import SentenceTransformer",
+            "",
+            'model = SentenceTransformer("PATH", trust_remote_code=True)',
+            "```",
+            "",
+            "`trust_remote_code=True` lets the folder name code to import; without polyret the "
+            "load fails. A model that loads with sentence-transformers alone: debias with "
+            "`polyret debias --method project` instead.",
+        ]
+    else:
+        lines += [
+            "Plain sentence-transformers modules: no polyret and no remote code needed.",
+            "",
+            "```python",
+            "from sentence_transformers import SentenceTransformer",
+            "",
+            'model = SentenceTransformer("PATH")',
+            "```",
+        ]
+    lines += [
+        "",
+        "Encode with `model.encode_query(...)` and `model.encode_document(...)` (prompts "
+        "`query: ` / `passage: ` as in the base model).",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def module_classes() -> dict[str, type]:
@@ -277,7 +362,10 @@ def load_debiased(path: str | os.PathLike[str], device: str | None = None) -> Se
             f"this sentence-transformers cannot map polyret's module class; load {path} with "
             f"SentenceTransformer(path, trust_remote_code=True)"
         )
+    from polyret.models.identity import apply_identity
+
     try:
-        return loader(str(path), module_classes(), device=device, local_files_only=True)
+        model = loader(str(path), module_classes(), device=device, local_files_only=True)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load debiased model {path}: {exc}") from None
+    return apply_identity(model, path)

@@ -13,6 +13,8 @@ from polyret.errors import ConfigError
 from polyret.precision import DEFAULT_PRECISION, parse_precision
 from polyret.training.config import TrainConfig
 
+# The saved configuration, beside an experiment's output and its report.
+CONFIG_FILE = "experiment.yaml"
 # Set by the runner for every run; an experiment's `train:` section may not set them.
 RUN_KEYS = ("model", "output_dir", "strategy", "alpha", "seed")
 KEEP_WEIGHTS = ("all", "final", "none")
@@ -237,6 +239,11 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
 
 def _check_keys(values: dict[str, Any], cls: type, source: str) -> None:

@@ -20,7 +20,7 @@ from polyret.evaluation.significance import (
     question_values,
     with_holm,
 )
-from polyret.experiment.config import ExperimentConfig, StrategySpec
+from polyret.experiment.config import CONFIG_FILE, ExperimentConfig, StrategySpec
 from polyret.experiment.stats import KINDS, language_group_map, mean_std
 from polyret.io import write_json, write_text
 
@@ -253,12 +253,110 @@ def _findings(
             verdict = f"significant after Holm correction over the {len(tests)} tests"
         else:
             verdict = "not significant after Holm correction"
-        caveat = ""
+        if t.diff == 0:
+            change = f"{h} and {b} are equal on {kind} mAP"
+        else:
+            side = "higher" if t.diff > 0 else "lower"
+            change = f"{h} is {abs(t.diff):.4f} {kind} mAP {side} than {b}"
         lines.append(
-            f"- {h} vs {b}, {kind}: {t.diff:+.4f} mAP, 95% CI [{t.ci_low:+.4f}, {t.ci_high:+.4f}] "
-            f"(p={t.p:.3g}, Holm p={t.p_holm:.3g}: {verdict}{caveat})."
+            f"- {change} (difference 95% CI [{t.ci_low:+.4f}, {t.ci_high:+.4f}], "
+            f"p={t.p:.3g}, Holm p={t.p_holm:.3g}: {verdict})."
         )
     return lines
+
+
+# How the report names the run facts the runner records (``meta``); other keys are shown
+# with their underscores as spaces.
+META_LABELS = {
+    "polyret": "polyret version",
+    "base_model": "base model",
+    "dataset": "evaluation dataset",
+    "evaluation_data": "evaluation data",
+    "hardware": "hardware",
+    "command": "command",
+    "seeds": "seeds",
+    "train_steps": "training steps",
+    "wall_time_this_invocation_s": "wall time of this invocation",
+}
+# Shown in the training set-up instead (or not at all).
+_META_IN_SETUP = ("base_model", "seeds", "train_steps", "precision")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def _meta_lines(meta: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for key, value in meta.items():
+        if key in _META_IN_SETUP:
+            continue
+        if key.endswith("_s") and isinstance(value, (int, float)):
+            value = _duration(float(value))
+        label = META_LABELS.get(key, key.replace("_", " "))
+        lines.append(f"- {label[0].upper() + label[1:]}: {value}")
+    return lines
+
+
+def _strategy_line(spec: StrategySpec) -> str:
+    if spec.strategy == "mono":
+        return f"{spec.name}: monolingual batches only (α = 1)"
+    if spec.strategy == "cross":
+        return f"{spec.name}: cross-lingual batches only (α = 0)"
+    return f"{spec.name}: hybrid, α = {spec.alpha:g}"
+
+
+def setup_lines(config: ExperimentConfig, meta: Mapping[str, Any] | None = None) -> list[str]:
+    """Markdown: what was trained (data, languages, budget, optimiser, α per strategy, seeds)."""
+    train = config.train_config(config.strategies[0], config.seeds[0])
+    languages = ", ".join(train.languages) if train.languages else "every language of the set"
+    data = f"{train.dataset}, languages {languages}"
+    if train.exclude_titles:
+        data += f"; articles left out: {', '.join(train.exclude_titles)}"
+    if train.dev_fraction:
+        data += f"; {train.dev_fraction:.0%} of the articles held out as a dev split"
+    if train.context:
+        data += "; passages with their paragraph as context"
+    if train.ntrex_languages:
+        data += f"; plus NTREX-128 sentence pairs in {', '.join(train.ntrex_languages)}"
+    budget = (
+        f"{train.max_steps} optimizer steps"
+        if train.max_steps > 0
+        else f"{train.epochs:g} epoch(s) over the training pairs"
+    )
+    precision = train.precision
+    used = (meta or {}).get("precision")  # what the runner resolved it to on this hardware
+    if used and used != precision:
+        precision += f" (here {used})"
+    elif precision == "auto":
+        precision += " (bf16 where the device has it natively, else fp32)"
+    loss = "in-batch negatives (MNRL)" + (
+        f", GradCache chunks of {train.mini_batch_size}" if train.loss == "cached_mnrl" else ""
+    )
+    return [
+        f"- Base model: {config.base_model}",
+        f"- Training data: {data}",
+        f"- Steps: {budget} per run, batch size {train.batch_size} pairs per device, "
+        f"learning rate {train.learning_rate:g} ({train.lr_scheduler}, "
+        f"{train.warmup_ratio:.0%} warm-up), scale {train.scale:g} (1 / temperature), "
+        f"loss {loss}, precision {precision}",
+        "- Strategies (α = share of monolingual batches): "
+        + "; ".join(_strategy_line(s) for s in config.strategies),
+        f"- Seeds: {', '.join(map(str, config.seeds))} (one run per strategy and seed)",
+    ]
+
+
+BIAS_LINES = [
+    "- Rank distance: in the multilingual pool, how many ranks lie between a question's best- "
+    "and worst-ranked answers (one per language), averaged over questions; lower means less "
+    "language bias.",
+    "- Same-language-first: the share of questions whose best-ranked answer is the one in the "
+    "question's own language; lower means less language bias (chance: 1 / number of answers).",
+]
 
 
 def centering_section(
@@ -600,7 +698,8 @@ def write_report(
     out_of_domain: Sequence[OutOfDomain] = (),
     curves: Curves | None = None,
 ) -> Path:
-    """Write ``report.md``, ``summary.json``, ``tradeoff.png`` and ``heatmap_best_minus_base.png``.
+    """Write ``report.md``, ``summary.json``, ``tradeoff.png``, ``heatmap_best_minus_base.png``
+    and ``experiment.yaml`` (the configuration, linked from the report's header).
 
     ``centered``: the same models with language centering (``config.centering``), reported as
     extra conditions ``<name>+<method>``. ``articles``: question id -> article
@@ -616,8 +715,16 @@ def write_report(
             table[name + suffix] = row
             seeds[name + suffix] = len(centered.runs.get(name, [centered.base]))
     tests = significance(config, base, runs, centered, articles) if runs else []
-    lines = [f"# Experiment {config.name}", ""]
-    lines += [f"- {k}: {v}" for k, v in meta.items()]
+    write_text(folder / CONFIG_FILE, config.to_yaml())  # linked from the report's header
+    lines = [
+        f"# Experiment {config.name}",
+        "",
+        f"What was trained (the saved configuration: [{CONFIG_FILE}]({CONFIG_FILE})):",
+        "",
+        *setup_lines(config, meta),
+    ]
+    if meta:
+        lines += ["", "How it was run:", "", *_meta_lines(meta)]
     lines += [
         "",
         f"Evaluation: {base.dataset}, {len(base.languages)} languages ({', '.join(base.languages)}); "
@@ -626,6 +733,8 @@ def write_report(
         "## Main results",
         "",
         *_table(table, COLUMNS, seeds),
+        "",
+        *BIAS_LINES,
     ]
     if config.eval.seen_languages:
         cols = [(f"{p}_{k}_map", f"{p} {k}") for k in KINDS for p in ("seen", "unseen")]
@@ -656,7 +765,10 @@ def write_report(
             "",
             "![trade-off](tradeoff.png)",
             "",
-            f"## Cross-lingual mAP: {best} (best mean of mono, cross and multi mAP) minus base",
+            f"## mAP per query × candidate language: {best} (best mean of mono, cross and multi "
+            "mAP) minus base",
+            "",
+            "Monolingual settings on the diagonal, cross-lingual ones off it.",
             "",
             "![delta heatmap](heatmap_best_minus_base.png)",
         ]

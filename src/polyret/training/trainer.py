@@ -389,6 +389,7 @@ def build_trainer(
     )
 
     from polyret.models import load_model, resolve_model
+    from polyret.models.identity import model_name
     from polyret.samplers import BatchPlanner, epoch_callback, make_batch_sampler
 
     output_dir = Path(config.output_dir)
@@ -420,12 +421,18 @@ def build_trainer(
     resolved = resolve_model(config.model)
     torch.manual_seed(config.seed)
     model = load_model(resolved, device=config.device)
+    # The model being trained is the run's, not the base model's (whose name load_model set):
+    # checkpoints and snapshots carry the run's name in their model card.
+    model.model_card_data.model_name = model_name(Path(config.output_dir).resolve().name)
+    model.model_card_data.base_model_revision = None
     if config.freeze_word_embeddings:
         embeddings = model[0].auto_model.get_input_embeddings()
         embeddings.weight.requires_grad_(False)
     if resume and checkpoint is not None:
         _check_checkpoint(checkpoint, model)
     prompts = _prompts(model)
+    # Pinned memory only speeds up copies to a GPU; on CPU torch warns that it goes unused.
+    uses_cuda = torch.cuda.is_available() and not (config.device or "").startswith("cpu")
     loss = build_loss(model, config)
     evaluator = (
         LareqaDevEvaluator(data.dev, config.eval_batch_size, precision=precision)
@@ -455,6 +462,7 @@ def build_trainer(
         batch_sampler=factory,
         prompts=prompts,
         dataloader_num_workers=config.dataloader_workers,
+        dataloader_pin_memory=uses_cuda,
         dataloader_drop_last=True,
         **precision_flags,
     )
@@ -484,9 +492,11 @@ def run_training(run: PreparedRun) -> TrainResult:
     A callback may stop the run early (a time budget, a kill): then no final model is written
     and the run's last checkpoint continues it (``--resume``).
     """
+    from polyret.models.identity import model_name
     from polyret.models.save import save_model
 
     trainer, evaluator, output_dir = run.trainer, run.evaluator, run.output_dir
+    config = run.config
     model = trainer.model
     start = time.perf_counter()
     output = trainer.train(
@@ -511,7 +521,17 @@ def run_training(run: PreparedRun) -> TrainResult:
             else:
                 dev_metrics = evaluator(model, steps=trainer.state.global_step)
         with atomic_path(final) as tmp:
-            save_model(model, tmp)
+            save_model(
+                model,
+                tmp,
+                name=model_name(output_dir.resolve().name),  # the run's name, for mteb and others
+                kind="trained",
+                base_model=config.model,
+                strategy=config.strategy,
+                alpha=config.alpha,
+                seed=config.seed,
+                polyret_version=__version__,
+            )
     summary = {
         "polyret_version": __version__,
         "global_step": trainer.state.global_step,
