@@ -11,7 +11,6 @@ from typing import Any
 
 _EXPORTS = {
     "CorpusEvalConfig": "polyret.corpus.evaluate",
-    "render_report": "polyret.corpus.evaluate",
     "run_corpus_eval": "polyret.corpus.evaluate",
     "EncodeConfig": "polyret.corpus.encode",
     "EncodeResult": "polyret.corpus.encode",

@@ -346,73 +346,6 @@ def _evaluate_pool(
     return pool, searched.per_query, searched.run
 
 
-def _fmt(value: float | None, digits: int = 4) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
-def render_report(results: dict[str, Any]) -> str:
-    """A Markdown summary of :func:`run_corpus_eval`'s results."""
-    lines = [
-        f"# Corpus retrieval: {results['dataset']} ({results['split']})",
-        "",
-        f"- model: `{results['model']}`; precision: {results.get('precision', 'fp32')}",
-        f"- top-k: {results['k']}; vectors: {results['vectors']['dtype']}, "
-        f"{'title + text' if results['vectors']['include_title'] else 'text only'}; ties: {results['ties']}",
-        "- metrics: pytrec_eval (trec_eval): nDCG@10 (primary), Recall@100, MRR@10 (run cut to 10)",
-        "",
-        "| language | queries | documents | nDCG@10 | Recall@100 | MRR@10 | encoded docs/s | search | search s |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
-    ]
-    for label, lang in results["languages"].items():
-        m, enc, srch = lang["metrics"], lang["encode"], lang["search"]
-        index = srch["index"] + (
-            f" (recall {srch['recall_vs_exact']:.3f})" if "recall_vs_exact" in srch else ""
-        )
-        docs_per_s = f"{enc['docs_per_s']:.0f}" if enc["docs_per_s"] else "reused"
-        lines.append(
-            f"| {label} | {lang['num_queries']} | {lang['num_docs']} | {_fmt(m.get('ndcg@10'))} | "
-            f"{_fmt(m.get('recall@100'))} | {_fmt(m.get('mrr@10'))} | {docs_per_s} | {index}, {srch['device']} | "
-            f"{srch['seconds']:.1f} |"
-        )
-    avg = results["average"]
-    lines.append(
-        f"| **average** | | | **{_fmt(avg.get('ndcg@10'))}** | {_fmt(avg.get('recall@100'))} | "
-        f"{_fmt(avg.get('mrr@10'))} | | | |"
-    )
-    if results["k"] < 100:
-        lines += [
-            "",
-            f"Note: k = {results['k']} < 100, so Recall@100 counts only the top {results['k']}.",
-        ]
-    pool = results.get("pool")
-    if pool:
-        cuts = pool["share_cutoffs"]
-        lines += [
-            "",
-            f"## Multilingual pool ({pool['num_docs']} documents, {len(pool['languages'])} languages)",
-            "",
-            "Each language's queries against all corpora merged (ids prefixed `<lang>:`). Relevance is "
-            "not parallel: the relevant own-language share is what a ranking driven by relevance alone "
-            "approaches at the top, the pool share what a language-blind ranking would give.",
-            "",
-            "| query language | nDCG@10 pool | nDCG@10 own corpus | "
-            + " | ".join(f"own-language share top-{c}" for c in cuts)
-            + " | relevant own-language share | pool share |",
-            "|---|---:|---:|" + "---:|" * (len(cuts) + 2),
-        ]
-        for label, entry in pool["languages"].items():
-            own_corpus = results["languages"][label]["metrics"].get("ndcg@10")
-            shares = " | ".join(_fmt(entry.get(f"own_share@{c}"), 3) for c in cuts)
-            lines.append(
-                f"| {label} | {_fmt(entry['metrics'].get('ndcg@10'))} | {_fmt(own_corpus)} | {shares} | "
-                f"{_fmt(entry.get('relevant_own_share'), 3)} | {_fmt(entry.get('pool_share'), 3)} |"
-            )
-        lines.append(
-            f"| **average** | **{_fmt(pool['average'].get('ndcg@10'))}** |" + " |" * (len(cuts) + 3)
-        )
-    return "\n".join(lines) + "\n"
-
-
 def _save_run(config: CorpusEvalConfig, label: str, run: Run) -> str | None:
     """Write one TREC run under ``<out_dir>/runs/`` when runs are kept; its path, else None."""
     if not config.save_runs or config.out_dir is None:
@@ -426,8 +359,10 @@ def _write_outputs(out: Path, results: dict[str, Any], per_query: dict[str, Any]
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "per_query.json", per_query)
     write_json(out / "results.json", results)
-    write_text(out / "report.md", render_report(results))
+    from polyret.reports.corpus import render_corpus_report
+
+    write_text(out / "report.md", render_corpus_report(results))
     logger.info("wrote %s and report.md", out / "results.json")
 
 
-__all__ = ["CorpusEvalConfig", "render_report", "run_corpus_eval"]
+__all__ = ["CorpusEvalConfig", "run_corpus_eval"]

@@ -1,7 +1,12 @@
-"""Reports: Markdown tables and PNG plots of evaluation results."""
+"""Reports: Markdown tables and PNG plots of evaluation, corpus and experiment results.
+
+``lareqa`` (``polyret eval`` on LAReQA and NTREX-128), ``corpus`` (MIRACL, BEIR), ``experiment``
+(``polyret experiment``), sharing ``tables`` and ``plots``.
+"""
 
 from __future__ import annotations
 
-from polyret.reports.lareqa import headline_table, markdown_table, render_lareqa_report
+from polyret.reports.lareqa import headline_table, render_lareqa_report
+from polyret.reports.tables import markdown_table
 
 __all__ = ["headline_table", "markdown_table", "render_lareqa_report"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -11,6 +10,7 @@ import numpy as np
 
 from polyret.evaluation.bias import language_bias
 from polyret.evaluation.results import AGGREGATE_RULE, BIAS_RULE, SEEN_RULE, LareqaResult
+from polyret.reports.tables import fmt_number, fmt_percent, markdown_table
 
 __all__ = ["headline_table", "markdown_table", "render_lareqa_report"]
 
@@ -19,25 +19,6 @@ GROUP_LABELS = {
     "cross": "cross-lingual X→Y",
     "multi": "multilingual X→all",
 }
-
-
-def _pct(value: float) -> str:
-    return "–" if value is None or math.isnan(value) else f"{100 * value:.1f}"
-
-
-def _num(value: float, digits: int = 1) -> str:
-    return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
-
-
-def markdown_table(
-    header: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None
-) -> str:
-    """A GitHub Markdown table; ``align``: one of 'l'/'r' per column (default: first left, rest right)."""
-    align = align or "l" + "r" * (len(header) - 1)
-    rule = ["---" if a == "l" else "---:" for a in align]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _group_label(group: str) -> str:
@@ -66,7 +47,7 @@ def aggregate_rows(result: LareqaResult) -> tuple[list[str], list[list[str]]]:
     aggregates = result.aggregates()
     header = ["setting group", "settings", *_metric_header(keys)]
     rows = [
-        [_group_label(g), str(len(groups[g])), *(_pct(aggregates[g][k]) for k in keys)]
+        [_group_label(g), str(len(groups[g])), *(fmt_percent(aggregates[g][k]) for k in keys)]
         for g in aggregates
     ]
     return header, rows
@@ -93,10 +74,10 @@ def bias_summary_rows(result: LareqaResult) -> tuple[list[str], list[list[str]]]
                     label,
                     str(used),
                     str(left_out),
-                    _num(s[f"{prefix}rank_distance"]),
-                    _pct(s[f"{prefix}same_lang_first"]),
-                    _pct(s[f"{prefix}same_lang_first_chance"]),
-                    _pct(s[f"{prefix}{top}"]) if top else "–",
+                    fmt_number(s[f"{prefix}rank_distance"]),
+                    fmt_percent(s[f"{prefix}same_lang_first"]),
+                    fmt_percent(s[f"{prefix}same_lang_first_chance"]),
+                    fmt_percent(s[f"{prefix}{top}"]) if top else "–",
                 ]
             )
     return header, rows
@@ -217,13 +198,13 @@ def render_lareqa_report(
                     f"{lang}{seen}",
                     str(int(b["n_queries"])),
                     str(int(b["n_left_out"])),
-                    _num(b["rank_distance"]),
-                    _num(b["rank_distance_median"]),
-                    _pct(b["same_lang_first"]),
-                    _pct(b["same_lang_first_chance"]),
-                    _pct(b[top]) if top else "–",
-                    _num(b["own_rank"]),
-                    _num(b["other_rank"]),
+                    fmt_number(b["rank_distance"]),
+                    fmt_number(b["rank_distance_median"]),
+                    fmt_percent(b["same_lang_first"]),
+                    fmt_percent(b["same_lang_first_chance"]),
+                    fmt_percent(b[top]) if top else "–",
+                    fmt_number(b["own_rank"]),
+                    fmt_number(b["other_rank"]),
                 ]
             )
         parts.append(
@@ -248,7 +229,12 @@ def render_lareqa_report(
     for s in result.of_kind("mono"):
         m = s.mean()
         rows.append(
-            [s.query_lang, str(s.n_queries), str(s.n_candidates), *(_pct(m[k]) for k in keys)]
+            [
+                s.query_lang,
+                str(s.n_queries),
+                str(s.n_candidates),
+                *(fmt_percent(m[k]) for k in keys),
+            ]
         )
     if rows:
         parts += [
@@ -266,9 +252,11 @@ def render_lareqa_report(
         row_means, col_means = np.nanmean(off, axis=1), np.nanmean(off, axis=0)
     rows = []
     for i, x in enumerate(langs):
-        cells = [f"**{_pct(v)}**" if i == j else _pct(v) for j, v in enumerate(matrix[i])]
-        rows.append([x, *cells, _pct(row_means[i])])
-    rows.append(["cross mean (as candidates)", *(_pct(v) for v in col_means), ""])
+        cells = [
+            f"**{fmt_percent(v)}**" if i == j else fmt_percent(v) for j, v in enumerate(matrix[i])
+        ]
+        rows.append([x, *cells, fmt_percent(row_means[i])])
+    rows.append(["cross mean (as candidates)", *(fmt_percent(v) for v in col_means), ""])
     parts += [
         "",
         "## mAP by query language (rows) and candidate language (columns)",
@@ -287,7 +275,12 @@ def render_lareqa_report(
     for s in result.of_kind("multi"):
         m = s.mean()
         rows.append(
-            [s.query_lang, str(s.n_queries), _num(m["n_relevant"], 2), *(_pct(m[k]) for k in keys)]
+            [
+                s.query_lang,
+                str(s.n_queries),
+                fmt_number(m["n_relevant"], 2),
+                *(fmt_percent(m[k]) for k in keys),
+            ]
         )
     parts += [
         "",

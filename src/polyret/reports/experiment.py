@@ -23,6 +23,7 @@ from polyret.evaluation.significance import (
 from polyret.experiment.config import CONFIG_FILE, ExperimentConfig, StrategySpec
 from polyret.experiment.stats import KINDS, language_group_map, mean_std
 from polyret.io import write_json, write_text
+from polyret.reports.tables import markdown_table
 
 BASE = "base"
 ALPHA = 0.05  # the level a Holm-adjusted p must be below for a row to be called significant
@@ -135,12 +136,11 @@ def _table(
     seeds: dict[str, int],
 ) -> list[str]:
     present = [(k, label) for k, label in columns if any(k in r for r in rows.values())]
-    lines = ["| condition | " + " | ".join(label for _, label in present) + " |"]
-    lines.append("|---|" + "---|" * len(present))
-    for name, row in rows.items():
-        cells = [_fmt(row.get(k, (float("nan"), 0.0)), seeds.get(name, 1)) for k, _ in present]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return lines
+    body = [
+        [name] + [_fmt(row.get(k, (float("nan"), 0.0)), seeds.get(name, 1)) for k, _ in present]
+        for name, row in rows.items()
+    ]
+    return markdown_table(["condition", *(label for _, label in present)], body).split("\n")
 
 
 def _best(config: ExperimentConfig, table: dict[str, dict[str, tuple[float, float]]]) -> str:
