@@ -132,7 +132,7 @@ class BatchSamplerFactory:
     samplers: list[HybridBatchSampler] = field(default_factory=list, repr=False, compare=False)
 
     def set_epoch(self, epoch: int) -> None:
-        """Set the epoch of every sampler built so far (see :class:`EpochCallback`)."""
+        """Set the epoch of every sampler built so far (see :func:`epoch_callback`)."""
         for sampler in self.samplers:
             sampler.set_epoch(epoch)
 
@@ -191,7 +191,7 @@ def make_batch_sampler(
     ``metadata`` describes the training dataset; pass the metadata of eval datasets in ``more``
     when the trainer computes an eval loss (it builds a batch sampler for those too). With
     ``log_dir``, each epoch's training plan is written to ``log_dir/epoch-N.jsonl`` when it is
-    iterated. Add :class:`EpochCallback` to the trainer's callbacks so that every epoch reaches
+    iterated. Add :func:`epoch_callback` to the trainer's callbacks so that every epoch reaches
     the sampler whatever wraps it (accelerate's ``BatchSamplerShard`` does not pass
     ``set_epoch`` on in every transformers release).
     """
