@@ -446,20 +446,22 @@ def _debiased_eval(
     out: Path,
 ) -> None:
     """Fit language centering on the calibration text and score the same embeddings again."""
-    from polyret.debias import fit_centering
+    from polyret.debias.evaluate import evaluate_with_debias
     from polyret.evaluation import language_bias
     from polyret.io import write_text
     from polyret.reports.lareqa import headline_table
 
     start = time.perf_counter()
-    debiaser = fit_centering(
+    result, _ = evaluate_with_debias(
         model,
+        dataset,
+        embeddings,
+        config,
         calibration,
         method=args.debias_method,
         queries=queries,
         batch_size=config.batch_size,
     )
-    result = config.score(dataset, debiaser.transform_lareqa(embeddings))
     sub = out / f"debiased-{args.debias_method}"
     sub.mkdir(parents=True, exist_ok=True)
     debias_meta = {

@@ -223,20 +223,20 @@ def _evaluate(
         if not use_centering or twin is None or is_saved(twin):
             continue
         assert calibration is not None and config.centering is not None
-        from polyret.debias import fit_centering
-        from polyret.evaluation.ntrex import check_held_out
+        from polyret.debias.evaluate import evaluate_with_debias
 
-        check_held_out(calibration, data)
         start = time.perf_counter()
-        if debiaser is None:
-            debiaser = fit_centering(
-                model,
-                calibration,
-                method=config.centering.method,
-                queries=queries,
-                batch_size=config.eval.batch_size,
-            )
-        result = opts.score(data, debiaser.transform_lareqa(embeddings))
+        result, debiaser = evaluate_with_debias(
+            model,
+            data,
+            embeddings,
+            opts,
+            calibration,
+            method=config.centering.method,
+            queries=queries,
+            debiaser=debiaser,
+            batch_size=config.eval.batch_size,
+        )
         centering = {
             **dataclasses.asdict(config.centering),
             "calibration_files": calibration.describe(),
