@@ -95,3 +95,16 @@ def test_language_shares() -> None:
     assert sw["relevant_own_share"] == pytest.approx((1.0 + 0.5) / 2)
     assert sw["pool_share"] == pytest.approx(0.4) and yo["pool_share"] == pytest.approx(0.6)
     assert yo["own_share@4"] == 1.0 and yo["relevant_own_share"] == 1.0
+
+
+def test_metric_names_are_read_in_one_place() -> None:
+    from polyret.errors import ConfigError
+    from polyret.evaluation.metrics import parse_metric
+
+    assert parse_metric("ndcg@10") == ("ndcg", 10) and parse_metric("ap") == ("ap", None)
+    per_query = evaluate_run(QRELS, make_run(), ["ndcg@5", "ap", "accuracy@1"])
+    assert set(next(iter(per_query.values()))) == {"ndcg@5", "ap", "accuracy@1"}
+    with pytest.raises(ConfigError, match=r"unknown metric 'ndcg'.*ndcg@k"):
+        evaluate_run(QRELS, make_run(), ["ndcg"])
+    with pytest.raises(ConfigError, match="unknown metric 'rank_distance'"):
+        evaluate_run(QRELS, make_run(), ["rank_distance"])  # not a trec_eval measure

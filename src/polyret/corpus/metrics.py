@@ -11,14 +11,29 @@ from polyret.data.trec import trec_order
 Run = dict[str, dict[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
 
-# Our metric name -> (trec_eval measure, its key in pytrec_eval's output, rank cutoff applied to the run).
-MEASURES: dict[str, tuple[str, str, int | None]] = {
-    "ndcg@10": ("ndcg_cut.10", "ndcg_cut_10", None),
-    "recall@100": ("recall.100", "recall_100", None),
-    # trec_eval's recip_rank has no cutoff: MRR@10 is recip_rank over the run cut to 10 documents.
-    "mrr@10": ("recip_rank", "recip_rank", 10),
-}
+# The metrics reported by default; any name parse_metric accepts for TREC_MEASURES works.
+MEASURES = ("ndcg@10", "recall@100", "mrr@10")
 PRIMARY_METRIC = "ndcg@10"
+
+
+# Base metric name (polyret.evaluation.metrics) -> the trec_eval measure for cutoff k:
+# (measure, its key in pytrec_eval's output, rank cutoff applied to the run first).
+TREC_MEASURES = {
+    "ap": lambda k: ("map", "map", None),
+    "ndcg": lambda k: (f"ndcg_cut.{k}", f"ndcg_cut_{k}", None),
+    "recall": lambda k: (f"recall.{k}", f"recall_{k}", None),
+    # trec_eval's recip_rank has no cutoff: MRR@k is recip_rank over the run cut to k documents.
+    "mrr": lambda k: ("recip_rank", "recip_rank", k),
+    "accuracy": lambda k: (f"success.{k}", f"success_{k}", None),
+}
+
+
+def trec_measure(name: str) -> tuple[str, str, int | None]:
+    """``"ndcg@10"`` -> ``("ndcg_cut.10", "ndcg_cut_10", None)``; ConfigError for other names."""
+    from polyret.evaluation.metrics import parse_metric
+
+    base, k = parse_metric(name, known=TREC_MEASURES)
+    return TREC_MEASURES[base](k)
 
 
 def truncate_run(run: Run, depth: int) -> Run:
@@ -32,21 +47,19 @@ def evaluate_run(
     """Per-query metrics ``{qid: {metric: value}}`` for the queries of ``run`` that have judgments."""
     import pytrec_eval
 
-    unknown = [m for m in metrics if m not in MEASURES]
-    if unknown:
-        raise ValueError(f"unknown metric {unknown[0]!r}; known: {', '.join(MEASURES)}")
+    measures = {m: trec_measure(m) for m in metrics}
     qrels_plain = {qid: dict(docs) for qid, docs in qrels.items()}
     by_cutoff: dict[int | None, list[str]] = {}
-    for metric in metrics:
-        by_cutoff.setdefault(MEASURES[metric][2], []).append(metric)
+    for metric, (_, _, cutoff) in measures.items():
+        by_cutoff.setdefault(cutoff, []).append(metric)
     out: dict[str, dict[str, float]] = {}
     for cutoff, names in by_cutoff.items():
-        evaluator = pytrec_eval.RelevanceEvaluator(qrels_plain, {MEASURES[m][0] for m in names})
+        evaluator = pytrec_eval.RelevanceEvaluator(qrels_plain, {measures[m][0] for m in names})
         results = evaluator.evaluate(run if cutoff is None else truncate_run(run, cutoff))
         for qid, values in results.items():
             row = out.setdefault(qid, {})
             for name in names:
-                row[name] = float(values[MEASURES[name][1]])
+                row[name] = float(values[measures[name][1]])
     return out
 
 
@@ -109,8 +122,10 @@ def language_shares(
 __all__ = [
     "MEASURES",
     "PRIMARY_METRIC",
+    "TREC_MEASURES",
     "evaluate_run",
     "language_shares",
     "mean_metrics",
+    "trec_measure",
     "truncate_run",
 ]

@@ -16,7 +16,7 @@ the score matrices by counting (see :mod:`polyret.evaluation.lareqa`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import numpy as np
 
@@ -28,6 +28,7 @@ __all__ = [
     "average_precision",
     "metric_function",
     "ndcg_at_k",
+    "parse_metric",
     "rank_distance",
     "recall_at_k",
     "reciprocal_rank_at_k",
@@ -126,19 +127,29 @@ _NEEDS_K = frozenset({"ndcg", "recall", "mrr", "accuracy"})
 _NAME = re.compile(r"^(?P<base>[a-z_]+)(?:@(?P<k>[1-9][0-9]*))?$")
 
 
-def metric_function(name: str) -> Callable[[np.ndarray], np.ndarray]:
-    """The per-query function for a metric name such as ``"ap"`` or ``"ndcg@10"``."""
+def parse_metric(name: str, known: Collection[str] | None = None) -> tuple[str, int | None]:
+    """``"ndcg@10"`` -> ``("ndcg", 10)``, ``"ap"`` -> ``("ap", None)``: the one place metric names
+    are read, for the LAReQA evaluation and the corpus evaluation alike.
+
+    ``known``: the base names the caller computes (default: :data:`METRICS`). ConfigError for
+    an unknown name or a missing / unexpected cutoff, listing what is supported.
+    """
+    known = METRICS if known is None else known
     match = _NAME.match(name)
-    needs_k = _NEEDS_K
     if (
         not match
-        or match["base"] not in METRICS
-        or (match["k"] is None) == (match["base"] in needs_k)
+        or match["base"] not in known
+        or (match["k"] is None) == (match["base"] in _NEEDS_K)
     ):
-        supported = ", ".join(f"{b}@k" if b in needs_k else b for b in METRICS)
+        supported = ", ".join(f"{b}@k" if b in _NEEDS_K else b for b in known)
         raise ConfigError(f"unknown metric {name!r}; supported: {supported}")
-    fn = METRICS[match["base"]]
-    if match["k"] is None:
+    return match["base"], None if match["k"] is None else int(match["k"])
+
+
+def metric_function(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The per-query function for a metric name such as ``"ap"`` or ``"ndcg@10"``."""
+    base, k = parse_metric(name)
+    fn = METRICS[base]
+    if k is None:
         return fn
-    k = int(match["k"])
     return lambda ranks: fn(ranks, k)
