@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,15 +47,11 @@ def _small_model(path: Path, hidden: int) -> str:
     return str(path)
 
 
-def worker(args: argparse.Namespace) -> dict:
-    import torch
-
+def _train_config(args: argparse.Namespace, out: Path, **options: object) -> Any:
+    """The benchmark's hybrid MLQA-R run on CPU, with ``options`` on top."""
     from polyret.training.config import TrainConfig
-    from polyret.training.trainer import load_training_data
 
-    torch.set_num_threads(args.threads)
-    out = Path(tempfile.mkdtemp(prefix=f"train-speed-{args.worker}-"))
-    config = TrainConfig(
+    return TrainConfig(
         model=args.model,
         dataset="mlqa-r",
         data_dir=args.data_dir,
@@ -66,10 +63,24 @@ def worker(args: argparse.Namespace) -> dict:
         dev_fraction=0.0,
         max_query_length=args.max_length,
         max_passage_length=args.max_length,
-        logging_steps=args.steps,
         device="cpu",
         warmup_ratio=0.0,
         gather_across_devices=False,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def worker(args: argparse.Namespace) -> dict:
+    import torch
+
+    from polyret.training.trainer import load_training_data
+
+    torch.set_num_threads(args.threads)
+    out = Path(tempfile.mkdtemp(prefix=f"train-speed-{args.worker}-"))
+    config = _train_config(
+        args,
+        out,
+        logging_steps=args.steps,
         precision="fp32",  # as the plain sentence-transformers run
     )
     data = load_training_data(config)
@@ -133,28 +144,15 @@ def precision_worker(args: argparse.Namespace) -> dict:
     """One (precision, polyret | bare) run: step seconds, losses, peak RSS."""
     import torch
 
-    from polyret.training.config import TrainConfig
     from polyret.training.trainer import load_training_data
 
     torch.set_num_threads(args.threads)
     out = Path(tempfile.mkdtemp(prefix=f"train-speed-{args.worker}-{args.precision}-"))
-    config = TrainConfig(
-        model=args.model,
-        dataset="mlqa-r",
-        data_dir=args.data_dir,
-        output_dir=str(out / "run"),
-        strategy="hybrid",
-        alpha=0.5,
-        batch_size=args.batch_size,
-        max_steps=args.steps,
-        dev_fraction=0.0,
-        max_query_length=args.max_length,
-        max_passage_length=args.max_length,
+    config = _train_config(
+        args,
+        out,
         freeze_word_embeddings=args.freeze_word_embeddings,
         logging_steps=1,
-        device="cpu",
-        warmup_ratio=0.0,
-        gather_across_devices=False,
         precision=args.precision,
     )
     data = load_training_data(config)
