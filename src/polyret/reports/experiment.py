@@ -514,24 +514,29 @@ class Curves:
         for name, by_seed in self.runs.items():
             steps = sorted({n for points in by_seed.values() for n in points})
             for n in steps:
-                results = [points[n] for points in by_seed.values() if n in points]
+                summaries = [points[n].summary() for points in by_seed.values() if n in points]
                 row = {}
                 for kind in KINDS:
-                    values = [r.summary().get(f"{kind}_map", float("nan")) for r in results]
+                    values = [s.get(f"{kind}_map", float("nan")) for s in summaries]
                     mean, std = mean_std(values)
                     row[f"{kind}_map"] = (mean, std, len(values))
                 out.setdefault(name, {})[n] = row
         return out
 
 
-def plot_curves(config: ExperimentConfig, curves: Curves, path: Path) -> None:
+def plot_curves(
+    config: ExperimentConfig,
+    curves: Curves,
+    path: Path,
+    table: dict[str, dict[int, dict[str, tuple[float, float, int]]]] | None = None,
+) -> None:
     """mono / cross / multi mAP against training steps, a line per strategy, ± std over seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = curves.table()
+    table = curves.table() if table is None else table
     base = curves.base.summary()
     kinds = [k for k in KINDS if f"{k}_map" in base]
     fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.6), squeeze=False)
@@ -556,8 +561,8 @@ def plot_curves(config: ExperimentConfig, curves: Curves, path: Path) -> None:
 
 def curves_section(config: ExperimentConfig, curves: Curves, folder: Path) -> list[str]:
     """Markdown: the curve plot, a table per budget, and the ordering of strategies per budget."""
-    plot_curves(config, curves, folder / "curves.png")
     table = curves.table()
+    plot_curves(config, curves, folder / "curves.png", table)
     steps = sorted({n for points in table.values() for n in points})
     base = curves.base.summary()
     kinds = [k for k in KINDS if f"{k}_map" in base]
