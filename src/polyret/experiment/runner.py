@@ -152,6 +152,12 @@ def centered_folder(folder: Path, config: ExperimentConfig) -> Path | None:
     return folder.with_name(folder.name + config.centering.suffix)
 
 
+def _evaluated(target: Path, config: ExperimentConfig, *, centered: bool) -> bool:
+    """``target`` is saved, and so is its centered twin when ``centered``."""
+    twin = centered_folder(target, config) if centered else None
+    return is_saved(target) and (twin is None or is_saved(twin))
+
+
 def curve_folder(folder: Path, steps: int) -> Path:
     """Where the learning-curve evaluation of ``folder``'s run at ``steps`` goes."""
     return folder.with_name(f"{folder.name}~{steps}")
@@ -195,8 +201,7 @@ def _evaluate(
     use_centering = calibration is not None and config.centering is not None
 
     def done(target: Path) -> bool:
-        twin = centered_folder(target, config) if use_centering else None
-        return is_saved(target) and (twin is None or is_saved(twin))
+        return _evaluated(target, config, centered=use_centering)
 
     if all(done(f) for *_, f in targets):
         return
@@ -347,11 +352,11 @@ def run_experiment(
 
     def finished(folder: Path) -> bool:
         """The model's evaluations, out-of-domain, centered and curve ones included, are saved."""
-        for target in (folder, *(ood_folder(folder, name) for name in ood)):
-            twin = centered_folder(target, config) if calibration is not None else None
-            if not is_saved(target) or (twin is not None and not is_saved(twin)):
-                return False
-        return all(is_saved(f) for f in curve_points(folder).values())
+        targets = (folder, *(ood_folder(folder, name) for name in ood))
+        centered = calibration is not None
+        return all(_evaluated(t, config, centered=centered) for t in targets) and all(
+            is_saved(f) for f in curve_points(folder).values()
+        )
 
     meta = {
         "polyret": __version__,
