@@ -64,6 +64,37 @@ def score(dataset: LareqaDataset, embeddings: LareqaEmbeddings) -> dict[str, flo
     return {k: float(summary[k]) for k in KEYS}
 
 
+def cached_encoding(
+    model: Any, spec: str, dataset: Any, cache: Path | None, batch_size: int
+) -> LareqaEmbeddings:
+    """Encode ``dataset`` once; with ``cache``, keep the tensors in ``cache/<name>.safetensors``.
+
+    The file records the model spec; a cached encoding by another model is refused.
+    """
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    path = cache / f"{dataset.name}.safetensors" if cache else None
+    if path is not None and path.is_file():
+        with safe_open(str(path), "pt") as f:
+            cached_by = (f.metadata() or {}).get("model")
+        if cached_by != spec:
+            raise SystemExit(f"{path} was encoded by {cached_by!r}, not {spec!r}; delete it")
+        tensors = load_file(str(path))
+        logging.info("using the cached encoding %s", path)
+        return LareqaEmbeddings(
+            queries={k[2:]: v for k, v in tensors.items() if k.startswith("q/")},
+            candidates={k[2:]: v for k, v in tensors.items() if k.startswith("c/")},
+        )
+    emb = encode_lareqa(model, dataset, batch_size=batch_size)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {f"q/{k}": v.contiguous() for k, v in emb.queries.items()}
+        tensors |= {f"c/{k}": v.contiguous() for k, v in emb.candidates.items()}
+        save_file(tensors, str(path), metadata={"model": spec})
+    return emb
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="bundled:multilingual-e5-small")
@@ -73,6 +104,7 @@ def main() -> None:
     p.add_argument("--sentences", type=int, nargs="+", default=[100, 300, 900])
     p.add_argument("--wiki-calibration", default=None, help="LAReQA dataset used as Wikipedia text")
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--cache", type=Path, default=None, help="folder to keep the dataset encoding")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -90,7 +122,7 @@ def main() -> None:
     if args.wiki_calibration:
         other = load_lareqa(args.wiki_calibration, data_dir=args.data_dir)
         sources[args.wiki_calibration] = wiki_calibration(other, dataset, most)
-    embeddings = encode_lareqa(model, dataset, batch_size=args.batch_size)
+    embeddings = cached_encoding(model, args.model, dataset, args.cache, args.batch_size)
     calib = {
         name: encode_calibration(model, texts, batch_size=args.batch_size)
         for name, texts in sources.items()

@@ -23,47 +23,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from centering_study import KEYS, score  # the sibling script (run from scripts/ or as a path)
+# the sibling script (run from scripts/ or as a path)
+from centering_study import KEYS, cached_encoding, score
 
 from polyret.data.lareqa import load_lareqa
 from polyret.debias import encode_calibration, fit_from_embeddings, load_calibration, load_queries
 from polyret.debias.centering import CenteringDebiaser
 from polyret.debias.debiaser import Debiaser
-from polyret.evaluation import encode_lareqa
-from polyret.evaluation.lareqa import LareqaEmbeddings
 from polyret.io import write_json
 from polyret.models import load_model
-
-
-def cached_encoding(
-    model: Any, spec: str, dataset: Any, cache: Path | None, batch_size: int
-) -> LareqaEmbeddings:
-    """Encode ``dataset`` once; with ``cache``, keep the tensors in ``cache/<name>.safetensors``.
-
-    The file records the model spec; a cached encoding by another model is refused.
-    """
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-
-    path = cache / f"{dataset.name}.safetensors" if cache else None
-    if path is not None and path.is_file():
-        with safe_open(str(path), "pt") as f:
-            cached_by = (f.metadata() or {}).get("model")
-        if cached_by != spec:
-            raise SystemExit(f"{path} was encoded by {cached_by!r}, not {spec!r}; delete it")
-        tensors = load_file(str(path))
-        logging.info("using the cached encoding %s", path)
-        return LareqaEmbeddings(
-            queries={k[2:]: v for k, v in tensors.items() if k.startswith("q/")},
-            candidates={k[2:]: v for k, v in tensors.items() if k.startswith("c/")},
-        )
-    emb = encode_lareqa(model, dataset, batch_size=batch_size)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tensors = {f"q/{k}": v.contiguous() for k, v in emb.queries.items()}
-        tensors |= {f"c/{k}": v.contiguous() for k, v in emb.candidates.items()}
-        save_file(tensors, str(path), metadata={"model": spec})
-    return emb
 
 
 def main() -> None:
