@@ -107,7 +107,8 @@ class Option:
         return "--" + self.name.replace("_", "-")
 
 
-def _is_option(f: dataclasses.Field[Any]) -> bool:
+def is_option(f: dataclasses.Field[Any]) -> bool:
+    """Whether the dataclass field ``f`` is a config option (not :func:`internal`)."""
     return f.metadata.get("option", True)
 
 
@@ -130,7 +131,7 @@ def config_options(cls: type) -> dict[str, Option]:
     found: dict[str, Option] = {}
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        if not _is_option(f):
+        if not is_option(f):
             continue
         tp, optional = _base_type(hints[f.name])
         group = _group(tp)
@@ -157,7 +158,7 @@ def _groups(cls: type) -> dict[str, type]:
     return {
         f.name: group
         for f in dataclasses.fields(cls)
-        if _is_option(f) and (group := _group(_base_type(hints[f.name])[0])) is not None
+        if is_option(f) and (group := _group(_base_type(hints[f.name])[0])) is not None
     }
 
 
@@ -170,12 +171,10 @@ def flat_options(cls: type, values: Any, source: str) -> dict[str, Any]:
     found: dict[str, tuple[str, Any]] = {}  # flat name -> (the key as written, value)
 
     def walk(cls: type, values: Any, prefix: str) -> None:
-        if not isinstance(values, Mapping):
-            raise ConfigError(
-                f"{source}: {prefix.rstrip('.')} must be a mapping of option: value, got {values!r}"
-            )
-        groups = _groups(cls)
         where = f"{source}: {prefix.rstrip('.')}" if prefix else source
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{where} must be a mapping of option: value, got {values!r}")
+        groups = _groups(cls)
         check_known_keys(values, [*config_options(cls), *groups], where, "option")
         for key, value in values.items():
             if key in groups:
@@ -233,7 +232,7 @@ def to_mapping(config: Any) -> dict[str, Any]:
     """The options of ``config`` as YAML-ready plain values, groups as nested mappings."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(config):
-        if _is_option(f):
+        if is_option(f):
             value = getattr(config, f.name)
             is_group = dataclasses.is_dataclass(value) and not isinstance(value, type)
             out[f.name] = to_mapping(value) if is_group else _plain(value)

@@ -21,6 +21,7 @@ from polyret.configfile import (
     add_option_arguments,
     flat_options,
     from_options,
+    is_option,
     option,
     option_values,
     parse_enum,
@@ -42,11 +43,6 @@ class Loss(str, Enum):
 
     MNRL = "mnrl"
     CACHED_MNRL = "cached_mnrl"
-
-
-# Fields of ``TrainConfig.sampler`` that the run sets (from ``seed``, ``max_steps`` and the
-# process group), not the user.
-_RUN_SAMPLER_FIELDS = ("world_size", "seed", "languages", "max_steps")
 
 
 @dataclass
@@ -144,11 +140,11 @@ class TrainConfig:
 
         if not isinstance(self.sampler, SamplerConfig):
             raise bad("sampler", self.sampler, "must be a SamplerConfig")
-        for name in _RUN_SAMPLER_FIELDS:
-            if getattr(self.sampler, name) is not None:
+        for f in dataclasses.fields(self.sampler):  # world_size, seed, ...: see run_sampler()
+            if not is_option(f) and getattr(self.sampler, f.name) != f.default:
                 raise bad(
-                    f"sampler.{name}",
-                    getattr(self.sampler, name),
+                    f"sampler.{f.name}",
+                    getattr(self.sampler, f.name),
                     "is set by the run (from seed, max_steps and the process group); leave it None",
                 )
         if self.precision not in PRECISIONS:
