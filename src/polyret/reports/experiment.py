@@ -25,6 +25,7 @@ from polyret.experiment.stats import KINDS, language_group_map, mean_std
 from polyret.io import write_json, write_text
 from polyret.reports.tables import markdown_table
 from polyret.samplers.config import BatchStrategy
+from polyret.training.config import Loss
 
 BASE = "base"
 ALPHA = 0.05  # the level a Holm-adjusted p must be below for a row to be called significant
@@ -336,7 +337,7 @@ def setup_lines(config: ExperimentConfig, meta: Mapping[str, Any] | None = None)
     elif precision == "auto":
         precision += " (bf16 where the device has it natively, else fp32)"
     loss = "in-batch negatives (MNRL)" + (
-        f", GradCache chunks of {train.mini_batch_size}" if train.loss == "cached_mnrl" else ""
+        f", GradCache chunks of {train.mini_batch_size}" if train.loss is Loss.CACHED_MNRL else ""
     )
     return [
         f"- Base model: {config.base_model}",
