@@ -49,6 +49,7 @@ def _small_model(path: Path, hidden: int) -> str:
 
 def _train_config(args: argparse.Namespace, out: Path, **options: object) -> Any:
     """The benchmark's hybrid MLQA-R run on CPU, with ``options`` on top."""
+    from polyret.samplers import SamplerConfig
     from polyret.training.config import TrainConfig
 
     return TrainConfig(
@@ -56,8 +57,7 @@ def _train_config(args: argparse.Namespace, out: Path, **options: object) -> Any
         dataset="mlqa-r",
         data_dir=args.data_dir,
         output_dir=str(out / "run"),
-        strategy="hybrid",
-        alpha=0.5,
+        sampler=SamplerConfig(strategy="hybrid", alpha=0.5),
         batch_size=args.batch_size,
         max_steps=args.steps,
         dev_fraction=0.0,
@@ -177,9 +177,10 @@ def bare_steps(config, data, args) -> tuple[list[float], list[float]]:
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     from polyret.models import load_model
-    from polyret.samplers import BatchPlanner, SamplerConfig
+    from polyret.samplers import BatchPlanner
 
-    sampler = SamplerConfig(strategy="hybrid", alpha=0.5, seed=config.seed)
+    # The trainer's sampler configuration: the same first batches as a polyret run.
+    sampler = config.run_sampler()
     planner = BatchPlanner(data.train.metadata(), sampler, config.batch_size, seed=config.seed)
     torch.manual_seed(config.seed)
     model = load_model(config.model, device="cpu")

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from polyret.io import write_json
+from polyret.samplers import SamplerConfig
 from polyret.training.config import TrainConfig
 from polyret.training.trainer import read_summary, train
 
@@ -44,8 +45,7 @@ def main() -> None:
             languages=["ar", "de", "en", "es", "hi", "vi", "zh"],
             exclude_titles=["Prime number", "Harvard University"],
             dev_fraction=0.1,
-            strategy=args.strategy,
-            alpha=args.alpha,
+            sampler=SamplerConfig(strategy=args.strategy, alpha=args.alpha),
             batch_size=32,
             max_steps=args.steps,
             learning_rate=lr,

@@ -162,3 +162,27 @@ def test_polyret_models_keep_their_own_names_and_scores_in_mteb(
     saved = sorted(p.relative_to(tmp_path / "mteb-cache" / "results").parts[:2] for p in
                    (tmp_path / "mteb-cache" / "results").rglob("PolyretTinyRetrieval.json"))  # fmt: skip
     assert [name for name, _ in saved] == ["polyret__centered", "polyret__run", "polyret__run"]
+
+
+def test_plain_sentence_transformers_models_are_named_as_the_readme_says(
+    polyret_models: list[Path],
+) -> None:
+    import json
+
+    from mteb.models import SentenceTransformerEncoderWrapper
+    from sentence_transformers import SentenceTransformer
+
+    metas = []
+    for folder in polyret_models[:2]:  # the trained ones (the centered one needs polyret)
+        model = SentenceTransformer(str(folder), device="cpu")
+        # sentence-transformers restores no name from a local folder (README, polyret models in
+        # mteb): mteb, which reads it from the card data, has none.
+        unnamed = SentenceTransformerEncoderWrapper(model).mteb_model_meta
+        assert unnamed.name == "no_model_name/available"
+        # The README's recipe for plain sentence-transformers.
+        identity = json.loads((folder / "polyret_model.json").read_text())
+        model.model_card_data.model_name = identity["name"]
+        model.model_card_data.base_model_revision = identity["revision"]
+        metas.append(SentenceTransformerEncoderWrapper(model).mteb_model_meta)
+    assert [m.name for m in metas] == ["polyret/run", "polyret/run"]
+    assert len({m.revision for m in metas}) == 2  # the two runs share a name, not a revision

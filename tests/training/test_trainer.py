@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -13,6 +14,7 @@ from lareqa_fixture import write_parallel_lareqa
 from polyret.cli.main import main
 from polyret.errors import ConfigError
 from polyret.models.identity import read_identity
+from polyret.samplers import SamplerConfig
 from polyret.training.config import TrainConfig
 from polyret.training.trainer import BATCH_LOG_DIR, CONFIG_FILE, SUMMARY_FILE, train
 
@@ -48,7 +50,9 @@ def _config(model: Path, data: Path, out: Path, **kw: object) -> TrainConfig:
 def test_each_strategy_trains_and_saves_a_loadable_model(
     strategy: str, tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
 ) -> None:
-    result = train(_config(tiny_model_dir, qa_dir, tmp_path / "run", strategy=strategy, alpha=0.5))
+    result = train(
+        _config(tiny_model_dir, qa_dir, tmp_path / "run", sampler=SamplerConfig(strategy, 0.5))
+    )
     assert result.global_step == 6
     model = SentenceTransformer(str(result.final_model), device="cpu")
     assert model.prompts == {"query": "query: ", "document": "passage: "}
@@ -74,7 +78,7 @@ def test_loss_goes_down(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path) -> N
             tiny_model_dir,
             qa_dir,
             tmp_path / "run",
-            strategy="mono",
+            sampler=SamplerConfig("mono"),
             max_steps=30,
             learning_rate=3e-3,
             dev_fraction=0.0,
@@ -101,8 +105,14 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 def test_resume_continues_exactly(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path) -> None:
-    full = train(_config(tiny_model_dir, qa_dir, tmp_path / "full", strategy="hybrid", max_steps=8))
-    cfg = _config(tiny_model_dir, qa_dir, tmp_path / "cut", strategy="hybrid", max_steps=8)
+    full = train(
+        _config(
+            tiny_model_dir, qa_dir, tmp_path / "full", sampler=SamplerConfig("hybrid"), max_steps=8
+        )
+    )
+    cfg = _config(
+        tiny_model_dir, qa_dir, tmp_path / "cut", sampler=SamplerConfig("hybrid"), max_steps=8
+    )
     stopped = train(cfg, callbacks=[_StopAt(3)])
     assert stopped.global_step == 3 and not stopped.final_model.exists()
     resumed = train(cfg, resume=True)
@@ -117,8 +127,10 @@ def test_resume_of_a_poolerless_model_continues_exactly(
     tiny_poolerless_model_dir: Path, qa_dir: Path, tmp_path: Path
 ) -> None:
     model_dir = tiny_poolerless_model_dir
-    full = train(_config(model_dir, qa_dir, tmp_path / "full", strategy="hybrid", max_steps=8))
-    cfg = _config(model_dir, qa_dir, tmp_path / "cut", strategy="hybrid", max_steps=8)
+    full = train(
+        _config(model_dir, qa_dir, tmp_path / "full", sampler=SamplerConfig("hybrid"), max_steps=8)
+    )
+    cfg = _config(model_dir, qa_dir, tmp_path / "cut", sampler=SamplerConfig("hybrid"), max_steps=8)
     train(cfg, callbacks=[_StopAt(3)])
     checkpoint = tmp_path / "cut" / "checkpoint-3"
     saved = json.loads((checkpoint / "sentence_bert_config.json").read_text())
@@ -209,11 +221,11 @@ def test_an_unresumable_checkpoint_is_one_clear_error(
 
 
 def _steps_per_epoch(cfg: TrainConfig) -> int:
-    from polyret.samplers import BatchPlanner, SamplerConfig
+    from polyret.samplers import BatchPlanner
     from polyret.training.trainer import load_training_data
 
     meta = load_training_data(cfg).train.metadata()
-    sampler = SamplerConfig(cfg.strategy, cfg.alpha, world_size=1, seed=cfg.seed)
+    sampler = dataclasses.replace(cfg.sampler, world_size=1, seed=cfg.seed)
     return BatchPlanner(meta, sampler, cfg.batch_size).counts.steps
 
 
@@ -222,8 +234,8 @@ def test_resume_across_an_epoch_boundary_continues_exactly(
 ) -> None:
     def cfg(name: str, max_steps: int = 1) -> TrainConfig:
         return _config(
-            tiny_poolerless_model_dir, qa_dir, tmp_path / name, strategy="mono", batch_size=8,
-            max_steps=max_steps, dev_fraction=0.0,
+            tiny_poolerless_model_dir, qa_dir, tmp_path / name, sampler=SamplerConfig("mono"),
+            batch_size=8, max_steps=max_steps, dev_fraction=0.0,
         )  # fmt: skip
 
     per_epoch = _steps_per_epoch(cfg("probe"))
@@ -245,11 +257,34 @@ def test_resume_refuses_a_changed_config(
 ) -> None:
     cfg = _config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=2)
     train(cfg, callbacks=[_StopAt(1)])
-    changed = _config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=2, alpha=0.25)
+    changed = _config(
+        tiny_model_dir, qa_dir, tmp_path / "run", max_steps=2, sampler=SamplerConfig(alpha=0.25)
+    )
     with pytest.raises(ConfigError, match="alpha"):
         train(changed, resume=True)
     with pytest.raises(ConfigError, match="--resume"):
         train(cfg)
+
+
+def test_resume_accepts_a_run_saved_with_flat_sampler_options(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    import yaml
+
+    cfg = _config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=3)
+    train(cfg, callbacks=[_StopAt(1)])
+    # As polyret wrote it before TrainConfig.sampler: strategy, alpha, pair_weighting flat.
+    saved_path = tmp_path / "run" / CONFIG_FILE
+    saved = yaml.safe_load(saved_path.read_text())
+    flat = {k: v for k, v in saved.items() if k != "sampler"}
+    flat.update(saved["sampler"])
+    saved_path.write_text(yaml.safe_dump(flat, sort_keys=False))
+    changed = _config(
+        tiny_model_dir, qa_dir, tmp_path / "run", max_steps=3, sampler=SamplerConfig("mono")
+    )
+    with pytest.raises(ConfigError, match="strategy: 'hybrid' -> 'mono'"):
+        train(changed, resume=True)
+    assert train(cfg, resume=True).global_step == 3
 
 
 def test_bf16_trains_on_cpu_and_is_recorded(

@@ -16,7 +16,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Multi-GPU: `accelerate launch -m polyret.cli.main train ...` or `torchrun --nproc-per-node N "
         "-m polyret.cli.main train ...`.",
     )
-    parser.add_argument("--config", default=None, help="YAML file with any of the options below")
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="YAML file with any of the options below (strategy, alpha and pair_weighting at the "
+        "top level or under sampler:)",
+    )
     parser.add_argument(
         "--resume",
         action="store_true",

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from polyret.configfile import check_known_keys, is_int, read_yaml_mapping
+from polyret.configfile import check_known_keys, flat_options, is_int, read_yaml_mapping
 from polyret.errors import ConfigError
 from polyret.precision import DEFAULT_PRECISION, parse_precision
+from polyret.samplers.config import SamplerConfig
 from polyret.training.config import TrainConfig
 
 # The saved configuration, beside an experiment's output and its report.
@@ -32,7 +33,7 @@ class StrategySpec:
     @property
     def mono_share(self) -> float:
         """Share of monolingual batches: 1 for mono-only, 0 for cross-only, alpha for hybrid."""
-        return {"mono": 1.0, "cross": 0.0}.get(self.strategy, self.alpha)
+        return SamplerConfig(self.strategy, self.alpha).mono_share
 
 
 @dataclass
@@ -176,10 +177,13 @@ class ExperimentConfig:
             raise ConfigError(
                 f"experiment {self.name!r}: seeds must be distinct and non-empty, got {self.seeds}"
             )
+        # The train section may give the sampler's options flat or under `sampler:`.
+        train = flat_options(TrainConfig, self.train, f"experiment {self.name!r} train")
         for key in RUN_KEYS:
-            if key in self.train:
+            if key in train:
                 raise ConfigError(
-                    f"experiment {self.name!r}: train.{key} is set per run by the experiment"
+                    f"experiment {self.name!r}: train option {key!r} is set per run by the "
+                    "experiment"
                 )
         for spec in self.strategies:  # validates every training option before anything runs
             self.train_config(spec, self.seeds[0])

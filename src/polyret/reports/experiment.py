@@ -24,6 +24,8 @@ from polyret.experiment.config import CONFIG_FILE, ExperimentConfig, StrategySpe
 from polyret.experiment.stats import KINDS, language_group_map, mean_std
 from polyret.io import write_json, write_text
 from polyret.reports.tables import markdown_table
+from polyret.samplers.config import BatchStrategy
+from polyret.training.config import Loss
 
 BASE = "base"
 ALPHA = 0.05  # the level a Holm-adjusted p must be below for a row to be called significant
@@ -84,8 +86,8 @@ def significance(
     The p-values are Holm-adjusted over all returned tests, the report's family.
     """
     specs = {s.name: s for s in config.strategies if s.name in runs}
-    hybrids = [s.name for s in specs.values() if s.strategy == "hybrid"]
-    baselines = [s.name for s in specs.values() if s.strategy in ("mono", "cross")]
+    hybrids = [s.name for s in specs.values() if s.strategy == BatchStrategy.HYBRID]
+    baselines = [s.name for s in specs.values() if s.strategy != BatchStrategy.HYBRID]
     suffix = config.centering.suffix if centered is not None and config.centering else ""
     out = []
     for kind in kinds:
@@ -303,9 +305,9 @@ def _meta_lines(meta: Mapping[str, Any]) -> list[str]:
 
 
 def _strategy_line(spec: StrategySpec) -> str:
-    if spec.strategy == "mono":
+    if spec.strategy == BatchStrategy.MONO:
         return f"{spec.name}: monolingual batches only (α = 1)"
-    if spec.strategy == "cross":
+    if spec.strategy == BatchStrategy.CROSS:
         return f"{spec.name}: cross-lingual batches only (α = 0)"
     return f"{spec.name}: hybrid, α = {spec.alpha:g}"
 
@@ -335,7 +337,7 @@ def setup_lines(config: ExperimentConfig, meta: Mapping[str, Any] | None = None)
     elif precision == "auto":
         precision += " (bf16 where the device has it natively, else fp32)"
     loss = "in-batch negatives (MNRL)" + (
-        f", GradCache chunks of {train.mini_batch_size}" if train.loss == "cached_mnrl" else ""
+        f", GradCache chunks of {train.mini_batch_size}" if train.loss is Loss.CACHED_MNRL else ""
     )
     return [
         f"- Base model: {config.base_model}",

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from polyret.configfile import is_int, parse_enum
+from polyret.configfile import internal, is_int, option, parse_enum
 from polyret.errors import ConfigError
 
 __all__ = ["BatchStrategy", "PairWeighting", "SamplerConfig", "resolve_world_size"]
@@ -55,10 +55,11 @@ class PairWeighting(str, Enum):
 class SamplerConfig:
     """Options of :class:`HybridBatchSampler`; validated on creation (bad values raise ConfigError).
 
+    ``strategy``, ``alpha`` and ``pair_weighting`` are the user's options (``polyret train``
+    flags and YAML keys, ``TrainConfig.sampler``); their help texts are in the fields below.
+    The other fields are set by the code that runs the sampler:
+
     Attributes:
-        strategy: ``mono``, ``cross`` or ``hybrid`` (see :class:`BatchStrategy`).
-        alpha: hybrid only: probability that a step is monolingual, in [0, 1].
-        pair_weighting: ``uniform`` or ``size`` (see :class:`PairWeighting`).
         world_size: data-parallel processes sharing one optimizer step; ``None`` reads it from
             ``torch.distributed`` (or ``$WORLD_SIZE``), else 1. Use 1 with accelerate's
             ``split_batches=True``, where each batch is split across the processes.
@@ -72,13 +73,21 @@ class SamplerConfig:
             not only over whole epochs. ``None``: whole epochs.
     """
 
-    strategy: BatchStrategy | str = BatchStrategy.HYBRID
-    alpha: float = 0.5
-    pair_weighting: PairWeighting | str = PairWeighting.UNIFORM
-    world_size: int | None = None
-    seed: int | None = None
-    languages: Sequence[str] | None = None
-    max_steps: int | None = None
+    strategy: BatchStrategy | str = option(
+        "mono (every batch in one language), cross (queries in one language, passages in "
+        "another) or hybrid (each batch mono with probability alpha)",
+        default=BatchStrategy.HYBRID,
+    )
+    alpha: float = option("hybrid: probability that a batch is monolingual, in [0, 1]", default=0.5)
+    pair_weighting: PairWeighting | str = option(
+        "how the language (pair) of each batch is drawn: uniform (they take turns) or size (in "
+        "proportion to their pairs)",
+        default=PairWeighting.UNIFORM,
+    )
+    world_size: int | None = internal(default=None)
+    seed: int | None = internal(default=None)
+    languages: Sequence[str] | None = internal(default=None)
+    max_steps: int | None = internal(default=None)
 
     def __post_init__(self) -> None:
         self.strategy = parse_enum(BatchStrategy, self.strategy, "strategy")
@@ -104,6 +113,13 @@ class SamplerConfig:
             if len(set(langs)) != len(langs):
                 raise ConfigError(f"languages={list(langs)!r}: lists a language twice")
             self.languages = tuple(langs)
+
+    @property
+    def mono_share(self) -> float:
+        """Share of monolingual steps: 1 for ``mono``, 0 for ``cross``, ``alpha`` for ``hybrid``."""
+        if self.strategy is BatchStrategy.HYBRID:
+            return self.alpha
+        return 1.0 if self.strategy is BatchStrategy.MONO else 0.0
 
     @property
     def uses_mono(self) -> bool:

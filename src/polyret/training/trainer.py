@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
 from polyret import __version__
+from polyret.configfile import flat_options
 from polyret.errors import ConfigError
 from polyret.io import atomic_path, write_json, write_text
 from polyret.training.config import Loss, TrainConfig
@@ -155,7 +156,7 @@ def build_loss(model: SentenceTransformer, config: TrainConfig) -> Any:
     from polyret.samplers import resolve_world_size
 
     gather = config.gather_across_devices and resolve_world_size() > 1
-    if config.loss == Loss.CACHED_MNRL.value:
+    if config.loss is Loss.CACHED_MNRL:
         return CachedMultipleNegativesRankingLoss(
             model,
             scale=config.scale,
@@ -232,7 +233,11 @@ class LareqaDevEvaluator(BaseEvaluator):
 
 
 def _check_resume(output_dir: Path, config: TrainConfig, precision: str = "fp32") -> None:
-    """Refuse to resume with other options, or at another resolved precision, than the run had."""
+    """Refuse to resume with other options, or at another resolved precision, than the run had.
+
+    Options are compared by flat name, so a run saved with the sampler's options at the top
+    level (before ``TrainConfig.sampler``) compares equal to the same options under ``sampler``.
+    """
     import yaml
 
     saved_path = output_dir / CONFIG_FILE
@@ -243,7 +248,8 @@ def _check_resume(output_dir: Path, config: TrainConfig, precision: str = "fp32"
     saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
     if isinstance(saved.get("config"), dict):  # written by polyret <= 0.1.0 under a "config" key
         saved = saved["config"]
-    now = config.to_dict()
+    saved = flat_options(TrainConfig, saved, str(saved_path))
+    now = config.option_values()
     changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
     if changed:
         diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
@@ -406,7 +412,7 @@ def build_trainer(
         )
 
     data = data if data is not None else load_training_data(config)
-    sampler_config = config.sampler_config()
+    sampler_config = config.run_sampler()
     metadata = data.train.metadata()
     # Plan once now so that data that cannot fill a batch fails before the model is loaded.
     planner = BatchPlanner(metadata, sampler_config, config.batch_size, seed=config.seed)
@@ -527,8 +533,8 @@ def run_training(run: PreparedRun) -> TrainResult:
                 name=model_name(output_dir.resolve().name),  # the run's name, for mteb and others
                 kind="trained",
                 base_model=config.model,
-                strategy=config.strategy,
-                alpha=config.alpha,
+                strategy=config.sampler.strategy.value,
+                alpha=config.sampler.alpha,
                 seed=config.seed,
                 polyret_version=__version__,
             )
