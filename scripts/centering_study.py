@@ -2,7 +2,8 @@
 
 Encodes a LAReQA dataset and the calibration text once, then scores every variant from those
 embeddings: centroid source (pooled / per-kind / query / passage), nearest-centroid vs the true
-language, center vs project, the number of calibration sentences, and the calibration text
+language, center vs project, parallel calibration text vs a different sample per language, the
+number of calibration sentences, and the calibration text
 (NTREX-128 news, or Wikipedia sentences of another LAReQA dataset with every sentence that
 also occurs in the evaluation data removed).
 
@@ -47,14 +48,20 @@ def wiki_calibration(
 
 
 def subsample(
-    emb: dict[str, dict[str, torch.Tensor]], n: int
+    emb: dict[str, dict[str, torch.Tensor]], n: int, *, parallel: bool = True
 ) -> dict[str, dict[str, torch.Tensor]]:
-    """The first ``n`` of evenly spaced rows per language ([kind][lang] [N, d] -> [n, d])."""
+    """``n`` evenly spaced rows per language ([kind][lang] [N, d] -> [n, d]).
+
+    ``parallel``: the same rows (translations of one another) in every language; False rotates
+    each language's rows by its position times N / languages first, so that for n up to about
+    N / languages the languages share no sentence.
+    """
     out: dict[str, dict[str, torch.Tensor]] = {}
     for kind, per_lang in emb.items():
         out[kind] = {}
-        for lang, e in per_lang.items():
-            idx = [(i * e.shape[0]) // n for i in range(min(n, e.shape[0]))]
+        for pos, (lang, e) in enumerate(sorted(per_lang.items())):
+            shift = 0 if parallel else pos * e.shape[0] // len(per_lang)
+            idx = [((i * e.shape[0]) // n + shift) % e.shape[0] for i in range(min(n, e.shape[0]))]
             out[kind][lang] = e[idx]
     return out
 
@@ -137,10 +144,13 @@ def main() -> None:
                 ("center pooled true-language", "center", "pooled", True),
                 ("center per-kind nearest", "center", "per-kind", False),
                 ("center passage nearest", "center", "passage", False),
+                ("center query nearest", "center", "query", False),
                 ("project pooled", "project", "pooled", False),
+                ("center pooled nearest, non-parallel", "center", "pooled", False),
             ]
             for label, method, centroids, true_lang in variants:
-                debiaser = fit_from_embeddings(sub, method=method, centroids=centroids)
+                fit_on = subsample(emb, n, parallel=False) if "non-parallel" in label else sub
+                debiaser = fit_from_embeddings(fit_on, method=method, centroids=centroids)
                 debiased = LareqaEmbeddings(
                     queries=debiaser.transform_per_language(
                         embeddings.queries, kind="query", name_language=true_lang
