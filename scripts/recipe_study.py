@@ -19,9 +19,24 @@ from pathlib import Path
 from polyret.io import write_json
 from polyret.samplers import SamplerConfig
 from polyret.training.config import TrainConfig
-from polyret.training.trainer import read_summary, train
+from polyret.training.trainer import LareqaDevEvaluator, load_training_data, read_summary, train
 
 KEYS = ("dev_mono_map", "dev_cross_map", "dev_multi_map")
+
+
+def base_row(config: TrainConfig) -> dict[str, float]:
+    """The untrained model on the same dev split, at the same precision: the reference."""
+    from polyret.models import load_model
+
+    dev = load_training_data(config).dev
+    if dev is None:
+        raise SystemExit("the study's config holds out no dev articles")
+    evaluator = LareqaDevEvaluator(dev, config.eval_batch_size, precision=config.precision)
+    metrics = evaluator(load_model(config.model))
+    row = {k: metrics[k] for k in KEYS}
+    row["mean_map"] = sum(row.values()) / len(KEYS)
+    print("base:", json.dumps(row), flush=True)
+    return row
 
 
 def main() -> None:
@@ -37,6 +52,7 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32")
     args = parser.parse_args()
     rows = []
+    config = None
     for lr, scale in itertools.product(args.learning_rates, args.scales):
         name = f"lr{lr:g}-scale{scale:g}"
         run = args.runs / name
@@ -68,6 +84,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     best = max(rows, key=lambda r: r["mean_map"])
+    base = base_row(config) if config is not None else None
     write_json(
         args.out / "study.json",
         {
@@ -78,6 +95,7 @@ def main() -> None:
             "seed": args.seed,
             "precision": args.precision,
             "criterion": "mean of dev mono, cross and multilingual mAP",
+            "base": base,
             "settings": rows,
             "chosen": best,
         },
