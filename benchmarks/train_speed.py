@@ -195,7 +195,7 @@ def bare_steps(config, data, args) -> tuple[list[float], list[float]]:
         batches.append(
             [
                 model.preprocess([prompts["query"] + p.query for p in rows]),
-                model.preprocess([prompts["passage"] + p.passage for p in rows]),
+                model.preprocess([prompts["document"] + p.passage for p in rows]),
             ]
         )
     loss_fn = MultipleNegativesRankingLoss(model, scale=config.scale)
@@ -226,7 +226,7 @@ def bare_steps(config, data, args) -> tuple[list[float], list[float]]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         seconds.append(time.perf_counter() - start)
-        losses.append(float(loss))
+        losses.append(loss.item())
     return seconds, losses
 
 
