@@ -52,9 +52,10 @@ def subsample(
 ) -> dict[str, dict[str, torch.Tensor]]:
     """``n`` evenly spaced rows per language ([kind][lang] [N, d] -> [n, d]).
 
-    ``parallel``: the same rows (translations of one another) in every language; False rotates
-    each language's rows by its position times N / languages first, so that for n up to about
-    N / languages the languages share no sentence.
+    ``parallel``: the same rows (translations of one another) in every language; False shifts
+    each language's rows by its position times N / languages. The shifted samples are not
+    guaranteed disjoint: two languages whose shifts differ by a multiple of the row spacing
+    N / n take the same rows.
     """
     out: dict[str, dict[str, torch.Tensor]] = {}
     for kind, per_lang in emb.items():
@@ -139,17 +140,23 @@ def main() -> None:
     for name, emb in calib.items():
         for n in args.sentences:
             sub = subsample(emb, n)
+            # (label, method, centroid source, name the true language, calibration rows)
             variants = [
-                ("center pooled nearest", "center", "pooled", False),
-                ("center pooled true-language", "center", "pooled", True),
-                ("center per-kind nearest", "center", "per-kind", False),
-                ("center passage nearest", "center", "passage", False),
-                ("center query nearest", "center", "query", False),
-                ("project pooled", "project", "pooled", False),
-                ("center pooled nearest, non-parallel", "center", "pooled", False),
+                ("center pooled nearest", "center", "pooled", False, sub),
+                ("center pooled true-language", "center", "pooled", True, sub),
+                ("center per-kind nearest", "center", "per-kind", False, sub),
+                ("center passage nearest", "center", "passage", False, sub),
+                ("center query nearest", "center", "query", False, sub),
+                ("project pooled", "project", "pooled", False, sub),
+                (
+                    "center pooled nearest, non-parallel",
+                    "center",
+                    "pooled",
+                    False,
+                    subsample(emb, n, parallel=False),
+                ),
             ]
-            for label, method, centroids, true_lang in variants:
-                fit_on = subsample(emb, n, parallel=False) if "non-parallel" in label else sub
+            for label, method, centroids, true_lang, fit_on in variants:
                 debiaser = fit_from_embeddings(fit_on, method=method, centroids=centroids)
                 debiased = LareqaEmbeddings(
                     queries=debiaser.transform_per_language(
