@@ -70,20 +70,25 @@ def _train_config(args: argparse.Namespace, out: Path, **options: object) -> Any
     )
 
 
-def worker(args: argparse.Namespace) -> dict:
+def _prepare(args: argparse.Namespace, prefix: str, **options: object) -> tuple[Any, Any]:
+    """A worker's set-up: torch threads, a fresh output folder, the config and its data."""
     import torch
 
     from polyret.training.trainer import load_training_data
 
     torch.set_num_threads(args.threads)
-    out = Path(tempfile.mkdtemp(prefix=f"train-speed-{args.worker}-"))
-    config = _train_config(
+    config = _train_config(args, Path(tempfile.mkdtemp(prefix=prefix)), **options)
+    return config, load_training_data(config)
+
+
+def worker(args: argparse.Namespace) -> dict:
+
+    config, data = _prepare(
         args,
-        out,
+        f"train-speed-{args.worker}-",
         logging_steps=args.steps,
         precision="fp32",  # as the plain sentence-transformers run
     )
-    data = load_training_data(config)
     if args.worker == "polyret":
         from polyret.training.trainer import train
 
@@ -103,7 +108,7 @@ def worker(args: argparse.Namespace) -> dict:
         trainer = SentenceTransformerTrainer(
             model=model,
             args=SentenceTransformerTrainingArguments(
-                output_dir=str(out / "run"),
+                output_dir=config.output_dir,  # out / "run", as the polyret worker
                 max_steps=args.steps,
                 per_device_train_batch_size=args.batch_size,
                 learning_rate=config.learning_rate,
@@ -142,20 +147,13 @@ def _step_timer():
 
 def precision_worker(args: argparse.Namespace) -> dict:
     """One (precision, polyret | bare) run: step seconds, losses, peak RSS."""
-    import torch
-
-    from polyret.training.trainer import load_training_data
-
-    torch.set_num_threads(args.threads)
-    out = Path(tempfile.mkdtemp(prefix=f"train-speed-{args.worker}-{args.precision}-"))
-    config = _train_config(
+    config, data = _prepare(
         args,
-        out,
+        f"train-speed-{args.worker}-{args.precision}-",
         freeze_word_embeddings=args.freeze_word_embeddings,
         logging_steps=1,
         precision=args.precision,
     )
-    data = load_training_data(config)
     if args.worker == "polyret":
         from polyret.training.trainer import train
 
