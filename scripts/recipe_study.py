@@ -1,23 +1,25 @@
 """Choose the learning rate and similarity scale on a dev split of the training data.
 
-Trains one strategy (default hybrid-0.5, seed 1) for a short budget at each (learning rate,
-scale) of a grid on MLQA-R with whole articles held out (``dev_fraction``), scores each model on
-those held-out articles (mono, cross, multilingual mAP; never on the evaluation set) and writes
-one JSON line per setting plus the choice: the setting with the best mean of the three mAPs.
-Finished settings are skipped, so a killed study resumes.
+Takes an experiment's training set-up (``--config``, its ``train:`` section and precision),
+holds out whole articles of the training data (``--dev-fraction``), trains one strategy
+(default hybrid-0.5, seed 1) for a short budget at each (learning rate, scale) of a grid, scores
+each model on those held-out articles (mono, cross, multilingual mAP; never on the experiment's
+evaluation set) and writes one row per setting plus the choice: the setting with the best mean
+of the three mAPs. Finished settings are skipped, so a killed study resumes.
 
-    python scripts/recipe_study.py --out results/recipe --steps 100
+    python scripts/recipe_study.py --config experiments/protocol_a.yaml --out results/recipe
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 from pathlib import Path
 
+from polyret.experiment.config import ExperimentConfig, StrategySpec
 from polyret.io import write_json
-from polyret.samplers import SamplerConfig
 from polyret.training.config import TrainConfig
 from polyret.training.trainer import LareqaDevEvaluator, load_training_data, read_summary, train
 
@@ -39,43 +41,49 @@ def base_row(config: TrainConfig) -> dict[str, float]:
     return row
 
 
+def setting_config(
+    experiment: ExperimentConfig,
+    spec: StrategySpec,
+    args: argparse.Namespace,
+    lr: float,
+    scale: float,
+    run: Path,
+) -> TrainConfig:
+    """The experiment's run config for ``spec`` with the study's dev split, budget and setting."""
+    return dataclasses.replace(  # replace() validates the changed config again
+        experiment.train_config(spec, args.seed),
+        dev_fraction=args.dev_fraction,
+        max_steps=args.steps,
+        save_steps=max(args.steps // 2, 1),
+        learning_rate=lr,
+        scale=scale,
+        output_dir=str(run),
+        **({"precision": args.precision} if args.precision is not None else {}),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=Path("experiments/protocol_a.yaml"))
     parser.add_argument("--out", type=Path, default=Path("results/recipe"))
     parser.add_argument("--runs", type=Path, default=Path("runs/recipe"))
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--dev-fraction", type=float, default=0.1)
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[1e-5, 2e-5, 5e-5])
     parser.add_argument("--scales", type=float, nargs="+", default=[20.0, 50.0, 100.0])
     parser.add_argument("--strategy", default="hybrid")
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--precision", default=None, help="default: the experiment's")
     args = parser.parse_args()
+    experiment = ExperimentConfig.from_yaml(args.config)
+    spec = StrategySpec(name=args.strategy, strategy=args.strategy, alpha=args.alpha)
     rows = []
     config = None
     for lr, scale in itertools.product(args.learning_rates, args.scales):
         name = f"lr{lr:g}-scale{scale:g}"
         run = args.runs / name
-        config = TrainConfig(
-            dataset="mlqa-r",
-            languages=["ar", "de", "en", "es", "hi", "vi", "zh"],
-            exclude_titles=["Prime number", "Harvard University"],
-            dev_fraction=0.1,
-            sampler=SamplerConfig(strategy=args.strategy, alpha=args.alpha),
-            batch_size=32,
-            max_steps=args.steps,
-            learning_rate=lr,
-            scale=scale,
-            warmup_ratio=0.1,
-            max_query_length=48,
-            max_passage_length=96,
-            freeze_word_embeddings=True,
-            save_steps=max(args.steps // 2, 1),
-            logging_steps=10,
-            seed=args.seed,
-            precision=args.precision,
-            output_dir=str(run),
-        )
+        config = setting_config(experiment, spec, args, lr, scale, run)
         if not (run / "final").exists():
             train(config, resume=(run / "polyret_train_config.yaml").is_file())
         dev = read_summary(run)["dev_metrics"]
@@ -83,17 +91,24 @@ def main() -> None:
         row["mean_map"] = sum(dev[k] for k in KEYS) / len(KEYS)
         rows.append(row)
         print(json.dumps(row), flush=True)
+    if config is None:
+        raise SystemExit("empty grid")
     best = max(rows, key=lambda r: r["mean_map"])
-    base = base_row(config) if config is not None else None
+    base = base_row(config)
     write_json(
         args.out / "study.json",
         {
-            "what": "dev split of MLQA-R (10% of articles held out, seed 1), never XQuAD-R",
+            "what": (
+                f"dev split of {config.dataset} ({args.dev_fraction:.0%} of articles held out, "
+                f"seed {args.seed}), never {experiment.eval.dataset}"
+            ),
+            "config": str(args.config),
+            "languages": config.languages,
             "strategy": args.strategy,
             "alpha": args.alpha,
             "steps": args.steps,
             "seed": args.seed,
-            "precision": args.precision,
+            "precision": config.precision,
             "criterion": "mean of dev mono, cross and multilingual mAP",
             "base": base,
             "settings": rows,
