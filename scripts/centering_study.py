@@ -2,7 +2,8 @@
 
 Encodes a LAReQA dataset and the calibration text once, then scores every variant from those
 embeddings: centroid source (pooled / per-kind / query / passage), nearest-centroid vs the true
-language, center vs project, parallel calibration text vs a different sample per language, the
+language, center vs project, parallel calibration text vs a disjoint sample per language (from
+the whole calibration pool: no sentence's translation in another language's sample), the
 number of calibration sentences, and the calibration text
 (NTREX-128 news, or Wikipedia sentences of another LAReQA dataset with every sentence that
 also occurs in the evaluation data removed).
@@ -14,7 +15,9 @@ also occurs in the evaluation data removed).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -48,23 +51,53 @@ def wiki_calibration(
 
 
 def subsample(
-    emb: dict[str, dict[str, torch.Tensor]], n: int, *, parallel: bool = True
+    emb: dict[str, dict[str, torch.Tensor]], n: int
 ) -> dict[str, dict[str, torch.Tensor]]:
-    """``n`` evenly spaced rows per language ([kind][lang] [N, d] -> [n, d]).
+    """``n`` evenly spaced rows per language, the same rows (translations) in every language.
 
-    ``parallel``: the same rows (translations of one another) in every language; False shifts
-    each language's rows by its position times N / languages. The shifted samples are not
-    guaranteed disjoint: two languages whose shifts differ by a multiple of the row spacing
-    N / n take the same rows.
+    [kind][lang] [N, d] -> [n, d].
     """
     out: dict[str, dict[str, torch.Tensor]] = {}
     for kind, per_lang in emb.items():
         out[kind] = {}
-        for pos, (lang, e) in enumerate(sorted(per_lang.items())):
-            shift = 0 if parallel else pos * e.shape[0] // len(per_lang)
-            idx = [((i * e.shape[0]) // n + shift) % e.shape[0] for i in range(min(n, e.shape[0]))]
+        for lang, e in per_lang.items():
+            idx = [(i * e.shape[0]) // n for i in range(min(n, e.shape[0]))]
             out[kind][lang] = e[idx]
     return out
+
+
+def disjoint_subsample(
+    emb: dict[str, dict[str, torch.Tensor]], n: int
+) -> dict[str, dict[str, torch.Tensor]] | None:
+    """``n`` rows per language, no row index shared between languages (None if too few rows).
+
+    The language at position p of L takes ``n`` evenly spaced rows of its own slice (rows
+    r with r mod L = p), so on line-aligned text no sentence's translation is in another
+    language's sample. A pool of N rows allows at most N // L sentences per language.
+    """
+    out: dict[str, dict[str, torch.Tensor]] = {}
+    for kind, per_lang in emb.items():
+        out[kind] = {}
+        langs = sorted(per_lang)
+        for pos, lang in enumerate(langs):
+            e = per_lang[lang]
+            own = list(range(pos, e.shape[0], len(langs)))
+            if len(own) < n:
+                return None
+            out[kind][lang] = e[[own[(i * len(own)) // n] for i in range(n)]]
+    return out
+
+
+def merge_rows(out: Path, rows: list[dict[str, Any]], only: str) -> list[dict[str, Any]]:
+    """The rows of ``out`` with every variant holding ``only`` replaced by the new ``rows``."""
+    new = {row["variant"]: row for row in rows[1:]}
+    merged = []
+    for row in json.loads(out.read_text(encoding="utf-8"))["rows"]:
+        if only not in row["variant"]:
+            merged.append(row)
+        elif row["variant"] in new:
+            merged.append(new.pop(row["variant"]))
+    return merged + list(new.values())
 
 
 def score(dataset: LareqaDataset, embeddings: LareqaEmbeddings) -> dict[str, float]:
@@ -113,6 +146,17 @@ def main() -> None:
     p.add_argument("--wiki-calibration", default=None, help="LAReQA dataset used as Wikipedia text")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--cache", type=Path, default=None, help="folder to keep the dataset encoding")
+    p.add_argument(
+        "--pool-sentences",
+        type=int,
+        default=945,
+        help="calibration lines per language the disjoint (non-parallel) samples are drawn from",
+    )
+    p.add_argument(
+        "--only",
+        default=None,
+        help="score only the variants whose label holds this text and replace them in --out",
+    )
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -122,19 +166,24 @@ def main() -> None:
     model = load_model(args.model)
     model.max_seq_length = 128
     most = max(args.sentences)
+    pool = max(most, args.pool_sentences)
     sources = {
         "ntrex": load_calibration(
-            "ntrex", languages=dataset.langs, sentences=most, data_dir=args.data_dir
+            "ntrex", languages=dataset.langs, sentences=pool, data_dir=args.data_dir
         ).texts
     }
     if args.wiki_calibration:
         other = load_lareqa(args.wiki_calibration, data_dir=args.data_dir)
-        sources[args.wiki_calibration] = wiki_calibration(other, dataset, most)
+        # every sentence: subsample() then takes the same evenly spaced ones as before
+        sources[args.wiki_calibration] = wiki_calibration(other, dataset, sys.maxsize)
     embeddings = cached_encoding(model, args.model, dataset, args.cache, args.batch_size)
-    calib = {
+    # The parallel variants take `most` evenly spaced lines, as the calibration of `polyret
+    # debias` does; the disjoint samples are drawn from the whole pool.
+    pools = {
         name: encode_calibration(model, texts, batch_size=args.batch_size)
         for name, texts in sources.items()
     }
+    calib = {name: subsample(emb, most) for name, emb in pools.items()}
 
     rows: list[dict[str, Any]] = [{"variant": "base", **score(dataset, embeddings)}]
     for name, emb in calib.items():
@@ -148,15 +197,16 @@ def main() -> None:
                 ("center passage nearest", "center", "passage", False, sub),
                 ("center query nearest", "center", "query", False, sub),
                 ("project pooled", "project", "pooled", False, sub),
-                (
-                    "center pooled nearest, non-parallel",
-                    "center",
-                    "pooled",
-                    False,
-                    subsample(emb, n, parallel=False),
-                ),
             ]
+            disjoint = disjoint_subsample(pools[name], n)
+            if disjoint is not None:
+                label = "center pooled nearest, non-parallel"
+                variants.append((label, "center", "pooled", False, disjoint))
+            else:
+                logging.info("%s x%d: too few lines for disjoint samples per language", name, n)
             for label, method, centroids, true_lang, fit_on in variants:
+                if args.only is not None and args.only not in label:
+                    continue
                 debiaser = fit_from_embeddings(fit_on, method=method, centroids=centroids)
                 debiased = LareqaEmbeddings(
                     queries=debiaser.transform_per_language(
@@ -170,6 +220,8 @@ def main() -> None:
                 row = {"variant": f"{label}, {name} x{n}", **score(dataset, debiased)}
                 rows.append(row)
                 logging.info("%s", row)
+    if args.only is not None:
+        rows = merge_rows(args.out, rows, args.only)
 
     base = rows[0]
     lines = ["| variant | " + " | ".join(KEYS) + " | Δ multi |", "|---" * (len(KEYS) + 2) + "|"]
@@ -178,17 +230,18 @@ def main() -> None:
         delta = row["multi_map"] - base["multi_map"]
         lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {delta:+.4f} |")
     print("\n".join(lines))
-    write_json(
-        args.out,
-        {
-            "model": args.model,
-            "dataset": args.dataset,
-            "seconds": time.perf_counter() - start,
-            "calibration": {k: {lang: len(t) for lang, t in v.items()} for k, v in sources.items()},
-            "rows": rows,
-            "table": lines,
-        },
-    )
+    result = {
+        "model": args.model,
+        "dataset": args.dataset,
+        "seconds": time.perf_counter() - start,
+        "sentences": args.sentences,
+        "pool": {k: {lang: len(t) for lang, t in v.items()} for k, v in sources.items()},
+    }
+    if args.only is not None:  # the other rows, and the time they took, stay as they were
+        result = json.loads(args.out.read_text(encoding="utf-8")) | {
+            "rerun": {"only": args.only, **result}
+        }
+    write_json(args.out, result | {"rows": rows, "table": lines})
 
 
 if __name__ == "__main__":
