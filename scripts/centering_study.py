@@ -2,8 +2,8 @@
 
 Encodes a LAReQA dataset and the calibration text once, then scores every variant from those
 embeddings: centroid source (pooled / per-kind / query / passage), nearest-centroid vs the true
-language, center vs project, parallel calibration text vs a disjoint sample per language (from
-the whole calibration pool: no sentence's translation in another language's sample), the
+language, center vs project, parallel calibration text vs a disjoint sample per language (NTREX
+only, from all its lines: no sentence's translation in another language's sample), the
 number of calibration sentences, and the calibration text
 (NTREX-128 news, or Wikipedia sentences of another LAReQA dataset with every sentence that
 also occurs in the evaluation data removed).
@@ -33,6 +33,19 @@ from polyret.io import write_json
 from polyret.models import load_model
 
 KEYS = ("mono_map", "cross_map", "multi_map", "rank_distance", "same_lang_first")
+NTREX_LINES = 945  # NTREX-128's calibration part, sentences per language
+# (label, method, centroid source, name the true language, sample). "disjoint" samples are
+# drawn only from line-aligned text (NTREX), where a shared row index is a shared translation.
+VARIANTS = [
+    ("center pooled nearest", "center", "pooled", False, "parallel"),
+    ("center pooled true-language", "center", "pooled", True, "parallel"),
+    ("center per-kind nearest", "center", "per-kind", False, "parallel"),
+    ("center passage nearest", "center", "passage", False, "parallel"),
+    ("center query nearest", "center", "query", False, "parallel"),
+    ("project pooled", "project", "pooled", False, "parallel"),
+    ("center pooled nearest, non-parallel", "center", "pooled", False, "disjoint"),
+]
+LINE_ALIGNED = ("ntrex",)
 
 
 def wiki_calibration(
@@ -53,16 +66,17 @@ def wiki_calibration(
 def subsample(
     emb: dict[str, dict[str, torch.Tensor]], n: int
 ) -> dict[str, dict[str, torch.Tensor]]:
-    """``n`` evenly spaced rows per language, the same rows (translations) in every language.
+    """``n`` evenly spaced rows per language (all of them if fewer), as ``evenly_spaced`` picks.
 
-    [kind][lang] [N, d] -> [n, d].
+    [kind][lang] [N, d] -> [min(n, N), d]. On line-aligned text (NTREX) these are the same
+    sentences, translations of one another, in every language.
     """
     out: dict[str, dict[str, torch.Tensor]] = {}
     for kind, per_lang in emb.items():
         out[kind] = {}
         for lang, e in per_lang.items():
-            idx = [(i * e.shape[0]) // n for i in range(min(n, e.shape[0]))]
-            out[kind][lang] = e[idx]
+            rows = e.shape[0]
+            out[kind][lang] = e if n >= rows else e[[(i * rows) // n for i in range(n)]]
     return out
 
 
@@ -88,12 +102,22 @@ def disjoint_subsample(
     return out
 
 
-def merge_rows(out: Path, rows: list[dict[str, Any]], only: str) -> list[dict[str, Any]]:
-    """The rows of ``out`` with every variant holding ``only`` replaced by the new ``rows``."""
+def merge_rows(
+    old: list[dict[str, Any]], rows: list[dict[str, Any]], only: str
+) -> list[dict[str, Any]]:
+    """``old`` rows with every variant holding ``only`` replaced by the new ``rows`` (base kept).
+
+    Old matching variants that were not scored again (no disjoint sample possible) are dropped.
+    """
+    if abs(old[0]["multi_map"] - rows[0]["multi_map"]) > 1e-6:
+        raise SystemExit(
+            f"the base model scores {rows[0]['multi_map']:.6f} multi mAP, the study file "
+            f"{old[0]['multi_map']:.6f}: another model or encoding; rerun the whole study"
+        )
     new = {row["variant"]: row for row in rows[1:]}
     merged = []
-    for row in json.loads(out.read_text(encoding="utf-8"))["rows"]:
-        if only not in row["variant"]:
+    for row in old:
+        if row["variant"] == "base" or only not in row["variant"]:
             merged.append(row)
         elif row["variant"] in new:
             merged.append(new.pop(row["variant"]))
@@ -147,12 +171,6 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--cache", type=Path, default=None, help="folder to keep the dataset encoding")
     p.add_argument(
-        "--pool-sentences",
-        type=int,
-        default=945,
-        help="calibration lines per language the disjoint (non-parallel) samples are drawn from",
-    )
-    p.add_argument(
         "--only",
         default=None,
         help="score only the variants whose label holds this text and replace them in --out",
@@ -162,66 +180,63 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     start = time.perf_counter()
 
+    old = json.loads(args.out.read_text(encoding="utf-8")) if args.only is not None else None
+    sources = ["ntrex"] + ([args.wiki_calibration] if args.wiki_calibration else [])
+    plan = [
+        (f"{label}, {name} x{n}", method, centroids, true_lang, sample, name, n)
+        for name in sources
+        for n in args.sentences
+        for label, method, centroids, true_lang, sample in VARIANTS
+        if sample == "parallel" or name in LINE_ALIGNED
+    ]
+    if args.only is not None:
+        plan = [item for item in plan if args.only in item[0]]
+        if not plan:
+            raise SystemExit(f"no variant's name holds {args.only!r}")
+    needed = {item[5] for item in plan}
+
     dataset = load_lareqa(args.dataset, data_dir=args.data_dir)
     model = load_model(args.model)
     model.max_seq_length = 128
     most = max(args.sentences)
-    pool = max(most, args.pool_sentences)
-    sources = {
-        "ntrex": load_calibration(
-            "ntrex", languages=dataset.langs, sentences=pool, data_dir=args.data_dir
+    texts: dict[str, dict[str, list[str]]] = {}
+    if "ntrex" in needed:  # every line: subsample() takes the `most` that polyret debias reads
+        texts["ntrex"] = load_calibration(
+            "ntrex", languages=dataset.langs, sentences=NTREX_LINES, data_dir=args.data_dir
         ).texts
-    }
-    if args.wiki_calibration:
+    if args.wiki_calibration in needed:
         other = load_lareqa(args.wiki_calibration, data_dir=args.data_dir)
-        # every sentence: subsample() then takes the same evenly spaced ones as before
-        sources[args.wiki_calibration] = wiki_calibration(other, dataset, sys.maxsize)
+        texts[args.wiki_calibration] = wiki_calibration(other, dataset, sys.maxsize)
     embeddings = cached_encoding(model, args.model, dataset, args.cache, args.batch_size)
-    # The parallel variants take `most` evenly spaced lines, as the calibration of `polyret
-    # debias` does; the disjoint samples are drawn from the whole pool.
     pools = {
-        name: encode_calibration(model, texts, batch_size=args.batch_size)
-        for name, texts in sources.items()
+        name: encode_calibration(model, t, batch_size=args.batch_size) for name, t in texts.items()
     }
-    calib = {name: subsample(emb, most) for name, emb in pools.items()}
 
     rows: list[dict[str, Any]] = [{"variant": "base", **score(dataset, embeddings)}]
-    for name, emb in calib.items():
-        for n in args.sentences:
-            sub = subsample(emb, n)
-            # (label, method, centroid source, name the true language, calibration rows)
-            variants = [
-                ("center pooled nearest", "center", "pooled", False, sub),
-                ("center pooled true-language", "center", "pooled", True, sub),
-                ("center per-kind nearest", "center", "per-kind", False, sub),
-                ("center passage nearest", "center", "passage", False, sub),
-                ("center query nearest", "center", "query", False, sub),
-                ("project pooled", "project", "pooled", False, sub),
-            ]
-            disjoint = disjoint_subsample(pools[name], n)
-            if disjoint is not None:
-                label = "center pooled nearest, non-parallel"
-                variants.append((label, "center", "pooled", False, disjoint))
-            else:
-                logging.info("%s x%d: too few lines for disjoint samples per language", name, n)
-            for label, method, centroids, true_lang, fit_on in variants:
-                if args.only is not None and args.only not in label:
-                    continue
-                debiaser = fit_from_embeddings(fit_on, method=method, centroids=centroids)
-                debiased = LareqaEmbeddings(
-                    queries=debiaser.transform_per_language(
-                        embeddings.queries, kind="query", name_language=true_lang
-                    ),
-                    candidates=debiaser.transform_per_language(
-                        embeddings.candidates, kind="passage", name_language=true_lang
-                    ),
-                    candidate_text=embeddings.candidate_text,
-                )
-                row = {"variant": f"{label}, {name} x{n}", **score(dataset, debiased)}
-                rows.append(row)
-                logging.info("%s", row)
-    if args.only is not None:
-        rows = merge_rows(args.out, rows, args.only)
+    skipped = []
+    for variant, method, centroids, true_lang, sample, name, n in plan:
+        if sample == "parallel":
+            fit_on = subsample(subsample(pools[name], most), n)
+        else:
+            fit_on = disjoint_subsample(pools[name], n)
+            if fit_on is None:
+                logging.info("%s: too few lines for disjoint samples per language", variant)
+                skipped.append(variant)
+                continue
+        debiaser = fit_from_embeddings(fit_on, method=method, centroids=centroids)
+        debiased = LareqaEmbeddings(
+            queries=debiaser.transform_per_language(
+                embeddings.queries, kind="query", name_language=true_lang
+            ),
+            candidates=debiaser.transform_per_language(
+                embeddings.candidates, kind="passage", name_language=true_lang
+            ),
+            candidate_text=embeddings.candidate_text,
+        )
+        rows.append({"variant": variant, **score(dataset, debiased)})
+        logging.info("%s", rows[-1])
+    if old is not None:
+        rows = merge_rows(old["rows"], rows, args.only)
 
     base = rows[0]
     lines = ["| variant | " + " | ".join(KEYS) + " | Δ multi |", "|---" * (len(KEYS) + 2) + "|"]
@@ -230,17 +245,18 @@ def main() -> None:
         delta = row["multi_map"] - base["multi_map"]
         lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {delta:+.4f} |")
     print("\n".join(lines))
-    result = {
+    run = {
         "model": args.model,
         "dataset": args.dataset,
         "seconds": time.perf_counter() - start,
         "sentences": args.sentences,
-        "pool": {k: {lang: len(t) for lang, t in v.items()} for k, v in sources.items()},
+        "pool": {k: {lang: len(t) for lang, t in v.items()} for k, v in texts.items()},
+        "no_disjoint_sample": skipped,
     }
-    if args.only is not None:  # the other rows, and the time they took, stay as they were
-        result = json.loads(args.out.read_text(encoding="utf-8")) | {
-            "rerun": {"only": args.only, **result}
-        }
+    if old is None:
+        result = run
+    else:  # the other rows, and the run that scored them, stay as they were
+        result = old | {"reruns": [*old.get("reruns", []), {"only": args.only, **run}]}
     write_json(args.out, result | {"rows": rows, "table": lines})
 
 
