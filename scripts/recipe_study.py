@@ -1,13 +1,13 @@
 """Choose the learning rate and similarity scale on a dev split of the training data.
 
-Takes an experiment's training set-up (``--config``, its ``train:`` section and precision),
+Takes an experiment's training set-up (``--config``: base model, ``train:`` section, precision),
 holds out whole articles of the training data (``--dev-fraction``), trains one strategy
 (default hybrid-0.5, seed 1) for a short budget at each (learning rate, scale) of a grid, scores
 each model on those held-out articles (mono, cross, multilingual mAP; never on the experiment's
 evaluation set) and writes one row per setting plus the choice: the setting with the best mean
 of the three mAPs. Finished settings are skipped, so a killed study resumes.
 
-    python scripts/recipe_study.py --config experiments/protocol_a.yaml --out results/recipe
+    python scripts/recipe_study.py --config experiments/protocol_b.yaml --steps 100
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from pathlib import Path
 from polyret.experiment.config import ExperimentConfig, StrategySpec
 from polyret.io import write_json
 from polyret.training.config import TrainConfig
-from polyret.training.trainer import LareqaDevEvaluator, load_training_data, read_summary, train
+from polyret.training.trainer import (
+    LareqaDevEvaluator,
+    check_same_run,
+    load_training_data,
+    read_summary,
+    train,
+)
 
 KEYS = ("dev_mono_map", "dev_cross_map", "dev_multi_map")
 
@@ -65,8 +71,8 @@ def setting_config(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("experiments/protocol_a.yaml"))
-    parser.add_argument("--out", type=Path, default=Path("results/recipe"))
-    parser.add_argument("--runs", type=Path, default=Path("runs/recipe"))
+    parser.add_argument("--out", type=Path, default=None, help="default: results/recipe/<name>")
+    parser.add_argument("--runs", type=Path, default=None, help="default: runs/recipe/<name>")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--dev-fraction", type=float, default=0.1)
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[1e-5, 2e-5, 5e-5])
@@ -76,15 +82,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--precision", default=None, help="default: the experiment's")
     args = parser.parse_args()
+    if not 0.0 < args.dev_fraction < 1.0:
+        raise SystemExit(f"--dev-fraction must lie in (0, 1), got {args.dev_fraction}")
     experiment = ExperimentConfig.from_yaml(args.config)
+    out = args.out or Path("results/recipe") / experiment.name
+    runs = args.runs or Path("runs/recipe") / experiment.name
     spec = StrategySpec(name=args.strategy, strategy=args.strategy, alpha=args.alpha)
     rows = []
     config = None
     for lr, scale in itertools.product(args.learning_rates, args.scales):
         name = f"lr{lr:g}-scale{scale:g}"
-        run = args.runs / name
+        run = runs / name
         config = setting_config(experiment, spec, args, lr, scale, run)
-        if not (run / "final").exists():
+        if (run / "final").exists():
+            check_same_run(run, config)  # a finished run of another set-up is not reused
+        else:
             train(config, resume=(run / "polyret_train_config.yaml").is_file())
         dev = read_summary(run)["dev_metrics"]
         row = {"name": name, "learning_rate": lr, "scale": scale, **{k: dev[k] for k in KEYS}}
@@ -96,7 +108,7 @@ def main() -> None:
     best = max(rows, key=lambda r: r["mean_map"])
     base = base_row(config)
     write_json(
-        args.out / "study.json",
+        out / "study.json",
         {
             "what": (
                 f"dev split of {config.dataset} ({args.dev_fraction:.0%} of articles held out, "
@@ -108,7 +120,7 @@ def main() -> None:
             "alpha": args.alpha,
             "steps": args.steps,
             "seed": args.seed,
-            "precision": config.precision,
+            "precision": read_summary(runs / rows[0]["name"]).get("precision", config.precision),
             "criterion": "mean of dev mono, cross and multilingual mAP",
             "base": base,
             "settings": rows,

@@ -16,7 +16,13 @@ from polyret.errors import ConfigError
 from polyret.models.identity import read_identity
 from polyret.samplers import SamplerConfig
 from polyret.training.config import TrainConfig
-from polyret.training.trainer import BATCH_LOG_DIR, CONFIG_FILE, SUMMARY_FILE, train
+from polyret.training.trainer import (
+    BATCH_LOG_DIR,
+    CONFIG_FILE,
+    SUMMARY_FILE,
+    check_same_run,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -264,6 +270,10 @@ def test_resume_refuses_a_changed_config(
         train(changed, resume=True)
     with pytest.raises(ConfigError, match="--resume"):
         train(cfg)
+    # What scripts that reuse finished runs check: the same refusal, without training.
+    check_same_run(tmp_path / "run", cfg)
+    with pytest.raises(ConfigError, match=r"alpha: 0\.5 -> 0\.25"):
+        check_same_run(tmp_path / "run", changed)
 
 
 def test_resume_accepts_a_run_saved_with_flat_sampler_options(

@@ -232,6 +232,20 @@ class LareqaDevEvaluator(BaseEvaluator):
         return "polyret LAReQA dev evaluation"
 
 
+def _trained_precision(flags: dict[str, bool]) -> str:
+    """The precision the Trainer's mixed-precision ``flags`` train in."""
+    return "bf16" if flags["bf16"] else "fp16" if flags["fp16"] else "fp32"
+
+
+def check_same_run(output_dir: str | os.PathLike[str], config: TrainConfig) -> None:
+    """Raise :class:`ConfigError` unless ``config`` is the run saved in ``output_dir``.
+
+    The check ``train(..., resume=True)`` makes; scripts that reuse finished runs call it too.
+    """
+    flags = _precision_flags(config.precision, config.device)
+    _check_resume(Path(output_dir), config, _trained_precision(flags))
+
+
 def _check_resume(output_dir: Path, config: TrainConfig, precision: str = "fp32") -> None:
     """Refuse to resume with other options, or at another resolved precision, than the run had.
 
@@ -401,7 +415,7 @@ def build_trainer(
     output_dir = Path(config.output_dir)
     checkpoint = _last_checkpoint(output_dir) if output_dir.is_dir() else None
     precision_flags = _precision_flags(config.precision, config.device)
-    precision = "bf16" if precision_flags["bf16"] else "fp16" if precision_flags["fp16"] else "fp32"
+    precision = _trained_precision(precision_flags)
     if resume:
         _check_resume(output_dir, config, precision)
         if checkpoint is None:
