@@ -82,7 +82,6 @@ def _prepare(args: argparse.Namespace, prefix: str, **options: object) -> tuple[
 
 
 def worker(args: argparse.Namespace) -> dict:
-
     config, data = _prepare(
         args,
         f"train-speed-{args.worker}-",

@@ -75,8 +75,7 @@ def subsample(
     for kind, per_lang in emb.items():
         out[kind] = {}
         for lang, e in per_lang.items():
-            rows = e.shape[0]
-            out[kind][lang] = e if n >= rows else e[[(i * rows) // n for i in range(n)]]
+            out[kind][lang] = e[evenly_spaced(range(e.shape[0]), n)]
     return out
 
 
@@ -95,10 +94,10 @@ def disjoint_subsample(
         langs = sorted(per_lang)
         for pos, lang in enumerate(langs):
             e = per_lang[lang]
-            own = list(range(pos, e.shape[0], len(langs)))
+            own = range(pos, e.shape[0], len(langs))
             if len(own) < n:
                 return None
-            out[kind][lang] = e[[own[(i * len(own)) // n] for i in range(n)]]
+            out[kind][lang] = e[evenly_spaced(own, n)]
     return out
 
 
@@ -211,12 +210,13 @@ def main() -> None:
     pools = {
         name: encode_calibration(model, t, batch_size=args.batch_size) for name, t in texts.items()
     }
+    calib = {name: subsample(pool, most) for name, pool in pools.items()}
 
     rows: list[dict[str, Any]] = [{"variant": "base", **score(dataset, embeddings)}]
     skipped = []
     for variant, method, centroids, true_lang, sample, name, n in plan:
         if sample == "parallel":
-            fit_on = subsample(subsample(pools[name], most), n)
+            fit_on = subsample(calib[name], n)
         else:
             fit_on = disjoint_subsample(pools[name], n)
             if fit_on is None:

@@ -98,7 +98,8 @@ def main() -> None:
             check_same_run(run, config)  # a finished run of another set-up is not reused
         else:
             train(config, resume=(run / "polyret_train_config.yaml").is_file())
-        dev = read_summary(run)["dev_metrics"]
+        summary = read_summary(run)
+        dev = summary["dev_metrics"]
         row = {"name": name, "learning_rate": lr, "scale": scale, **{k: dev[k] for k in KEYS}}
         row["mean_map"] = sum(dev[k] for k in KEYS) / len(KEYS)
         rows.append(row)
@@ -120,7 +121,7 @@ def main() -> None:
             "alpha": args.alpha,
             "steps": args.steps,
             "seed": args.seed,
-            "precision": read_summary(runs / rows[0]["name"]).get("precision", config.precision),
+            "precision": summary.get("precision", config.precision),  # as the runs trained
             "criterion": "mean of dev mono, cross and multilingual mAP",
             "base": base,
             "settings": rows,

@@ -24,9 +24,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from polyret.data.ntrex import NTREX_CODES, NtrexPart, require_calibration_part
 from polyret.errors import ConfigError, DataError
@@ -34,6 +35,8 @@ from polyret.io import read_lines
 
 if TYPE_CHECKING:
     from polyret.data.lareqa import LareqaDataset
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ class Calibration:
         }
 
 
-def evenly_spaced(items: list[str], n: int) -> list[str]:
+def evenly_spaced(items: Sequence[T], n: int) -> list[T]:
     """``n`` items spread evenly over ``items`` (the first one included), in order."""
     if n >= len(items):
         return list(items)
