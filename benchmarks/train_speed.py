@@ -17,9 +17,19 @@ backward, gradient clipping and a fused AdamW step, under ``torch.autocast`` for
 out and the median of the others is kept. It prints the step times, polyret / bare, bf16 /
 fp32 and the per-step losses of the bare runs (the same batches, so bf16 should track fp32).
 
+With ``--padding`` (bundled model), a third mode: the step of ``polyret train`` with each column
+embedded in length-sorted chunks without their padding (``length_chunk_size``, the default on
+CPU) against today's padded step (``length_chunk_size 0``), on protocol A's batches (MLQA-R,
+hybrid-0.5, queries <= 48 and passages <= 96 tokens), at each precision, in one run. It prints the
+step times and speed-ups, each step's FLOP/s on its real (unpadded) tokens as a share of this
+CPU's GEMM peak measured in the same run (``roofline.py``), and the loss check: with dropout off,
+the losses of both paths on the same batches (fp32: equal within 1e-5; bf16: within the
+bf16-vs-fp32 difference of the padded path).
+
     python benchmarks/train_speed.py                      # a small random BERT (fast, CPU)
     python benchmarks/train_speed.py --model bundled:multilingual-e5-small --steps 10
     python benchmarks/train_speed.py --precisions fp32 bf16 --steps 4     # bundled model
+    python benchmarks/train_speed.py --padding --precisions fp32 bf16 --steps 30
 """
 
 from __future__ import annotations
@@ -52,6 +62,26 @@ def _train_config(args: argparse.Namespace, out: Path, **options: object) -> Any
     from polyret.samplers import SamplerConfig
     from polyret.training.config import TrainConfig
 
+    if args.protocol_a:  # protocol A's training section, as its runs train (seed 1)
+        import yaml
+
+        experiment = yaml.safe_load((REPO / "experiments" / "protocol_a.yaml").read_text())
+        return TrainConfig.from_dict(
+            {
+                **experiment["train"],
+                "model": args.model,
+                "data_dir": args.data_dir,
+                "output_dir": str(out / "run"),
+                "sampler": {"strategy": "hybrid", "alpha": 0.5},
+                "max_steps": args.steps,
+                "seed": 1,
+                "device": "cpu",
+                "save_steps": 0,
+                "gather_across_devices": False,
+                **options,
+            },
+            source="experiments/protocol_a.yaml",
+        )
     return TrainConfig(
         model=args.model,
         dataset="mlqa-r",
@@ -152,7 +182,10 @@ def precision_worker(args: argparse.Namespace) -> dict:
         freeze_word_embeddings=args.freeze_word_embeddings,
         logging_steps=1,
         precision=args.precision,
+        length_chunk_size=args.chunk,
     )
+    if args.worker == "losscheck":
+        return loss_check(config, data, args)
     if args.worker == "polyret":
         from polyret.training.trainer import train
 
@@ -163,7 +196,82 @@ def precision_worker(args: argparse.Namespace) -> dict:
     else:
         seconds, losses = bare_steps(config, data, args)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "losses": losses, "peak_rss_mb": peak_mb}
+    return {
+        "seconds": seconds,
+        "losses": losses,
+        "peak_rss_mb": peak_mb,
+        "tokens": step_tokens(config, data, args.steps),
+    }
+
+
+def _planned_batches(config, data, steps: int, model) -> list[list[dict]]:
+    """The first ``steps`` batches of the run's plan, collated as the trainer collates them,
+    split into their query and passage columns."""
+    from polyret.samplers import BatchPlanner
+    from polyret.training.trainer import _prompts, make_collator
+
+    planner = BatchPlanner(
+        data.train.metadata(), config.run_sampler(), config.batch_size, seed=config.seed
+    )
+    collate = make_collator(model, config, _prompts(model))
+    dataset = data.train.to_dataset()
+    out = []
+    for info in planner.plan(0)[:steps]:
+        batch = collate([dataset[i] for i in info.indices])
+        out.append(
+            [
+                {k[len(c) + 1 :]: v for k, v in batch.items() if k.startswith(c + "_")}
+                for c in ("query", "passage")
+            ]
+        )
+    return out
+
+
+def step_tokens(config, data, steps: int) -> list[dict[str, int]]:
+    """Per planned step: the real tokens of every text, and the tokens of the padded batch."""
+    from polyret.models import load_model
+
+    model = load_model(config.model, device="cpu")
+    out = []
+    for columns in _planned_batches(config, data, steps, model):
+        masks = [c["attention_mask"] for c in columns]
+        out.append(
+            {
+                "lengths": [int(n) for m in masks for n in m.sum(dim=1)],
+                "padded": sum(m.numel() for m in masks),
+            }
+        )
+    return out
+
+
+def loss_check(config, data, args: argparse.Namespace) -> dict:
+    """Losses of the padded and the unpadded path on the same batches, dropout off."""
+    import contextlib
+
+    import torch
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    from polyret.models import load_model
+    from polyret.training.loss import CPU_CHUNK_SIZE, UnpaddedMNRL
+
+    model = load_model(config.model, device="cpu")
+    model.eval()
+    batches = _planned_batches(config, data, args.steps, model)
+    losses = {
+        "padded": MultipleNegativesRankingLoss(model, scale=config.scale),
+        "unpadded": UnpaddedMNRL(model, args.chunk or CPU_CHUNK_SIZE, scale=config.scale),
+    }
+    out: dict[str, list[float]] = {}
+    for precision in ("fp32", "bf16"):
+        autocast = (
+            torch.autocast("cpu", dtype=torch.bfloat16)
+            if precision == "bf16"
+            else contextlib.nullcontext()
+        )
+        for name, loss in losses.items():
+            with torch.no_grad(), autocast:
+                out[f"{precision} {name}"] = [loss(columns, None).item() for columns in batches]
+    return {"losses": out}
 
 
 def bare_steps(config, data, args) -> tuple[list[float], list[float]]:
@@ -279,6 +387,84 @@ def precision_mode(args: argparse.Namespace) -> None:
         print(f"{precision} vs fp32, bare losses on the same batches: largest |diff| {diff:.4f}")
 
 
+def _run_worker(args: argparse.Namespace, worker: str, precision: str, chunk: int) -> dict:
+    cmd = [
+        sys.executable, __file__, "--worker", worker, "--precisions", precision,
+        "--model", args.model, "--steps", str(args.steps), "--batch-size",
+        str(args.batch_size), "--max-length", str(args.max_length), "--threads",
+        str(args.threads), "--data-dir", args.data_dir, "--chunk", str(chunk),
+        *(["--freeze-word-embeddings"] if args.freeze_word_embeddings else []),
+        *(["--protocol-a"] if args.padding else []),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    if proc.returncode != 0 or not line:
+        sys.exit(f"{worker} {precision} run failed:\n{proc.stderr[-3000:]}")
+    return json.loads(line[-1][7:])
+
+
+def padding_mode(args: argparse.Namespace) -> None:
+    """Unpadded chunks vs the padded step, per precision, read against the GEMM peak."""
+    import statistics
+
+    from polyret.models import load_model
+    from polyret.precision import cpu_has_native_bf16
+    from roofline import Shapes, gemm_throughput, peak, train_flops
+
+    precisions = list(dict.fromkeys(args.precisions or ["fp32", "bf16"]))
+    chunks = list(dict.fromkeys([0, *args.chunk_sizes]))
+    shapes = Shapes.of(load_model(args.model, device="cpu"))
+    print(
+        f"model {args.model}, protocol A batches (MLQA-R, hybrid-0.5, seed 1), batch "
+        f"{args.batch_size}, queries <= 48 and passages <= 96 tokens, {args.steps} steps "
+        f"({args.warmup} warm-up left out), {args.threads} threads, frozen word embeddings: "
+        f"{args.freeze_word_embeddings}, native CPU bf16: {cpu_has_native_bf16()}",
+        flush=True,
+    )
+    import torch
+
+    torch.set_num_threads(args.threads)
+    peaks = {p: peak(gemm_throughput(shapes, p)) for p in precisions}
+    for p, gflops in peaks.items():
+        print(f"{p:>5} GEMM peak at the model's shapes: {gflops:6.1f} GFLOP/s", flush=True)
+    step: dict[tuple[str, int], float] = {}
+    for precision in precisions:
+        for chunk in chunks:
+            start = time.perf_counter()
+            res = _run_worker(args, "polyret", precision, chunk)
+            timed = list(zip(res["seconds"], res["tokens"], strict=False))[args.warmup :]
+            step[(precision, chunk)] = statistics.median(s for s, _ in timed)
+            achieved = statistics.median(
+                train_flops(shapes, t["lengths"]) / s / 1e9 for s, t in timed
+            )
+            real = sum(len(t["lengths"]) and sum(t["lengths"]) for _, t in timed)
+            padded = sum(t["padded"] for _, t in timed)
+            label = "padded" if chunk == 0 else f"chunks of {chunk}"
+            print(
+                f"{precision:>5} {label:>14}: {step[(precision, chunk)]:5.2f} s/step (median of "
+                f"{len(timed)}), {achieved:6.1f} GFLOP/s on real tokens = "
+                f"{achieved / peaks[precision]:4.0%} of the GEMM peak; batches "
+                f"{1 - real / padded:.0%} padding; peak RSS {res['peak_rss_mb']:5.0f} MB "
+                f"({time.perf_counter() - start:.0f} s wall)",
+                flush=True,
+            )
+    print("\nspeed-up over the padded step (same run):")
+    for precision in precisions:
+        for chunk in chunks[1:]:
+            ratio = step[(precision, 0)] / step[(precision, chunk)]
+            print(f"{precision:>5} chunks of {chunk}: {ratio:5.2f}x")
+    check = _run_worker(args, "losscheck", "fp32", chunks[-1] if len(chunks) > 1 else 8)
+    losses = check["losses"]
+
+    def largest(a: str, b: str) -> float:
+        return max(abs(x - y) for x, y in zip(losses[a], losses[b], strict=True))
+
+    print(f"\nloss check, dropout off, the first {args.steps} batches:")
+    print(f" fp32 unpadded vs padded: largest |diff| {largest('fp32 unpadded', 'fp32 padded'):.2e}")
+    print(f" bf16 unpadded vs padded: largest |diff| {largest('bf16 unpadded', 'bf16 padded'):.4f}")
+    print(f" bf16 vs fp32 (padded), the bf16 noise: {largest('bf16 padded', 'fp32 padded'):.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -312,8 +498,30 @@ def main() -> None:
         action="store_true",
         help="precision mode: freeze the word embeddings (as the CPU experiment configs do)",
     )
-    parser.add_argument("--worker", choices=["polyret", "st", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--padding",
+        action="store_true",
+        help="padding mode: unpadded length-sorted chunks vs the padded step (bundled model)",
+    )
+    parser.add_argument(
+        "--chunk-sizes",
+        nargs="+",
+        type=int,
+        default=[8],
+        metavar="N",
+        help="padding mode: texts per chunk to time beside the padded step (default: 8)",
+    )
+    parser.add_argument("--chunk", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--protocol-a", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", choices=["polyret", "st", "bare", "losscheck"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.padding:
+        args.model = args.model or "bundled:multilingual-e5-small"
+        args.freeze_word_embeddings = True  # as protocol A
+        padding_mode(args)
+        return
     if args.precisions and args.worker:
         args.precision = args.precisions[0]
         print("RESULT " + json.dumps(precision_worker(args)))

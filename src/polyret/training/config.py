@@ -21,6 +21,7 @@ from polyret.configfile import (
     add_option_arguments,
     flat_options,
     from_options,
+    is_int,
     is_option,
     option,
     option_values,
@@ -110,6 +111,12 @@ class TrainConfig:
     )
     scale: float = option("similarity scale = 1 / temperature", default=20.0)
     mini_batch_size: int = option("cached_mnrl: texts per forward/backward chunk", default=32)
+    length_chunk_size: int | None = option(
+        "mnrl: embed each column in length-sorted chunks of this many texts, each padded only to "
+        "its own longest text (same loss, less padding); 0: one forward per column padded to the "
+        "batch's longest text (sentence-transformers' way); default: 8 on CPU, 0 on GPU",
+        default=None,
+    )
     gather_across_devices: bool = option(
         "under DDP, use the other devices' passages as negatives too", default=True
     )
@@ -159,6 +166,15 @@ class TrainConfig:
         ):
             if getattr(self, name) < 1:
                 raise bad(name, getattr(self, name), "must be at least 1")
+        if self.length_chunk_size is not None:
+            if not is_int(self.length_chunk_size) or self.length_chunk_size < 0:
+                raise bad("length_chunk_size", self.length_chunk_size, "must be 0 or more")
+            if self.length_chunk_size > 0 and self.loss is Loss.CACHED_MNRL:
+                raise bad(
+                    "length_chunk_size",
+                    self.length_chunk_size,
+                    "applies to loss mnrl only (cached_mnrl chunks by mini_batch_size)",
+                )
         if self.batch_size < 2:
             raise bad(
                 "batch_size", self.batch_size, "in-batch negatives need at least 2 pairs per batch"

@@ -1,7 +1,8 @@
 """Assemble a ``SentenceTransformerTrainer`` for mono / cross / hybrid batch training.
 
 polyret adds no loss maths and no training loop of its own: the loss is sentence-transformers'
-``MultipleNegativesRankingLoss`` (or its GradCache variant), the loop is the Hugging Face
+``MultipleNegativesRankingLoss`` (on CPU fed by length-sorted chunks without the padding,
+:mod:`polyret.training.loss`; or its GradCache variant), the loop is the Hugging Face
 ``Trainer`` (checkpoints, exact resume, DDP under ``accelerate launch`` / ``torchrun``). What
 polyret brings is the data (parallel pairs with their metadata kept out of the tokenized
 columns), the batch sampler, per-column max lengths, dev evaluation with polyret's LAReQA
@@ -24,7 +25,7 @@ from polyret import __version__
 from polyret.configfile import flat_options
 from polyret.errors import ConfigError
 from polyret.io import atomic_path, write_json, write_text
-from polyret.training.config import Loss, TrainConfig
+from polyret.training.config import TrainConfig
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -144,26 +145,6 @@ def _prompts(model: SentenceTransformer) -> dict[str, str]:
     if passage:
         out["passage"] = passage
     return out
-
-
-def build_loss(model: SentenceTransformer, config: TrainConfig) -> Any:
-    """In-batch-negative InfoNCE through sentence-transformers (plain or GradCache)."""
-    from sentence_transformers.sentence_transformer.losses import (
-        CachedMultipleNegativesRankingLoss,
-        MultipleNegativesRankingLoss,
-    )
-
-    from polyret.samplers import resolve_world_size
-
-    gather = config.gather_across_devices and resolve_world_size() > 1
-    if config.loss is Loss.CACHED_MNRL:
-        return CachedMultipleNegativesRankingLoss(
-            model,
-            scale=config.scale,
-            mini_batch_size=config.mini_batch_size,
-            gather_across_devices=gather,
-        )
-    return MultipleNegativesRankingLoss(model, scale=config.scale, gather_across_devices=gather)
 
 
 def make_collator(model: SentenceTransformer, config: TrainConfig, prompts: dict[str, str]) -> Any:
@@ -373,6 +354,7 @@ class PreparedRun:
     model_info: dict[str, Any]
     precision: str
     main_process: bool
+    length_chunk_size: int = 0  # texts per unpadded chunk the loss embeds (0: padded columns)
 
     @property
     def output_dir(self) -> Path:
@@ -411,6 +393,7 @@ def build_trainer(
     from polyret.models import load_model, resolve_model
     from polyret.models.identity import model_name
     from polyret.samplers import BatchPlanner, epoch_callback, make_batch_sampler
+    from polyret.training.loss import build_loss
 
     output_dir = Path(config.output_dir)
     checkpoint = _last_checkpoint(output_dir) if output_dir.is_dir() else None
@@ -453,7 +436,7 @@ def build_trainer(
     prompts = _prompts(model)
     # Pinned memory only speeds up copies to a GPU; on CPU torch warns that it goes unused.
     uses_cuda = torch.cuda.is_available() and not (config.device or "").startswith("cpu")
-    loss = build_loss(model, config)
+    loss = build_loss(model, config, config.device)
     evaluator = (
         LareqaDevEvaluator(data.dev, config.eval_batch_size, precision=precision)
         if data.dev is not None
@@ -503,6 +486,7 @@ def build_trainer(
         model_info=resolved.to_dict(),
         precision=precision,
         main_process=main_process,
+        length_chunk_size=getattr(loss, "chunk_size", 0),
     )
 
 
@@ -565,6 +549,7 @@ def run_training(run: PreparedRun) -> TrainResult:
         "log_history": trainer.state.log_history,
         "model": run.model_info,
         "precision": run.precision,
+        "length_chunk_size": run.length_chunk_size,
     }
     if run.main_process:
         write_json(output_dir / SUMMARY_FILE, summary)
