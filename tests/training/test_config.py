@@ -144,3 +144,32 @@ def test_enum_flags_list_their_choices(capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert "--strategy {mono,cross,hybrid}" in out and "--loss {mnrl,cached_mnrl}" in out
     assert "--pair-weighting {uniform,size}" in out and "--sampler" not in out
+
+
+def test_defaults_are_the_recipe_the_dev_split_chose() -> None:
+    """`polyret train`'s defaults and the README's main job use the recipe of
+    results/recipe/protocol-a/study.json, so the three cannot drift apart."""
+    import json
+
+    from conftest import REPO
+    from polyret.experiment.config import ExperimentConfig
+
+    chosen = json.loads((REPO / "results/recipe/protocol-a/study.json").read_text())["chosen"]
+    defaults = TrainConfig()
+    assert (defaults.learning_rate, defaults.scale) == (chosen["learning_rate"], chosen["scale"])
+    assert defaults.precision == "auto"
+    main_job = ExperimentConfig.from_yaml(REPO / "experiments/quickstart.yaml")
+    run = main_job.train_config(main_job.strategies[0], main_job.seeds[0])
+    assert (run.learning_rate, run.scale, run.precision) == (
+        chosen["learning_rate"],
+        chosen["scale"],
+        "auto",
+    )
+
+
+def test_train_help_names_the_recipe_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 5e-05)" in text and "(default: 100.0)" in text
+    assert text.count("results/recipe/protocol-a/study.json") >= 2

@@ -34,6 +34,12 @@ from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 from polyret.samplers.config import SamplerConfig
 
 
+# The recipe the MLQA-R dev split chose for the bundled model (results/recipe/protocol-a/): the
+# defaults of `polyret train` and the README's main job (tests/training/test_config.py pins both).
+RECIPE_LEARNING_RATE = 5e-5
+RECIPE_SCALE = 100.0
+
+
 class Loss(str, Enum):
     """The contrastive loss (both are sentence-transformers' own).
 
@@ -92,7 +98,12 @@ class TrainConfig:
     # optimisation
     max_steps: int = option("optimizer steps (overrides epochs when > 0)", default=-1)
     epochs: float = option("epochs over the training pairs when max_steps <= 0", default=1.0)
-    learning_rate: float = option("peak learning rate", default=2e-5)
+    learning_rate: float = option(
+        "peak learning rate: the recipe chosen for the bundled multilingual-e5-small on an "
+        "MLQA-R dev split (results/recipe/protocol-a/study.json); for another model or data, "
+        "choose it the same way (scripts/recipe_study.py)",
+        default=RECIPE_LEARNING_RATE,
+    )
     lr_scheduler: str = option(
         "transformers scheduler name: linear, cosine, constant_with_warmup, ...", default="linear"
     )
@@ -109,7 +120,14 @@ class TrainConfig:
         "mnrl (in-batch InfoNCE) or cached_mnrl (GradCache, for batches larger than memory)",
         default=Loss.MNRL,
     )
-    scale: float = option("similarity scale = 1 / temperature", default=20.0)
+    scale: float = option(
+        "similarity scale = 1 / temperature: the bundled multilingual-e5-small's dev-split recipe "
+        "(results/recipe/protocol-a/study.json; it was pre-trained at temperature 0.01, and "
+        "sentence-transformers' 20 cost it monolingual mAP at every learning rate tried); a model "
+        "pre-trained at another temperature may want another: choose it on a dev split "
+        "(scripts/recipe_study.py)",
+        default=RECIPE_SCALE,
+    )
     mini_batch_size: int = option("cached_mnrl: texts per forward/backward chunk", default=32)
     length_chunk_size: int | None = option(
         "mnrl: embed each column in length-sorted chunks of this many texts, each padded only to "
