@@ -33,7 +33,6 @@ from polyret.errors import ConfigError
 from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 from polyret.samplers.config import SamplerConfig
 
-
 # The recipe the MLQA-R dev split chose for the bundled model (results/recipe/protocol-a/): the
 # defaults of `polyret train` and the README's main job (tests/training/test_config.py pins both).
 RECIPE_LEARNING_RATE = 5e-5
