@@ -14,6 +14,7 @@ from polyret.pairs import (
     METADATA_COLUMNS,
     PairSet,
     TrainingPair,
+    add_hard_negatives,
     build_pairs,
     fingerprint_texts,
     load_ntrex_pairs,
@@ -266,3 +267,98 @@ def test_ntrex_128_pairs(shared_data: Path) -> None:
     assert first.group == "ntrex:58" and first.passage.startswith("Sainsbury's plant Vorstoß")
     docs = load_ntrex_pairs(shared_data / "ntrex-128", ["en", "de"], passages="document")
     assert len({p.group for p in docs}) == 61
+
+
+# --- hard negatives -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def parallel(tmp_path: Path) -> LareqaDataset:
+    from lareqa_fixture import write_parallel_lareqa
+
+    return load_lareqa(write_parallel_lareqa(tmp_path / "qa", ("en", "de", "ru"), articles=4))
+
+
+@pytest.mark.parametrize("source", ["paragraph", "article"])
+def test_hard_negatives_are_same_language_non_answers(parallel: LareqaDataset, source: str) -> None:
+    pairs = build_pairs(parallel)
+    with_negatives, dropped = add_hard_negatives(pairs, parallel, 2, source, seed=3)
+    assert dropped == 0 and len(with_negatives) == len(pairs)
+    answers = {}  # qid -> its answer sentence in every language
+    for data in parallel.languages.values():
+        for q in data.questions:
+            answers.setdefault(q.id, set()).add(data.candidates[q.answer].text)
+    for pair in with_negatives:
+        assert len(pair.negatives) == 2 == len(set(pair.negatives))
+        data = parallel.languages[pair.query_lang]
+        question = data.question(pair.group)
+        home = {
+            c.text: c
+            for c in data.candidates
+            if c.article == question.article
+            and (source == "article" or c.paragraph == question.paragraph)
+        }
+        for negative in pair.negatives:
+            assert negative in home, "a negative in the query's language, from where it was asked"
+            assert negative not in answers[pair.group] and negative != pair.passage
+    # The paragraph has 3 sentences, 2 of them answers: one negative from the paragraph, one
+    # topped up from the article.
+    by_para = add_hard_negatives(pairs, parallel, 1, "paragraph", seed=3)[0]
+    for pair in by_para:
+        question = parallel.languages[pair.query_lang].question(pair.group)
+        para = parallel.languages[pair.query_lang].candidates
+        same = {
+            c.text
+            for c in para
+            if (c.article, c.paragraph) == (question.article, question.paragraph)
+        }
+        assert pair.negatives[0] in same
+
+
+def test_hard_negatives_become_columns_and_links(parallel: LareqaDataset) -> None:
+    pairs, _ = add_hard_negatives(build_pairs(parallel), parallel, 1, seed=0)
+    assert pairs.columns == ["query", "passage", "negative_1"]
+    dataset = pairs.to_dataset()
+    assert dataset.column_names == ["query", "passage", "negative_1"]
+    assert dataset[0]["negative_1"] == pairs.pairs[0].negatives[0]
+    links = pairs.links()
+    positive_row = {(p.passage, p.query_lang): i for i, p in enumerate(pairs.pairs)}
+    linked = 0
+    for i, pair in enumerate(pairs.pairs):
+        j = positive_row.get((pair.negatives[0], pair.query_lang))
+        if j is not None:  # the negative answers another question: never in one batch
+            assert links[i] == links[j]
+            linked += 1
+    assert linked > 0  # the fixture's paragraphs hold a second answer: the check ran
+
+
+def test_hard_negatives_never_meet_their_positive_in_a_batch(parallel: LareqaDataset) -> None:
+    from polyret.samplers import BatchPlanner, SamplerConfig
+
+    pairs, _ = add_hard_negatives(build_pairs(parallel), parallel, 2, seed=1)
+    for strategy in ("mono", "cross", "mixed"):
+        # Two data-parallel processes: the step (both batches) gathers its passages.
+        planner = BatchPlanner(pairs.metadata(), SamplerConfig(strategy, world_size=2), 2)
+        for epoch in (0, 1):
+            steps: dict[int, list[int]] = {}
+            for info in planner.plan(epoch):
+                steps.setdefault(info.step, []).extend(info.indices)
+            for indices in steps.values():
+                rows = [pairs.pairs[i] for i in indices]
+                positives = {p.passage for p in rows}
+                for p in rows:
+                    assert not positives & set(p.negatives), "a negative is a positive here"
+
+
+def test_hard_negative_errors(parallel: LareqaDataset) -> None:
+    with pytest.raises(ConfigError, match="context"):
+        add_hard_negatives(build_pairs(parallel, context=True), parallel, 1)
+    with pytest.raises(ConfigError, match="no pair has 40 hard negative"):
+        add_hard_negatives(build_pairs(parallel), parallel, 40, "paragraph")
+    with pytest.raises(DataError, match="different numbers of hard negatives"):
+        PairSet(
+            [
+                TrainingPair("q", "p", "en", "en", "g", negatives=("n",)),
+                TrainingPair("q2", "p2", "en", "en", "g2"),
+            ]
+        ).to_dataset()

@@ -26,6 +26,7 @@ from polyret.samplers import (
     make_batch_sampler,
     write_batch_log,
 )
+from polyret.samplers.planner import _apportion
 
 
 def parallel_pairs(
@@ -72,10 +73,13 @@ def check_plan(meta: PairMetadata, plan: list[BatchInfo], p: BatchPlanner) -> No
         assert info.size == b == len(info.indices)
         assert not seen & set(info.indices), "a pair is used twice in one epoch"
         seen.update(info.indices)
-        for i in info.indices:
-            q, pl, _ = meta.row(i)
-            assert (q, pl) == (info.query_lang, info.passage_lang), "impure batch"
-        assert info.kind == ("mono" if info.query_lang == info.passage_lang else "cross")
+        if info.kind == "mixed":
+            assert (info.query_lang, info.passage_lang) == ("*", "*")
+        else:
+            for i in info.indices:
+                q, pl, _ = meta.row(i)
+                assert (q, pl) == (info.query_lang, info.passage_lang), "impure batch"
+            assert info.kind == ("mono" if info.query_lang == info.passage_lang else "cross")
         steps[info.step].append(info)
     assert len(seen) == c.used
     for batches in steps.values():
@@ -86,12 +90,21 @@ def check_plan(meta: PairMetadata, plan: list[BatchInfo], p: BatchPlanner) -> No
         linked = [meta.exclusive[i] for x in batches for i in x.indices]
         assert len(linked) == len(set(linked)), "linked groups (a shared text) in one step"
     assert sum(x.kind == "mono" for x in plan) == c.mono_steps * w
+    assert sum(x.kind == "mixed" for x in plan) == c.mixed_steps * w
+    assert c.mono_steps + c.cross_steps + c.mixed_steps == c.steps
     strategy = p.config.strategy
     if strategy is BatchStrategy.MONO:
-        assert c.cross_steps == 0
+        assert c.cross_steps == c.mixed_steps == 0
     if strategy is BatchStrategy.CROSS:
-        assert c.mono_steps == 0
-    if strategy is BatchStrategy.HYBRID:
+        assert c.mono_steps == c.mixed_steps == 0
+    if strategy is BatchStrategy.MIXED:
+        assert c.mono_steps == c.cross_steps == 0
+    if strategy is BatchStrategy.HYBRID and p.config.mixed_share > 0:
+        shares = (p.config.mono_share, p.config.cross_share, p.config.mixed_share)
+        exact = [share * c.steps for share in shares]
+        got = (c.mono_steps, c.cross_steps, c.mixed_steps)
+        assert all(abs(n - x) < 1 for n, x in zip(got, exact, strict=True)), (got, exact)
+    elif strategy is BatchStrategy.HYBRID:
         alpha = p.config.alpha
         assert c.mono_steps == int(np.floor(alpha * c.steps + 0.5))
         # T is the longest epoch both pools allow.
@@ -124,6 +137,7 @@ configs = st.fixed_dictionaries(
     {
         "strategy": st.sampled_from(list(BatchStrategy)),
         "alpha": st.sampled_from([0.0, 0.2, 0.5, 0.75, 1.0]),
+        "mixed_share": st.sampled_from([0.0, 0.0, 0.25, 0.5]),
         "pair_weighting": st.sampled_from(list(PairWeighting)),
         "world_size": st.integers(1, 3),
         "seed": st.integers(0, 2**20),
@@ -131,19 +145,43 @@ configs = st.fixed_dictionaries(
 )
 
 
+def p_stub(meta: PairMetadata, cfg: SamplerConfig) -> BatchPlanner:
+    """A planner shell with what ``_mixed_partition`` reads (the real one failed to build)."""
+    stub = BatchPlanner.__new__(BatchPlanner)
+    stub.metadata, stub.config, stub.seed = meta, cfg, cfg.seed or 0
+    return stub
+
+
+def mixed_side(meta: PairMetadata, cfg: SamplerConfig) -> np.ndarray:
+    """Per row: whether a three-way mixture reserves it for the mixed steps."""
+    if not (cfg.uses_mixed and (cfg.uses_mono or cfg.uses_cross)):
+        return np.zeros(len(meta), bool)
+    return BatchPlanner._mixed_partition(p_stub(meta, cfg), np.ones(len(meta), bool))
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pairs=corpora(), config=configs, batch_size=st.integers(1, 5), epoch=st.integers(0, 3))
 def test_plan_invariants(pairs: PairSet, config: dict, batch_size: int, epoch: int) -> None:
     meta = pairs.metadata()
+    if config["strategy"] is not BatchStrategy.HYBRID:
+        config = {**config, "mixed_share": 0.0}
+    config["alpha"] = min(config["alpha"], 1.0 - config["mixed_share"])
     cfg = SamplerConfig(**config)
     try:
         p = BatchPlanner(meta, cfg, batch_size)
     except ConfigError as exc:
-        # Only legitimate refusals: a used cell cannot fill one group-unique step, or no pairs.
+        # Only legitimate refusals: a used cell or the mixed pool cannot fill one group-unique
+        # step, or no pairs.
         step = batch_size * cfg.world_size
+        if "mixed" in str(exc):
+            assert cfg.uses_mixed and "too few distinct groups" in str(exc), str(exc)
+            return
         cells = defaultdict(set)
+        side = mixed_side(meta, cfg)
         for i in range(len(meta)):
             q, pl, _ = meta.row(i)
+            if side[i]:
+                continue
             if (q == pl and cfg.uses_mono) or (q != pl and cfg.uses_cross):
                 cells[q, pl].add(int(meta.exclusive[i]))
         kinds = {q == pl for q, pl in cells}
@@ -156,17 +194,21 @@ def test_plan_invariants(pairs: PairSet, config: dict, batch_size: int, epoch: i
     assert BatchPlanner(meta, cfg, batch_size).plan(epoch) == plan
     # A cell yields as many steps as its group sizes allow: one more would need a group twice.
     s = p.step_size
+    side = mixed_side(meta, cfg)
     for cell in p.cells:
-        rows = [
-            i
-            for i in range(len(meta))
-            if meta.row(i)[:2] == (cell["query_lang"], cell["passage_lang"])
-        ]
+        if cell["kind"] == "mixed":
+            rows = [i for i in range(len(meta)) if side[i] or not side.any()]
+        else:
+            rows = [
+                i
+                for i in range(len(meta))
+                if meta.row(i)[:2] == (cell["query_lang"], cell["passage_lang"]) and not side[i]
+            ]
         sizes = np.array(list(Counter(meta.exclusive[i] for i in rows).values()))
         t = cell["steps"]
         assert np.minimum(sizes, t).sum() >= t * s
         assert np.minimum(sizes, t + 1).sum() < (t + 1) * s
-        if cfg.strategy is not BatchStrategy.HYBRID:
+        if cfg.strategy in (BatchStrategy.MONO, BatchStrategy.CROSS):
             used = sum(
                 x.query_lang == cell["query_lang"] and x.passage_lang == cell["passage_lang"]
                 for x in plan
@@ -561,3 +603,64 @@ def test_trainer_trains_on_the_sampler_batches(tiny_model_dir, tmp_path) -> None
     assert seen == expected, "the tokenizer saw exactly the query and passage of each batch"
     assert sampler.plan(0) != sampler.plan(1)
     assert sorted(b.kind for b in sampler.plan(0)) == ["cross", "mono"]
+
+
+# --- mixed-language batches -------------------------------------------------------------------
+
+
+def test_mixed_batches_mix_languages_and_keep_every_guarantee() -> None:
+    pairs = balanced(["en", "de", "zh", "ar"], 60)
+    p = planner(pairs, 8, strategy="mixed", world_size=2)
+    meta = pairs.metadata()
+    for epoch in (0, 1):
+        plan = p.plan(epoch)
+        check_plan(meta, plan, p)
+        assert {x.kind for x in plan} == {"mixed"}
+        same_language = 0
+        for step in range(p.counts.steps):
+            rows = [i for x in plan if x.step == step for i in x.indices]
+            query_langs = {meta.row(i)[0] for i in rows}
+            passage_langs = {meta.row(i)[1] for i in rows}
+            assert len(query_langs) > 1 and len(passage_langs) > 1, "a mixed step mixes"
+            same_language += sum(meta.row(i)[0] == meta.row(i)[1] for i in rows)
+        # Every pair draws its own languages: a quarter of the pool is same-language.
+        used = p.counts.used
+        assert 0.15 * used < same_language < 0.35 * used
+    # Every pair of the pool is used once per epoch (60 groups x 16 pairs, 16-pair steps).
+    assert p.counts.used == len(pairs) and p.counts.steps == 60
+
+
+def test_three_way_shares_are_exact_over_max_steps() -> None:
+    pairs = balanced(["en", "de", "zh"], 90)
+    config = {"strategy": "hybrid", "alpha": 0.3, "mixed_share": 0.4}
+    per_epoch = planner(pairs, 4, **config).counts.steps
+    for max_steps in (7, per_epoch + 5, 2 * per_epoch + 3):
+        p = planner(pairs, 4, **config, max_steps=max_steps)
+        kinds = Counter()
+        trained = 0
+        for epoch in range(3):
+            for info in p.plan(epoch):
+                if trained < max_steps:
+                    kinds[info.kind] += 1
+                    trained += 1
+        # Each kind's count is its share of max_steps, rounded by largest remainders.
+        exact = {"mono": 0.3 * max_steps, "cross": 0.3 * max_steps, "mixed": 0.4 * max_steps}
+        assert sum(kinds.values()) == max_steps
+        assert all(abs(kinds[k] - x) < 1 for k, x in exact.items()), (kinds, exact)
+        assert kinds == dict(zip(exact, _apportion(max_steps, (0.3, 0.3, 0.4)), strict=True))
+        # No pair twice in one epoch, the three kinds included.
+        for epoch in range(2):
+            check_plan(pairs.metadata(), p.plan(epoch), p)
+
+
+def test_mixed_share_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match="exceeds 1"):
+        SamplerConfig("hybrid", 0.7, mixed_share=0.5)
+    with pytest.raises(ConfigError, match="applies to strategy hybrid only"):
+        SamplerConfig("cross", mixed_share=0.5)
+    with pytest.raises(ConfigError, match="must lie in"):
+        SamplerConfig("hybrid", 0.5, mixed_share=-0.1)
+    full = SamplerConfig("hybrid", 0.0, mixed_share=1.0)
+    assert (full.uses_mono, full.uses_cross, full.uses_mixed) == (False, False, True)
+    two_way = SamplerConfig("hybrid", 0.5)
+    assert (two_way.cross_share, two_way.mixed_fraction) == (0.5, 0.0)

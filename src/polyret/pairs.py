@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -50,9 +51,11 @@ __all__ = [
     "METADATA_COLUMNS",
     "NTREX_CODES",
     "ArticleSplit",
+    "NegativeSource",
     "PairMetadata",
     "PairSet",
     "TrainingPair",
+    "add_hard_negatives",
     "build_pairs",
     "fingerprint_texts",
     "load_ntrex_pairs",
@@ -72,6 +75,8 @@ class TrainingPair(NamedTuple):
     ``passage_key`` names the source of the passage when pairs with different passage texts
     still answer each other's queries (with ``context``, every question of one paragraph gets
     that paragraph); pairs that share it, or a query or passage text, never share a batch.
+    ``negatives`` are hard negatives (:func:`add_hard_negatives`): extra candidate columns that
+    must not answer the query; a pair whose positive is one of them never shares its batch.
     """
 
     query: str
@@ -80,6 +85,7 @@ class TrainingPair(NamedTuple):
     passage_lang: str
     group: str
     passage_key: str | None = None
+    negatives: tuple[str, ...] = ()
 
 
 def passage_text(sentence: str, context: str | None = None) -> str:
@@ -215,20 +221,38 @@ class PairSet:
             "language_pairs": self.counts(),
         }
 
+    @property
+    def columns(self) -> list[str]:
+        """The dataset's text columns: ``query``, ``passage``, then ``negative_1`` ... when the
+        pairs carry hard negatives (every pair the same number)."""
+        counts = {len(p.negatives) for p in self.pairs}
+        if len(counts) > 1:
+            raise DataError(
+                f"pairs carry different numbers of hard negatives ({sorted(counts)}): every row "
+                "of a batch needs the same columns"
+            )
+        k = counts.pop() if counts else 0
+        return ["query", "passage", *(f"negative_{i + 1}" for i in range(k))]
+
     def to_dataset(self) -> datasets.Dataset:
-        """A ``datasets.Dataset`` with exactly the columns ``query`` and ``passage``."""
+        """A ``datasets.Dataset`` with exactly the text columns of :attr:`columns`."""
         from datasets import Dataset
 
-        return Dataset.from_dict(
-            {"query": [p.query for p in self.pairs], "passage": [p.passage for p in self.pairs]}
-        )
+        columns: dict[str, list[str]] = {
+            "query": [p.query for p in self.pairs],
+            "passage": [p.passage for p in self.pairs],
+        }
+        for i, name in enumerate(self.columns[2:]):
+            columns[name] = [p.negatives[i] for p in self.pairs]
+        return Dataset.from_dict(columns)
 
     def links(self) -> np.ndarray:
         """Per row, a code shared by rows that must not meet in one batch.
 
-        Groups are merged (union-find) when they share a query text, a passage text or a
-        ``passage_key``: two questions with one answer sentence would otherwise make that
-        sentence both the positive and an in-batch negative of each other.
+        Groups are merged (union-find) when they share a query text, a passage text (a hard
+        negative counts as one) or a ``passage_key``: two questions with one answer sentence
+        would otherwise make that sentence both the positive and an in-batch negative of each
+        other, and a hard negative could be the positive of another row of its batch.
         """
         parent = list(range(len(self.pairs)))
 
@@ -241,6 +265,7 @@ class PairSet:
         first: dict[tuple[str, str], int] = {}
         for i, p in enumerate(self.pairs):
             keys = [("g", p.group), ("q", p.query), ("p", p.passage)]
+            keys += [("p", negative) for negative in p.negatives]
             if p.passage_key is not None:
                 keys.append(("k", p.passage_key))
             for key in keys:
@@ -365,6 +390,95 @@ def build_pairs(
             + ")"
         )
     return PairSet(pairs)
+
+
+class NegativeSource(str, Enum):
+    """Where same-language hard negatives are drawn from.
+
+    - ``PARAGRAPH``: the other sentences of the answer's paragraph, topped up from the rest of
+      its article when the paragraph has too few.
+    - ``ARTICLE``: any other sentence of the answer's article.
+    """
+
+    PARAGRAPH = "paragraph"
+    ARTICLE = "article"
+
+
+def add_hard_negatives(
+    pairs: PairSet,
+    dataset: LareqaDataset,
+    count: int,
+    source: NegativeSource | str = NegativeSource.PARAGRAPH,
+    *,
+    seed: int = 0,
+) -> tuple[PairSet, int]:
+    """Give every pair ``count`` hard negatives in its *query's* language.
+
+    For a cross-lingual pair (question in ``Lq``, answer in ``Lp``) they are sentences in ``Lq``
+    from the answer's paragraph (or article) that do not answer the question: the case the
+    multilingual pool gets wrong, a same-language sentence ranked above the answer in another
+    language. A mono pair gets classic same-paragraph hard negatives. A sentence is never a
+    negative of a question it answers in any language, nor of a question linked to it
+    (:meth:`PairSet.links`: a shared query or answer text); :meth:`PairSet.links` then keeps
+    every pair whose positive is one of the negatives out of the batch.
+
+    Returns the pairs that got ``count`` negatives and the number dropped for want of them.
+    Deterministic for ``seed`` and the pair order.
+    """
+    from polyret.configfile import parse_enum
+
+    source = parse_enum(NegativeSource, source, "negative_source")
+    if count < 1:
+        return pairs, 0
+    if any(p.passage_key is not None for p in pairs.pairs):
+        raise ConfigError(
+            "hard negatives are answer-less sentences; they do not go with context passages "
+            "(context: true)"
+        )
+    link = pairs.links()
+    # Every answer sentence of a linked group, in every language: never a negative of it.
+    positives: dict[int, set[str]] = {}
+    for row, pair in zip(link.tolist(), pairs.pairs, strict=True):
+        banned = positives.setdefault(row, set())
+        banned.add(pair.passage)
+        for lang in (pair.query_lang, pair.passage_lang):
+            answer = dataset.answer_candidate(pair.group, lang)
+            if answer is not None:
+                banned.add(answer.text)
+    # (lang, article) -> sentences in paragraph order, each with its paragraph.
+    articles: dict[tuple[str, int], list[tuple[int, str]]] = {}
+    for lang, data in dataset.languages.items():
+        for c in data.candidates:
+            articles.setdefault((lang, c.article), []).append((c.paragraph, c.text))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6E6567]))
+    out, dropped = [], 0
+    for row, pair in zip(link.tolist(), pairs.pairs, strict=True):
+        data = dataset.languages.get(pair.query_lang)
+        question = data.question(pair.group) if data is not None else None
+        if question is None:  # not a LAReQA question (e.g. an NTREX pair)
+            dropped += 1
+            continue
+        banned = positives[row]
+        sentences = articles.get((pair.query_lang, question.article), [])
+        same = list(dict.fromkeys(t for para, t in sentences if para == question.paragraph))
+        rest = list(dict.fromkeys(t for para, t in sentences if para != question.paragraph))
+        same = [t for t in same if t not in banned]
+        rest = [t for t in rest if t not in banned and t not in same]
+        if source is NegativeSource.ARTICLE:
+            pool = same + rest
+            chosen = [pool[i] for i in rng.permutation(len(pool))[:count]]
+        else:
+            chosen = [same[i] for i in rng.permutation(len(same))[:count]]
+            chosen += [rest[i] for i in rng.permutation(len(rest))[: count - len(chosen)]]
+        if len(chosen) < count:
+            dropped += 1
+            continue
+        out.append(pair._replace(negatives=tuple(chosen)))
+    if not out:
+        raise ConfigError(
+            f"no pair has {count} hard negative(s) from its {source.value}: lower hard_negatives"
+        )
+    return PairSet(out), dropped
 
 
 def load_ntrex_pairs(

@@ -60,3 +60,42 @@ def test_the_train_section_may_nest_the_sampler_options() -> None:
 def test_bad_sampler_options_in_the_train_section(train: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _experiment(train)
+
+
+def test_a_strategy_sets_mixed_share_and_its_own_training_options() -> None:
+    config = ExperimentConfig.from_dict(
+        {
+            "name": "designs",
+            "output_dir": "runs/designs",
+            "train": {"dataset": "mlqa-r", "batch_size": 32, "max_steps": 300},
+            "strategies": [
+                "cross",
+                {"name": "mix", "strategy": "hybrid", "alpha": 0.5, "mixed_share": 0.5},
+                {"name": "neg", "strategy": "cross", "train": {"hard_negatives": 1}},
+                {
+                    "name": "big",
+                    "strategy": "hybrid",
+                    "train": {"batch_size": 128, "max_steps": 75, "loss": "cached_mnrl"},
+                },
+            ],
+            "seeds": [1],
+        }
+    )
+    runs = {s.name: config.train_config(s, 1) for s in config.strategies}
+    assert runs["mix"].sampler.mixed_share == 0.5 and runs["mix"].sampler.cross_share == 0.0
+    assert runs["neg"].hard_negatives == 1 and runs["cross"].hard_negatives == 0
+    assert (runs["big"].batch_size, runs["big"].max_steps) == (128, 75)
+    assert runs["cross"].batch_size == 32
+    for train, message in (
+        ({"seed": 3}, "'seed' is set per run"),
+        ({"hard_negatives": -1}, "hard_negatives"),
+        ({"no_such_option": 1}, "no_such_option"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            ExperimentConfig.from_dict(
+                {
+                    "name": "bad",
+                    "output_dir": "runs/bad",
+                    "strategies": [{"name": "x", "strategy": "cross", "train": train}],
+                }
+            )

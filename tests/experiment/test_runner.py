@@ -520,7 +520,10 @@ def test_learning_curves(tmp_path: Path, tiny_model_dir: Path) -> None:
     data = load_lareqa(tmp_path / "eval").select_articles(2)
     model = load_model(str(run_dir / "final"))
     model.max_seq_length = 128
-    options = LareqaEvalConfig(batch_size=64, seen_languages=["en", "de", "es"])
+    # At the experiment's precision (auto: bf16 on CPUs that have it), as the runner scored it.
+    options = LareqaEvalConfig(
+        batch_size=64, seen_languages=["en", "de", "es"], precision=config.precision
+    )
     expected = options.score(data, options.encode(model, data)).summary()
     got = load_result(tmp_path / "exp" / "evals" / "mono-seed1~4").summary()
     assert got["multi_map"] == pytest.approx(expected["multi_map"], abs=1e-6)

@@ -51,6 +51,7 @@ def _config(tmp_path: Path) -> ExperimentConfig:
                 "batch_size": 32,
                 "max_steps": 40,
                 "learning_rate": 2e-5,
+                "scale": 20.0,
             },
             "strategies": [
                 "mono",

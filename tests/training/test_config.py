@@ -62,12 +62,22 @@ def test_a_config_saved_with_flat_sampler_options_loads(tmp_path: Path) -> None:
     assert config.max_steps == 40 and config.seed == 1
     # Saved again, the options sit under `sampler:` and load back to the same config ...
     saved = config.to_dict()
-    assert saved["sampler"] == {"strategy": "hybrid", "alpha": 0.5, "pair_weighting": "uniform"}
+    assert saved["sampler"] == {
+        "strategy": "hybrid",
+        "alpha": 0.5,
+        "pair_weighting": "uniform",
+        "mixed_share": 0.0,
+    }
     assert not {"strategy", "alpha", "pair_weighting"} & set(saved)
     assert TrainConfig.from_dict(yaml.safe_load(yaml.safe_dump(saved))) == config
     # ... and compare by flat name equal to the old file's values (options added since then
     # take their defaults, which keep the old behaviour or leave it to the device).
-    added = {"length_chunk_size": None}
+    added = {
+        "length_chunk_size": None,
+        "mixed_share": 0.0,
+        "hard_negatives": 0,
+        "negative_source": "paragraph",
+    }
     assert config.option_values() == {**yaml.safe_load(FLAT_SAVED), **added}
 
 
@@ -142,7 +152,7 @@ def test_enum_flags_list_their_choices(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])
     out = capsys.readouterr().out
-    assert "--strategy {mono,cross,hybrid}" in out and "--loss {mnrl,cached_mnrl}" in out
+    assert "--strategy {mono,cross,hybrid,mixed}" in out and "--loss {mnrl,cached_mnrl}" in out
     assert "--pair-weighting {uniform,size}" in out and "--sampler" not in out
 
 

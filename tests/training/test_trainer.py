@@ -235,13 +235,26 @@ def _steps_per_epoch(cfg: TrainConfig) -> int:
     return BatchPlanner(meta, sampler, cfg.batch_size).counts.steps
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"sampler": SamplerConfig("mono")},
+        {"sampler": SamplerConfig("mixed")},
+        {
+            "sampler": SamplerConfig("hybrid", 0.3, mixed_share=0.4),
+            "hard_negatives": 1,
+            "batch_size": 4,  # negatives link the questions of a paragraph: fewer groups
+        },
+    ],
+    ids=["mono", "mixed", "three-way+negatives"],
+)
 def test_resume_across_an_epoch_boundary_continues_exactly(
-    tiny_poolerless_model_dir: Path, qa_dir: Path, tmp_path: Path
+    options: dict, tiny_poolerless_model_dir: Path, qa_dir: Path, tmp_path: Path
 ) -> None:
     def cfg(name: str, max_steps: int = 1) -> TrainConfig:
         return _config(
-            tiny_poolerless_model_dir, qa_dir, tmp_path / name, sampler=SamplerConfig("mono"),
-            batch_size=8, max_steps=max_steps, dev_fraction=0.0,
+            tiny_poolerless_model_dir, qa_dir, tmp_path / name, **{"batch_size": 8, **options},
+            max_steps=max_steps, dev_fraction=0.0,
         )  # fmt: skip
 
     per_epoch = _steps_per_epoch(cfg("probe"))

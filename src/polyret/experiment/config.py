@@ -17,23 +17,27 @@ from polyret.training.config import TrainConfig
 # The saved configuration, beside an experiment's output and its report.
 CONFIG_FILE = "experiment.yaml"
 # Set by the runner for every run; an experiment's `train:` section may not set them.
-RUN_KEYS = ("model", "output_dir", "strategy", "alpha", "seed")
+RUN_KEYS = ("model", "output_dir", "strategy", "alpha", "mixed_share", "seed")
 KEEP_WEIGHTS = ("all", "final", "none")
 OUT_OF_DOMAIN = ("ntrex",)
 
 
 @dataclass(frozen=True)
 class StrategySpec:
-    """One training condition: ``mono``, ``cross`` or ``hybrid`` with its ``alpha``."""
+    """One training condition: ``mono``, ``cross``, ``mixed`` or ``hybrid`` (with ``alpha`` and
+    ``mixed_share``), and the training options it sets on top of the experiment's ``train:``
+    section (``train``: e.g. ``hard_negatives``, ``batch_size``; checked like that section)."""
 
     name: str
     strategy: str
     alpha: float = 0.5
+    mixed_share: float = 0.0
+    train: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def mono_share(self) -> float:
         """Share of monolingual batches: 1 for mono-only, 0 for cross-only, alpha for hybrid."""
-        return SamplerConfig(self.strategy, self.alpha).mono_share
+        return SamplerConfig(self.strategy, self.alpha, mixed_share=self.mixed_share).mono_share
 
 
 @dataclass
@@ -192,12 +196,19 @@ class ExperimentConfig:
         return f"{spec.name}-seed{seed}"
 
     def train_config(self, spec: StrategySpec, seed: int) -> TrainConfig:
+        source = f"experiment {self.name!r} strategy {spec.name!r} train"
+        overrides = flat_options(TrainConfig, spec.train, source)
+        for key in (*RUN_KEYS, "precision"):
+            if key in overrides:
+                raise ConfigError(f"{source}: option {key!r} is set per run by the experiment")
         values = {
-            **self.train,
+            **flat_options(TrainConfig, self.train, f"experiment {self.name!r} train"),
+            **overrides,
             "model": self.base_model,
             "output_dir": str(Path(self.output_dir) / "runs" / self.run_name(spec, seed)),
             "strategy": spec.strategy,
             "alpha": spec.alpha,
+            **({"mixed_share": spec.mixed_share} if spec.mixed_share else {}),
             "seed": seed,
             "precision": self.precision,
         }

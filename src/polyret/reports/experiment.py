@@ -305,11 +305,19 @@ def _meta_lines(meta: Mapping[str, Any]) -> list[str]:
 
 
 def _strategy_line(spec: StrategySpec) -> str:
+    extra = "".join(f", {k} {v}" for k, v in spec.train.items())
     if spec.strategy == BatchStrategy.MONO:
-        return f"{spec.name}: monolingual batches only (α = 1)"
+        return f"{spec.name}: monolingual batches only (α = 1){extra}"
     if spec.strategy == BatchStrategy.CROSS:
-        return f"{spec.name}: cross-lingual batches only (α = 0)"
-    return f"{spec.name}: hybrid, α = {spec.alpha:g}"
+        return f"{spec.name}: cross-lingual batches only (α = 0){extra}"
+    if spec.strategy == BatchStrategy.MIXED:
+        return f"{spec.name}: mixed-language batches only (every pair its own languages){extra}"
+    if spec.mixed_share:
+        return (
+            f"{spec.name}: hybrid, α = {spec.alpha:g}, mixed share {spec.mixed_share:g}, cross "
+            f"share {1 - spec.alpha - spec.mixed_share:g}{extra}"
+        )
+    return f"{spec.name}: hybrid, α = {spec.alpha:g}{extra}"
 
 
 def setup_lines(config: ExperimentConfig, meta: Mapping[str, Any] | None = None) -> list[str]:

@@ -29,12 +29,19 @@ class BatchStrategy(str, Enum):
       cross-lingual retrieval; monolingual pairs are not used.
     - ``HYBRID``: each step is monolingual with probability ``alpha``, otherwise cross-lingual
       (arXiv 2408.10536). Use it to serve monolingual, cross-lingual and multilingual retrieval
-      with one model; ``alpha=1`` equals ``MONO`` and ``alpha=0`` equals ``CROSS``.
+      with one model; ``alpha=1`` equals ``MONO`` and ``alpha=0`` equals ``CROSS``. With
+      ``mixed_share > 0`` that share of the steps is ``MIXED`` and ``1 - alpha - mixed_share``
+      is cross-lingual.
+    - ``MIXED``: every pair of a batch has its own query and passage language (LAReQA's X-Y
+      training), so in-batch negatives span languages, the query's own among them: the
+      situation of the multilingual pool, where a passage in the query's language competes
+      with the answer in another.
     """
 
     MONO = "mono"
     CROSS = "cross"
     HYBRID = "hybrid"
+    MIXED = "mixed"
 
 
 class PairWeighting(str, Enum):
@@ -84,6 +91,11 @@ class SamplerConfig:
         "proportion to their pairs)",
         default=PairWeighting.UNIFORM,
     )
+    mixed_share: float = option(
+        "hybrid: probability that a batch is mixed-language (every pair its own languages); "
+        "the rest, 1 - alpha - mixed_share, is cross-lingual",
+        default=0.0,
+    )
     world_size: int | None = internal(default=None)
     seed: int | None = internal(default=None)
     languages: Sequence[str] | None = internal(default=None)
@@ -98,6 +110,22 @@ class SamplerConfig:
         if not (math.isfinite(alpha) and 0.0 <= alpha <= 1.0):
             raise ConfigError(f"alpha={alpha!r}: must lie in [0, 1]")
         self.alpha = float(alpha)
+        mixed = self.mixed_share
+        if isinstance(mixed, bool) or not isinstance(mixed, (int, float, np.number)):
+            raise ConfigError(f"mixed_share={mixed!r}: must be a number in [0, 1]")
+        if not (math.isfinite(mixed) and 0.0 <= mixed <= 1.0):
+            raise ConfigError(f"mixed_share={mixed!r}: must lie in [0, 1]")
+        self.mixed_share = float(mixed)
+        if self.mixed_share > 0.0 and self.strategy is not BatchStrategy.HYBRID:
+            raise ConfigError(
+                f"mixed_share={mixed!r}: applies to strategy hybrid only (strategy mixed makes "
+                "every batch mixed)"
+            )
+        if self.alpha + self.mixed_share > 1.0 + 1e-12:
+            raise ConfigError(
+                f"alpha={self.alpha:g} + mixed_share={self.mixed_share:g} exceeds 1: they are "
+                "the shares of mono and mixed steps, the rest is cross-lingual"
+            )
         if self.world_size is not None and not (is_int(self.world_size) and self.world_size >= 1):
             raise ConfigError(f"world_size={self.world_size!r}: must be a positive integer or None")
         if self.seed is not None and not (is_int(self.seed) and self.seed >= 0):
@@ -122,6 +150,18 @@ class SamplerConfig:
         return 1.0 if self.strategy is BatchStrategy.MONO else 0.0
 
     @property
+    def mixed_fraction(self) -> float:
+        """Share of mixed-language steps: 1 for ``mixed``, ``mixed_share`` for ``hybrid``."""
+        if self.strategy is BatchStrategy.HYBRID:
+            return self.mixed_share
+        return 1.0 if self.strategy is BatchStrategy.MIXED else 0.0
+
+    @property
+    def cross_share(self) -> float:
+        """Share of cross-lingual steps."""
+        return max(0.0, 1.0 - self.mono_share - self.mixed_fraction)
+
+    @property
     def uses_mono(self) -> bool:
         """Whether monolingual steps occur."""
         return self.strategy is BatchStrategy.MONO or (
@@ -132,14 +172,20 @@ class SamplerConfig:
     def uses_cross(self) -> bool:
         """Whether cross-lingual steps occur."""
         return self.strategy is BatchStrategy.CROSS or (
-            self.strategy is BatchStrategy.HYBRID and self.alpha < 1.0
+            self.strategy is BatchStrategy.HYBRID and self.cross_share > 1e-12
         )
+
+    @property
+    def uses_mixed(self) -> bool:
+        """Whether mixed-language steps occur."""
+        return self.mixed_fraction > 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form, to record next to a checkpoint."""
         return {
             "strategy": self.strategy.value,
             "alpha": self.alpha,
+            "mixed_share": self.mixed_share,
             "pair_weighting": self.pair_weighting.value,
             "world_size": self.world_size,
             "seed": self.seed,

@@ -29,7 +29,7 @@ class BatchInfo(NamedTuple):
     index: int  # position in the sampler's output for this epoch
     step: int  # optimizer step (= index // world_size)
     rank: int  # data-parallel process that receives it (= index % world_size)
-    kind: str  # "mono" or "cross"
+    kind: str  # "mono", "cross" or "mixed" (then both languages are "*": every pair has its own)
     query_lang: str
     passage_lang: str
     size: int
@@ -52,6 +52,7 @@ class PlanCounts:
     ``excluded``: not eligible (a language outside ``languages``, or a batch type the strategy
     does not use). ``dropped``: leftovers of a cell that cannot fill a full group-unique step.
     ``unused``: full steps not needed this epoch (hybrid keeps the mono share at ``alpha``).
+    Rows of the mixed pool count once, whether mixed steps use them or not.
     """
 
     rows: int
@@ -63,6 +64,7 @@ class PlanCounts:
     mono_steps: int
     cross_steps: int
     batches: int
+    mixed_steps: int = 0
 
 
 @dataclass
@@ -108,6 +110,35 @@ def _hybrid_steps(alpha: float, mono: int, cross: int) -> tuple[int, int]:
     return 0, 0
 
 
+KINDS = ("mono", "cross", "mixed")
+
+
+def _apportion(total: int, shares: Sequence[float]) -> list[int]:
+    """``total`` steps split by ``shares`` (summing to 1), largest remainders first (ties: the
+    earlier kind). With two kinds the first gets ``floor(share * total + 0.5)``, as
+    :func:`_hybrid_steps` rounds."""
+    exact = [share * total for share in shares]
+    counts = [math.floor(x + 1e-9) for x in exact]
+    order = sorted(range(len(shares)), key=lambda k: (-(exact[k] - counts[k]), k))
+    for k in order[: total - sum(counts)]:
+        counts[k] += 1
+    return counts
+
+
+def _mixture_steps(shares: Sequence[float], capacity: Sequence[int]) -> list[int]:
+    """Steps per kind for the largest ``T`` whose apportionment fits every kind's capacity."""
+    total = sum(c for c, s in zip(capacity, shares, strict=True) if s > 0)
+    for share, cap in zip(shares, capacity, strict=True):
+        if share > 0:
+            total = min(total, math.floor((cap + 1) / share))
+    while total > 0:
+        counts = _apportion(total, shares)
+        if all(n <= cap for n, cap in zip(counts, capacity, strict=True)):
+            return counts
+        total -= 1
+    return [0] * len(shares)
+
+
 class BatchPlanner:
     """Plans the batches of every epoch; pure numpy, no trainer state.
 
@@ -141,45 +172,57 @@ class BatchPlanner:
         if self.seed < 0:
             raise ConfigError(f"seed={self.seed!r}: must be non-negative")
         self.step_size = self.batch_size * self.world_size
+        self._mixed_side: np.ndarray | None = None  # rows reserved for mixed steps (3-way mixes)
         self._cells = self._build_cells()
+        self._mixed = self._build_mixed_cell() if config.uses_mixed else None
         self._plan_cache: tuple[int, list[BatchInfo]] | None = None
 
         mono = [c.steps for c in self._cells if c.kind == "mono"]
         cross = [c.steps for c in self._cells if c.kind == "cross"]
-        if config.strategy is BatchStrategy.HYBRID:
+        mixed_cap = self._mixed.steps if self._mixed is not None else 0
+        if config.strategy is BatchStrategy.HYBRID and not config.uses_mixed:
             n_mono, n_cross = _hybrid_steps(config.alpha, sum(mono), sum(cross))
+            n_mixed = 0
+        elif config.strategy is BatchStrategy.HYBRID:
+            shares = (config.mono_share, config.cross_share, config.mixed_fraction)
+            n_mono, n_cross, n_mixed = _mixture_steps(shares, (sum(mono), sum(cross), mixed_cap))
         else:
-            n_mono, n_cross = sum(mono), sum(cross)
-        self._n_mono, self._n_cross = n_mono, n_cross
+            n_mono, n_cross, n_mixed = sum(mono), sum(cross), mixed_cap
+        self._n_mono, self._n_cross, self._n_mixed = n_mono, n_cross, n_mixed
         n_rows = len(metadata)
-        eligible = sum(len(c.rows) for c in self._cells)
-        full = sum(c.steps for c in self._cells) * self.step_size
-        used = (n_mono + n_cross) * self.step_size
+        pooled = [*self._cells, *([self._mixed] if self._mixed is not None else [])]
+        eligible = sum(len(c.rows) for c in pooled)
+        full = sum(c.steps for c in pooled) * self.step_size
+        steps = n_mono + n_cross + n_mixed
+        used = steps * self.step_size
         self.counts = PlanCounts(
             rows=n_rows,
             used=used,
             excluded=n_rows - eligible,
             dropped=eligible - full,
             unused=full - used,
-            steps=n_mono + n_cross,
+            steps=steps,
             mono_steps=n_mono,
             cross_steps=n_cross,
-            batches=(n_mono + n_cross) * self.world_size,
+            batches=steps * self.world_size,
+            mixed_steps=n_mixed,
         )
         c = self.counts
         logger.log(
             logging.INFO if verbose else logging.DEBUG,
-            "batch plan (%s, alpha=%g, %s weighting): %d steps x %d batches x %d pairs "
-            "(%d mono, %d cross steps); of %d pairs per epoch %d used, %d excluded, "
-            "%d dropped (cannot fill a group-unique step), %d unused (hybrid balance)",
+            "batch plan (%s, alpha=%g, mixed_share=%g, %s weighting): %d steps x %d batches x %d "
+            "pairs (%d mono, %d cross, %d mixed steps); of %d pairs per epoch %d used, %d "
+            "excluded, %d dropped (cannot fill a group-unique step), %d unused (hybrid balance)",
             config.strategy.value,
             config.alpha,
+            config.mixed_share,
             config.pair_weighting.value,
             c.steps,
             self.world_size,
             self.batch_size,
             c.mono_steps,
             c.cross_steps,
+            c.mixed_steps,
             c.rows,
             c.used,
             c.excluded,
@@ -210,6 +253,21 @@ class BatchPlanner:
             allowed = np.isin(np.asarray(languages), np.asarray(config.languages))
         q, p = meta.query_lang.astype(np.int64), meta.passage_lang.astype(np.int64)
         eligible = allowed[q] & allowed[p]
+        self._mixed_rows = np.flatnonzero(eligible)
+        if config.uses_mixed and not (config.uses_mono or config.uses_cross):
+            if not eligible.any():
+                raise ConfigError(
+                    f"no training pairs{' in ' + str(list(config.languages)) if config.languages else ''}"
+                    " for mixed batches"
+                )
+            return []
+        if config.uses_mixed:
+            # A three-way mixture: a share of the linked groups (mixed_share) serves the mixed
+            # steps, the others the mono and cross cells, so no pair is used twice in an epoch
+            # and every kind's step count is known before any epoch is drawn.
+            side = self._mixed_partition(eligible)
+            self._mixed_rows = np.flatnonzero(eligible & side)
+            eligible &= ~side
         is_mono = q == p
         if not config.uses_mono:
             eligible &= ~is_mono
@@ -269,6 +327,38 @@ class BatchPlanner:
                 )
         return cells
 
+    def _mixed_partition(self, eligible: np.ndarray) -> np.ndarray:
+        """Per row: whether its linked group serves the mixed steps (a ``mixed_share`` of the
+        groups, drawn once from the seed, the same in every epoch)."""
+        groups = self.metadata.exclusive
+        uniq, inverse = np.unique(groups, return_inverse=True)
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x6D697864]))
+        chosen = rng.random(len(uniq)) < self.config.mixed_fraction
+        return chosen[inverse.reshape(-1)] & eligible
+
+    def _build_mixed_cell(self) -> _Cell:
+        """All rows of the mixed pool as one cell: any query and passage language per row."""
+        rows = self._mixed_rows
+        uniq, local, counts = np.unique(
+            self.metadata.exclusive[rows], return_inverse=True, return_counts=True
+        )
+        steps = _step_capacity(counts, self.step_size)
+        if steps == 0:
+            raise ConfigError(
+                f"too few distinct groups for mixed batches of {self.step_size} pairs: the mixed "
+                f"pool has {len(uniq)} ({len(rows)} pairs). Lower the batch size or mixed_share."
+            )
+        return _Cell(
+            kind="mixed",
+            query_lang="*",
+            passage_lang="*",
+            rows=rows,
+            local_group=local.reshape(-1),
+            n_groups=len(uniq),
+            unique=len(uniq) == len(rows),
+            steps=steps,
+        )
+
     def __len__(self) -> int:
         """Number of batches in every epoch."""
         return self.counts.batches
@@ -291,6 +381,28 @@ class BatchPlanner:
         low, high = max(0, trained - self._n_cross), min(trained, n_mono)
         return trained, min(max(wanted, low), high)
 
+    def trained_mixture(self, epoch: int) -> tuple[int, tuple[int, int, int]]:
+        """Steps of ``epoch`` that will be trained, and how many of those are mono, cross and
+        mixed: over all epochs, each kind's total is its share of ``max_steps`` (largest
+        remainders), within what the epochs' steps of each kind allow."""
+        counts = (self._n_mono, self._n_cross, self._n_mixed)
+        if self._n_mixed == 0:
+            trained, n_mono = self.trained_steps(epoch)
+            return trained, (n_mono, trained - n_mono, 0)
+        total, max_steps = self.counts.steps, self.config.max_steps
+        if max_steps is None or total == 0 or max_steps >= (epoch + 1) * total:
+            return total, counts
+        trained = max(0, max_steps - epoch * total)
+        config = self.config
+        targets = _apportion(
+            max_steps, (config.mono_share, config.cross_share, config.mixed_fraction)
+        )
+        want = [min(max(t - epoch * n, 0), n) for t, n in zip(targets, counts, strict=True)]
+        for k in range(3):  # fill or trim to `trained`, kind by kind
+            gap = trained - sum(want)
+            want[k] = min(max(want[k] + gap, 0), counts[k]) if gap else want[k]
+        return trained, (want[0], want[1], want[2])
+
     @property
     def cells(self) -> list[dict[str, Any]]:
         """Per language pair: kind, languages, pairs, distinct groups, full steps per epoch."""
@@ -303,7 +415,7 @@ class BatchPlanner:
                 "groups": c.n_groups,
                 "steps": c.steps,
             }
-            for c in self._cells
+            for c in [*self._cells, *([self._mixed] if self._mixed is not None else [])]
         ]
 
     def describe(self) -> dict[str, Any]:
@@ -372,23 +484,44 @@ class BatchPlanner:
                 seen[cell] = occurrence[j] + 1
             per_kind[kind] = (drawn, occurrence)
 
-        total = self._n_mono + self._n_cross
-        is_mono = np.zeros(total, dtype=bool)
-        trained, mono_trained = self.trained_steps(int(epoch))
-        # The first `trained` steps hold `mono_trained` mono steps, the rest the others.
-        head = rng.permutation(trained)[:mono_trained]
-        tail = trained + rng.permutation(total - trained)[: self._n_mono - mono_trained]
-        is_mono[head] = True
-        is_mono[tail] = True
+        cells = list(self._cells)
+        if self._mixed is None:
+            total = self._n_mono + self._n_cross
+            is_mono = np.zeros(total, dtype=bool)
+            trained, mono_trained = self.trained_steps(int(epoch))
+            # The first `trained` steps hold `mono_trained` mono steps, the rest the others.
+            head = rng.permutation(trained)[:mono_trained]
+            tail = trained + rng.permutation(total - trained)[: self._n_mono - mono_trained]
+            is_mono[head] = True
+            is_mono[tail] = True
+            kind_of_step = np.where(is_mono, 0, 1)
+        else:
+            # The mixed pool is one cell whose k-th step is its k-th chunk.
+            cells.append(self._mixed)
+            chunks.append(self._chunks(self._mixed, rng))
+            n_mixed = self._n_mixed
+            per_kind["mixed"] = (np.full(n_mixed, len(cells) - 1), np.arange(n_mixed))
+            trained, head_counts = self.trained_mixture(int(epoch))
+            all_counts = (self._n_mono, self._n_cross, n_mixed)
+            tail_counts = [n - h for n, h in zip(all_counts, head_counts, strict=True)]
+            kind_of_step = np.concatenate(
+                [
+                    rng.permutation(np.repeat(np.arange(3), head_counts)),
+                    rng.permutation(np.repeat(np.arange(3), tail_counts)),
+                ]
+            )
+        total = len(kind_of_step)
         step_cell = np.empty(total, dtype=np.int64)
         step_chunk = np.empty(total, dtype=np.int64)
-        for kind, mask in (("mono", is_mono), ("cross", ~is_mono)):
-            step_cell[mask], step_chunk[mask] = per_kind[kind]
+        for code, kind in enumerate(KINDS):
+            mask = kind_of_step == code
+            if mask.any():
+                step_cell[mask], step_chunk[mask] = per_kind[kind]
 
         b, w = self.batch_size, self.world_size
         batches: list[BatchInfo] = []
         for step, (ci, k) in enumerate(zip(step_cell.tolist(), step_chunk.tolist(), strict=True)):
-            cell = self._cells[ci]
+            cell = cells[ci]
             rows = chunks[ci][k].tolist()
             for r in range(w):
                 batches.append(

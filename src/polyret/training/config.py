@@ -30,6 +30,7 @@ from polyret.configfile import (
     to_mapping,
 )
 from polyret.errors import ConfigError
+from polyret.pairs import NegativeSource
 from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 from polyret.samplers.config import SamplerConfig
 
@@ -88,9 +89,19 @@ class TrainConfig:
             "pairs; its calibration part only, the evaluation part is held out)"
         },
     )
+    hard_negatives: int = option(
+        "hard negatives per pair, in the query's language: sentences of the answer's paragraph "
+        "(or article) that do not answer it, scored as extra in-batch candidates; for a "
+        "cross-lingual pair they are what the multilingual pool gets wrong (0: none)",
+        default=0,
+    )
+    negative_source: NegativeSource | str = option(
+        "where hard negatives come from: paragraph (topped up from the article) or article",
+        default=NegativeSource.PARAGRAPH,
+    )
     # batches
     sampler: SamplerConfig = option(
-        "the batch sampler's options: strategy, alpha, pair_weighting",
+        "the batch sampler's options: strategy, alpha, mixed_share, pair_weighting",
         default_factory=SamplerConfig,
     )
     batch_size: int = option("pairs per batch per device", default=32)
@@ -174,6 +185,15 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise bad("precision", self.precision, f"must be one of {', '.join(PRECISIONS)}")
         self.loss = parse_enum(Loss, self.loss, "loss")
+        self.negative_source = parse_enum(NegativeSource, self.negative_source, "negative_source")
+        if not is_int(self.hard_negatives) or self.hard_negatives < 0:
+            raise bad("hard_negatives", self.hard_negatives, "must be 0 or more")
+        if self.hard_negatives and (self.ntrex_languages or self.context):
+            raise bad(
+                "hard_negatives",
+                self.hard_negatives,
+                "needs LAReQA answer sentences as passages (no ntrex_languages, no context)",
+            )
         for name in (
             "batch_size",
             "max_query_length",

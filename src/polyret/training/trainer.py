@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,8 +41,16 @@ SAMPLER_FILE = "polyret_sampler.json"
 BATCH_LOG_DIR = "batch_composition"
 FINAL_DIR = "final"
 SUMMARY_FILE = "train_summary.json"
-# The sentence-transformers task of each training column (for its max length).
+# The sentence-transformers task of each training column (for its max length); hard-negative
+# columns (negative_1, ...) are documents too.
 COLUMN_TASKS = {"query": "query", "passage": "document"}
+
+
+def column_task(column: str) -> str:
+    """The task (prompt and max length) of a training column."""
+    return COLUMN_TASKS.get(column, "document")
+
+
 # Options that may change between a run and its resumption; any other change is refused.
 RESUMABLE_CHANGES = {
     "eval_steps",
@@ -80,7 +89,7 @@ def load_training_data(config: TrainConfig) -> TrainData:
     from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
     from polyret.data.registry import data_root
     from polyret.data.splits import split_by_article
-    from polyret.pairs import build_pairs, load_ntrex_pairs
+    from polyret.pairs import add_hard_negatives, build_pairs, load_ntrex_pairs
 
     folder = resolve_lareqa_folder(config.dataset, config.data_dir)
     data = load_lareqa(folder, config.languages)
@@ -105,6 +114,12 @@ def load_training_data(config: TrainConfig) -> TrainData:
         "excluded_ids": len(split.excluded_ids),
         "lareqa_pairs": len(pairs),
     }
+    if config.hard_negatives:
+        pairs, dropped = add_hard_negatives(
+            pairs, data, config.hard_negatives, config.negative_source, seed=config.seed
+        )
+        summary["hard_negatives"] = config.hard_negatives
+        summary["pairs_without_negatives"] = dropped
     if config.ntrex_languages:
         ntrex = load_ntrex_pairs(data_root(config.data_dir), config.ntrex_languages)
         summary["ntrex_pairs"] = len(ntrex)
@@ -135,19 +150,24 @@ def _precision_flags(precision: str, device: str | None) -> dict[str, Any]:
     }
 
 
-def _prompts(model: SentenceTransformer) -> dict[str, str]:
+def _prompts(
+    model: SentenceTransformer, columns: Sequence[str] = ("query", "passage")
+) -> dict[str, str]:
     """Training prompts per column, taken from the model so training matches inference."""
     prompts = model.prompts or {}
-    out = {}
-    if prompts.get("query"):
-        out["query"] = prompts["query"]
-    passage = prompts.get("passage") or prompts.get("document")
-    if passage:
-        out["passage"] = passage
-    return out
+    by_task = {
+        "query": prompts.get("query"),
+        "document": prompts.get("passage") or prompts.get("document"),
+    }
+    return {c: by_task[column_task(c)] for c in columns if by_task[column_task(c)]}
 
 
-def make_collator(model: SentenceTransformer, config: TrainConfig, prompts: dict[str, str]) -> Any:
+def make_collator(
+    model: SentenceTransformer,
+    config: TrainConfig,
+    prompts: dict[str, str],
+    columns: Sequence[str] = ("query", "passage"),
+) -> Any:
     """sentence-transformers' collator, truncating queries and passages to their own max lengths.
 
     Its public per-task lengths: ``router_mapping`` names the task of each column and
@@ -161,11 +181,8 @@ def make_collator(model: SentenceTransformer, config: TrainConfig, prompts: dict
     return SentenceTransformerDataCollator(
         preprocess_fn=model.preprocess,
         prompts=prompts,
-        router_mapping=dict(COLUMN_TASKS),
-        max_length={
-            COLUMN_TASKS["query"]: config.max_query_length,
-            COLUMN_TASKS["passage"]: config.max_passage_length,
-        },
+        router_mapping={c: column_task(c) for c in columns},
+        max_length={"query": config.max_query_length, "document": config.max_passage_length},
     )
 
 
@@ -244,6 +261,10 @@ def _check_resume(output_dir: Path, config: TrainConfig, precision: str = "fp32"
     if isinstance(saved.get("config"), dict):  # written by polyret <= 0.1.0 under a "config" key
         saved = saved["config"]
     saved = flat_options(TrainConfig, saved, str(saved_path))
+    # Options added since the run was saved compare as their defaults (which keep the old
+    # behaviour): a run saved before `mixed_share` existed had none.
+    defaults = TrainConfig().option_values()
+    saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
     now = config.option_values()
     changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
     if changed:
@@ -433,7 +454,8 @@ def build_trainer(
         embeddings.weight.requires_grad_(False)
     if resume and checkpoint is not None:
         _check_checkpoint(checkpoint, model)
-    prompts = _prompts(model)
+    columns = data.train.columns
+    prompts = _prompts(model, columns)
     # Pinned memory only speeds up copies to a GPU; on CPU torch warns that it goes unused.
     uses_cuda = torch.cuda.is_available() and not (config.device or "").startswith("cpu")
     loss = build_loss(model, config, config.device)
@@ -475,7 +497,7 @@ def build_trainer(
         train_dataset=train_dataset,
         loss=loss,
         evaluator=evaluator,
-        data_collator=make_collator(model, config, prompts),
+        data_collator=make_collator(model, config, prompts, columns),
         callbacks=[epoch_callback(factory), *(callbacks or [])],
     )
     return PreparedRun(
