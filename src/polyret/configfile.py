@@ -8,6 +8,7 @@ import dataclasses
 import difflib
 import functools
 import os
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -37,6 +38,34 @@ def is_int(value: Any) -> bool:
     import numpy as np
 
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]+)*")
+
+
+def check_language_codes(codes: Iterable[str] | None, name: str) -> None:
+    """Refuse language codes that no data file is named by (``EN``, ``en ``, ``english``), before
+    any work: the files are ``<code>.json`` / ``<code>.txt`` with lower-case ISO 639 codes."""
+    for code in codes or ():
+        if not isinstance(code, str) or not _LANGUAGE_CODE.fullmatch(code):
+            hint = ""
+            if isinstance(code, str) and _LANGUAGE_CODE.fullmatch(code.strip().lower()):
+                hint = f"; did you mean {code.strip().lower()!r}?"
+            raise ConfigError(
+                f"{name}: {code!r} is not a language code (lower-case ISO 639, e.g. en, de, "
+                f"zh){hint}"
+            )
+
+
+def split_languages(values: Iterable[str] | None, name: str) -> list[str] | None:
+    """Language codes given space- or comma-separated (``de es`` or ``de,es``), checked."""
+    if values is None:
+        return None
+    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
+    if not out:
+        raise ConfigError(f"{name}: an empty language list was given")
+    check_language_codes(out, name)
+    return out
 
 
 def read_yaml_mapping(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -290,7 +319,8 @@ def add_option_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         if opt.type is bool:
             parser.add_argument(opt.flag, action=argparse.BooleanOptionalAction, **kw)
         elif typing.get_origin(opt.type) is list:
-            parser.add_argument(opt.flag, nargs="+", metavar="X", **kw)
+            metavar = "LANG" if opt.name.endswith("languages") else "X"
+            parser.add_argument(opt.flag, nargs="+", metavar=metavar, **kw)
         elif isinstance(opt.type, type) and issubclass(opt.type, Enum):
             choices = ",".join(str(m.value) for m in opt.type)
             parser.add_argument(opt.flag, metavar=f"{{{choices}}}", **kw)

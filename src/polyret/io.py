@@ -84,3 +84,47 @@ def read_lines(path: str | os.PathLike[str], expected: int | None = None) -> lis
     if expected is not None and len(lines) != expected:
         raise DataError(f"{len(lines)} lines, expected {expected} (line-aligned files)", path=path)
     return lines
+
+
+def check_output_dir(
+    path: str | os.PathLike[str],
+    *,
+    flag: str = "--output-dir",
+    overwrite: bool = False,
+    may_hold: str | None = None,
+) -> Path:
+    """Refuse, before any work, an output folder that cannot take the results.
+
+    ``path`` must not be a file, it (or the folder it would be created in) must be writable, and
+    an existing non-empty folder needs ``overwrite``, unless ``may_hold`` says what it may hold
+    (e.g. a run to resume: the caller checks that itself). Raises ``ConfigError`` naming
+    ``flag``; creates nothing.
+    """
+    from polyret.errors import ConfigError
+
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {path}: is a file, not a folder; choose another {flag}")
+    if path.is_dir() and not overwrite and may_hold is None and any(path.iterdir()):
+        raise ConfigError(
+            f"{flag} {path}: is not empty; pass --overwrite to replace what is there, or "
+            f"choose another {flag}"
+        )
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(
+            f"{flag} {path}: cannot be created, {existing} is a file; choose another {flag}"
+        )
+    # A probe file, not os.access: access() says yes to root, read-only mounts say no later.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".polyret-write-check-", dir=existing)
+    except OSError as exc:
+        raise ConfigError(
+            f"{flag} {path}: cannot write into {existing} ({exc.strerror or exc}); choose a "
+            f"writable {flag}"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+    return path

@@ -92,7 +92,7 @@ def test_bad_data_is_one_line(
         capsys, base, "de.json", "question id q2", "answer_start", "outside every sentence"
     )
     _one_line_error(capsys, [*base, "--languages", "en", "fr"], "fr", "available: de, en")
-    _one_line_error(capsys, [*base, "--save-runs"], "--save-runs needs --out")
+    _one_line_error(capsys, [*base, "--save-runs"], "--save-runs needs --output-dir")
     _one_line_error(capsys, [*base[:3], "--dataset", str(tmp_path / "none")], "not found")
     with pytest.raises(SystemExit):
         main([*base, "--precision", "fp8"])

@@ -4,10 +4,27 @@ from pathlib import Path
 
 import pytest
 
+from polyret.configfile import read_yaml_mapping
 from polyret.errors import ConfigError
 from polyret.experiment.config import ExperimentConfig
 
-EXPERIMENTS = sorted((Path(__file__).parents[2] / "experiments").glob("*.yaml"))
+SHIPPED = sorted((Path(__file__).parents[2] / "experiments").glob("*.yaml"))
+# A design list (`strategies:` only) is screened with an experiment's train section.
+DESIGN_LISTS = [p for p in SHIPPED if "name" not in read_yaml_mapping(p)]
+EXPERIMENTS = [p for p in SHIPPED if p not in DESIGN_LISTS]
+
+
+@pytest.mark.parametrize("path", DESIGN_LISTS, ids=lambda p: p.stem)
+def test_shipped_design_lists_load_with_protocol_a(path: Path) -> None:
+    protocol_a = ExperimentConfig.from_yaml(path.parent / "protocol_a.yaml")
+    listed = read_yaml_mapping(path)
+    assert set(listed) == {"strategies"}
+    config = ExperimentConfig.from_dict(
+        {"name": "x", "output_dir": "-", "train": protocol_a.train, **listed}
+    )
+    assert len(config.strategies) >= 2
+    for spec in config.strategies:
+        config.train_config(spec, 1)
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)

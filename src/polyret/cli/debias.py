@@ -6,7 +6,9 @@ import argparse
 import logging
 from pathlib import Path
 
+from polyret.configfile import split_languages
 from polyret.errors import ConfigError
+from polyret.io import check_output_dir
 from polyret.models.resolve import DEFAULT_MODEL
 from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
@@ -38,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a folder of <lang>.txt files (one sentence per line), or 'ntrex' for NTREX-128's "
         "calibration part (its evaluation part is held out)",
     )
-    p.add_argument("--out", required=True, type=Path, help="output model folder")
+    p.add_argument(
+        "--output-dir", "--out", dest="out", required=True, type=Path, help="output model folder"
+    )
     p.add_argument(
         "--languages",
         nargs="+",
@@ -95,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"natively, else fp32), fp32, bf16 or fp16 (CUDA only); default {DEFAULT_PRECISION}. The "
         "saved model keeps its float32 weights",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace --output-dir if it holds something"
+    )
     return p
 
 
@@ -107,12 +113,8 @@ def main(argv: list[str]) -> int:
         raise ConfigError(f"--k must be at least 1, got {args.k}")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if (
-        args.out.exists()
-        and not args.overwrite
-        and (not args.out.is_dir() or any(args.out.iterdir()))
-    ):
-        raise ConfigError(f"{args.out} exists; pass --overwrite to replace it")
+    args.languages = split_languages(args.languages, "--languages")
+    check_output_dir(args.out, overwrite=args.overwrite)
 
     from polyret import __version__
     from polyret.debias.calibration import load_calibration

@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from polyret.configfile import split_languages
 from polyret.errors import ConfigError
+from polyret.io import check_output_dir
 from polyret.models.resolve import DEFAULT_MODEL
 from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
@@ -58,10 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", default=None, help="data root (default: $POLYRET_DATA, then the cache)"
     )
     p.add_argument(
+        "--output-dir",
         "--out",
+        dest="out",
         type=Path,
         default=None,
         help="write results.json, report.md, ranks.jsonl and plots here",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the results in --output-dir if it holds any",
     )
     p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (default 64)")
     p.add_argument(
@@ -154,15 +163,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _split_langs(values: list[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    out = [v.strip() for item in values for v in item.split(",") if v.strip()]
-    if not out:
-        raise ConfigError("an empty language list was given")
-    return out
-
-
 def _finite(obj: Any) -> Any:
     """JSON-safe copy: NaN / inf become null."""
     if isinstance(obj, float):
@@ -176,8 +176,8 @@ def _finite(obj: Any) -> Any:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    languages = _split_langs(args.languages)
-    seen = _split_langs(args.seen_languages)
+    languages = split_languages(args.languages, "--languages")
+    seen = split_languages(args.seen_languages, "--seen-languages")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.chunk_size < 1:
@@ -185,7 +185,9 @@ def main(argv: list[str]) -> int:
     if args.run_depth < 0:
         raise ConfigError(f"--run-depth must be 0 (full pool) or positive, got {args.run_depth}")
     if args.save_runs and args.out is None:
-        raise ConfigError("--save-runs needs --out")
+        raise ConfigError("--save-runs needs --output-dir")
+    if args.out is not None:
+        check_output_dir(args.out, overwrite=args.overwrite)
     if args.debias_queries and not args.debias:
         raise ConfigError("--debias-queries needs --debias SOURCE")
     _check_dataset_name(args.dataset)

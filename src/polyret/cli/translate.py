@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from polyret.configfile import split_languages
+from polyret.io import check_output_dir
+
 EPILOG = """\
 --model forms:
   facebook/nllb-200-distilled-600M       one multilingual model (NLLB-200, M2M-100), hub id or folder
@@ -32,14 +35,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQuAD v1.1/v2.0 JSON (LAReQA sentence_breaks optional)",
     )
     p.add_argument(
-        "--to", required=True, help="target languages, ISO 639-1, comma-separated (de,es,zh)"
+        "--to",
+        required=True,
+        nargs="+",
+        metavar="LANG",
+        help="target languages, ISO 639-1, space- or comma-separated (de es zh)",
     )
     p.add_argument(
         "--model",
         required=True,
         help="model folder or hub id, a {tgt} template, or lang=model,... (see below)",
     )
-    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--output-dir", "--out", dest="out", required=True, type=Path, help="output folder"
+    )
     p.add_argument("--source-lang", default="en", help="language of --input (default: en)")
     p.add_argument("--backend", choices=("transformers", "ctranslate2"), default="transformers")
     p.add_argument(
@@ -92,12 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    targets = split_languages(args.to, "--to")
+    # A translation resumes into its own folder, so what is there is the caller's to keep.
+    check_output_dir(args.out, may_hold="a translation to resume")
     from polyret.translate.backends import DecodeOptions
     from polyret.translate.pipeline import TranslateConfig, translate_dataset
 
     config = TranslateConfig(
         input=args.input,
-        targets=[t.strip() for t in args.to.split(",") if t.strip()],
+        targets=targets,
         model=args.model,
         out_dir=args.out,
         source_lang=args.source_lang,

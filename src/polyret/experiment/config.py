@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from polyret.configfile import check_known_keys, flat_options, is_int, read_yaml_mapping
+from polyret.configfile import (
+    check_known_keys,
+    check_language_codes,
+    flat_options,
+    is_int,
+    read_yaml_mapping,
+)
 from polyret.errors import ConfigError
 from polyret.precision import DEFAULT_PRECISION, parse_precision
 from polyret.samplers.config import SamplerConfig
@@ -61,6 +67,8 @@ class EvalSpec:
     curve_articles: int | None = None
 
     def __post_init__(self) -> None:
+        for key in ("languages", "seen_languages", "high_resource"):
+            check_language_codes(getattr(self, key), f"eval.{key}")
         for key in ("articles", "ood_documents", "curve_articles"):
             value = getattr(self, key)
             if value is not None and (not is_int(value) or value < 1):
@@ -189,6 +197,10 @@ class ExperimentConfig:
                     f"experiment {self.name!r}: train option {key!r} is set per run by the "
                     "experiment"
                 )
+        # Validate the train section alone (its errors name it), then each strategy on top.
+        TrainConfig.from_dict(
+            {**train, "model": self.base_model}, source=f"experiment {self.name!r} train"
+        )
         for spec in self.strategies:  # validates every training option before anything runs
             self.train_config(spec, self.seeds[0])
 
@@ -214,7 +226,16 @@ class ExperimentConfig:
         }
         if self.data_dir is not None and "data_dir" not in self.train:
             values["data_dir"] = self.data_dir
-        return TrainConfig.from_dict(values, source=f"experiment {self.name!r} train")
+        return TrainConfig.from_dict(values, source=f"experiment {self.name!r} {self._where(spec)}")
+
+    def _where(self, spec: StrategySpec) -> str:
+        """Where ``spec``'s options come from, for error messages: the strategy when it sets
+        anything of its own, else the train section."""
+        own = spec.train or spec.mixed_share or spec.strategy == "hybrid"
+        index = next((i for i, s in enumerate(self.strategies) if s is spec), None)
+        if own and index is not None:
+            return f"strategies[{index}] ({spec.name!r}) and train"
+        return "train"
 
     @classmethod
     def from_dict(
@@ -222,7 +243,26 @@ class ExperimentConfig:
     ) -> ExperimentConfig:
         values = dict(values)
         _check_keys(values, cls, source)
-        eval_values = values.pop("eval", None) or {}
+        for key, kind, what in (
+            ("eval", dict, "a mapping (eval: {dataset: xquad-r, ...})"),
+            ("train", dict, "a mapping of polyret train options"),
+            ("strategies", list, "a list (strategies: [mono, cross, ...])"),
+            ("seeds", list, "a list of whole numbers (seeds: [1, 2, 3])"),
+            ("budgets", list, "a list of step counts (budgets: [30, 100, 300])"),
+            ("out_of_domain", list, "a list (out_of_domain: [ntrex])"),
+        ):
+            if key in values and not isinstance(values[key], kind):
+                raise ConfigError(f"{source}: {key} must be {what}, got {values[key]!r}")
+        if "seeds" in values and not all(is_int(x) for x in values["seeds"]):
+            raise ConfigError(f"{source}: seeds must be whole numbers, got {values['seeds']!r}")
+        eval_values = values.pop("eval", None)
+        if eval_values is None:
+            eval_values = {}
+        elif not eval_values:
+            raise ConfigError(
+                f"{source}: eval is empty; give at least its dataset (eval: {{dataset: xquad-r}}), "
+                "or leave the key out for the defaults"
+            )
         _check_keys(eval_values, EvalSpec, f"{source}: eval")
         centering = values.pop("centering", None)
         if centering is not None:
@@ -250,7 +290,12 @@ class ExperimentConfig:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> ExperimentConfig:
-        return cls.from_dict(read_yaml_mapping(path), source=str(path))
+        try:
+            return cls.from_dict(read_yaml_mapping(path), source=str(path))
+        except ConfigError as exc:  # every error names the file
+            if str(path) in str(exc):
+                raise
+            raise ConfigError(f"{path}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -26,7 +26,7 @@ from polyret.errors import ConfigError
 from polyret.evaluation.results import LareqaResult
 from polyret.experiment.config import ExperimentConfig
 from polyret.experiment.store import DONE_FILE, is_saved, load_result, save_result
-from polyret.io import atomic_path, write_text
+from polyret.io import atomic_path, check_output_dir, write_text
 from polyret.reports.experiment import Centered, Curves, OutOfDomain, write_report
 from polyret.training.snapshots import snapshot_callback, snapshot_dir
 
@@ -289,7 +289,9 @@ def run_experiment(
     from polyret.precision import resolve_precision
     from polyret.training.trainer import FINAL_DIR, train
 
-    out = Path(config.output_dir)
+    out = check_output_dir(config.output_dir, may_hold="an experiment")
+    if config.report_dir is not None:
+        check_output_dir(config.report_dir, flag="--report-dir", may_hold="its report")
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     folder = resolve_lareqa_folder(config.eval.dataset, config.data_dir)

@@ -19,6 +19,7 @@ from typing import Any
 
 from polyret.configfile import (
     add_option_arguments,
+    check_language_codes,
     flat_options,
     from_options,
     is_int,
@@ -185,6 +186,8 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise bad("precision", self.precision, f"must be one of {', '.join(PRECISIONS)}")
         self.loss = parse_enum(Loss, self.loss, "loss")
+        check_language_codes(self.languages, "languages")
+        check_language_codes(self.ntrex_languages, "ntrex_languages")
         self.negative_source = parse_enum(NegativeSource, self.negative_source, "negative_source")
         if not is_int(self.hard_negatives) or self.hard_negatives < 0:
             raise bad("hard_negatives", self.hard_negatives, "must be 0 or more")

@@ -25,7 +25,7 @@ from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 from polyret import __version__
 from polyret.configfile import flat_options
 from polyret.errors import ConfigError
-from polyret.io import atomic_path, write_json, write_text
+from polyret.io import atomic_path, check_output_dir, write_json, write_text
 from polyret.training.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -416,7 +416,7 @@ def build_trainer(
     from polyret.samplers import BatchPlanner, epoch_callback, make_batch_sampler
     from polyret.training.loss import build_loss
 
-    output_dir = Path(config.output_dir)
+    output_dir = check_output_dir(config.output_dir, may_hold="a training run")
     checkpoint = _last_checkpoint(output_dir) if output_dir.is_dir() else None
     precision_flags = _precision_flags(config.precision, config.device)
     precision = _trained_precision(precision_flags)
