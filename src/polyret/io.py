@@ -25,6 +25,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     inner = tmp / target.name
     try:
         yield inner
+        _apply_umask(inner)
         if target.is_dir() and not target.is_symlink():
             # os.replace cannot replace a non-empty directory: move the old one aside first.
             old = tmp / ".old"
@@ -32,6 +33,29 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(inner, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _apply_umask(path: Path) -> None:
+    """Give ``path`` (and what it holds) the modes the user's umask gives new files.
+
+    Libraries write some files through ``tempfile`` (mode 0600, e.g. safetensors weights) and
+    ``mkdtemp`` folders are 0700; published as they are, a shared cache or results folder could
+    not be read by the others who should read it.
+    """
+    if not path.exists() or path.is_symlink():
+        return
+    mask = _current_umask()
+    for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        if item.is_symlink():
+            continue
+        executable = item.is_dir() or (item.stat().st_mode & 0o111)
+        item.chmod((0o777 if executable else 0o666) & ~mask)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

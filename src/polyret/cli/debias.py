@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--overwrite", action="store_true", help="replace --output-dir if it holds something"
     )
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (transformers' and sentence-transformers' included)",
+    )
     return p
 
 

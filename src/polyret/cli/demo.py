@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from polyret.configfile import split_languages
 from polyret.models.resolve import DEFAULT_MODEL
 from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--languages",
         nargs="+",
+        metavar="LANG",
         default=DEFAULT_LANGUAGES,
         help="XQuAD-R languages (default: %(default)s)",
     )
@@ -45,12 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="encoding precision: auto (bf16 where the CPU or GPU has it natively, else fp32), "
         "fp32, bf16 or fp16 (CUDA only); default %(default)s",
     )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (transformers' and sentence-transformers' included)",
+    )
     return parser
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     import torch
+    from tqdm.auto import tqdm
 
     from polyret.data.lareqa import load_lareqa
     from polyret.data.registry import locate_dataset
@@ -60,7 +68,7 @@ def main(argv: list[str]) -> int:
 
     if args.paragraphs < 1:
         raise ConfigError(f"--paragraphs {args.paragraphs}: must be at least 1")
-    langs = [code.strip() for item in args.languages for code in item.split(",") if code.strip()]
+    langs = split_languages(args.languages, "--languages")
     resolved = resolve_model(args.model)  # a bad model is reported before missing data
     dataset = load_lareqa(locate_dataset("xquad-r", args.data_dir), langs)
     start = time.perf_counter()
@@ -75,7 +83,9 @@ def main(argv: list[str]) -> int:
     keep = set(first[: args.paragraphs])
     ids = [q.id for q in dataset.languages[langs[0]].questions if (q.article, q.paragraph) in keep]
     queries, pools, answers = {}, {}, {}
-    for lang in langs:
+    for lang in tqdm(
+        langs, desc="encoding questions and sentences", unit="language", disable=args.no_progress
+    ):
         part = dataset.languages[lang]
         by_id = {q.id: q for q in part.questions}
         pool = [c for c in part.candidates if (c.article, c.paragraph) in keep]

@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace the results in --output-dir if it holds any",
     )
+    p.add_argument(
+        "--articles",
+        type=int,
+        default=None,
+        metavar="N",
+        help="a quick evaluation: only the questions of N evenly spaced articles and the "
+        "sentences of their paragraphs (every setting still scored)",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (default 64)")
     p.add_argument(
         "--candidate-text",
@@ -180,6 +188,8 @@ def main(argv: list[str]) -> int:
     seen = split_languages(args.seen_languages, "--seen-languages")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.articles is not None and args.articles < 1:
+        raise ConfigError(f"--articles must be at least 1, got {args.articles}")
     if args.chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     if args.run_depth < 0:
@@ -290,6 +300,8 @@ def _lareqa_eval(
             show_progress=not args.no_progress,
         )
         dataset = load_lareqa(args.dataset, languages, data_dir=args.data_dir)
+    if args.articles is not None:  # NTREX-128: documents
+        dataset = dataset.select_articles(args.articles)
     calibration = None
     if args.debias:  # read (and check) the calibration text before the long encoding
         from polyret.debias import load_calibration
@@ -375,6 +387,7 @@ def _lareqa_eval(
             "ndcg_k": config.ndcg_k,
             "seen_languages": seen,
             "save_runs": args.save_runs,
+            "articles": args.articles,  # None: every article
         },
         "encoding": {
             "unique_queries": embeddings.n_unique_queries,

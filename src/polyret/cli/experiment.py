@@ -29,12 +29,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--report-only", action="store_true", help="only rebuild the report from finished runs"
     )
     parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved experiment (YAML) and each run's training configuration, then "
+        "exit without running anything",
+    )
+    parser.add_argument(
         "--precision",
         choices=PRECISIONS,
         default=None,
         help="override the config's precision of training and evaluation: auto (bf16 where the "
         "CPU or GPU has it natively, else fp32), fp32, bf16 or fp16 (CUDA only); the config's "
         f"default is {DEFAULT_PRECISION}",
+    )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (transformers' and sentence-transformers' included)",
     )
     return parser
 
@@ -53,6 +64,16 @@ def main(argv: list[str]) -> int:
         config.data_dir = args.data_dir
     if args.precision:
         config.precision = args.precision
+    if args.print_config:
+        import yaml
+
+        print(config.to_yaml(), end="")
+        for spec in config.strategies:
+            for seed in config.seeds:
+                run = config.train_config(spec, seed)
+                print(f"# {config.run_name(spec, seed)}: polyret train --config <this block>")
+                print(yaml.safe_dump({"run": run.to_dict()}, sort_keys=False), end="")
+        return 0
     command = "polyret experiment " + " ".join(argv)
     report = run_experiment(config, report_only=args.report_only, command=command)
     print(f"report: {report.resolve()}")

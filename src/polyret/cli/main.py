@@ -35,7 +35,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "polyret.cli.translate",
         "machine-translate SQuAD-format QA into a parallel LAReQA set",
     ),
+    "data": ("polyret.cli.data", "where the data was found: datasets, languages, sizes, checksums"),
+    "completion": ("polyret.cli.completion", "print a bash completion script (eval it in .bashrc)"),
 }
+
+ENVIRONMENT = """environment:
+  POLYRET_DATA   data root (a folder laid out like shared/data: lareqa/xquad-r/*.json, ...);
+                 default: polyret's cache, then a staged ../shared/data
+  POLYRET_CACHE  polyret's cache: converted models, downloaded data (default ~/.cache/polyret)
+
+global options (before the command):
+  -q, --quiet    only warnings and errors
+  -v, --verbose  debug messages, and the libraries' info messages"""
 
 
 def _usage() -> str:
@@ -48,7 +59,23 @@ def _usage() -> str:
         "commands:",
     ]
     lines += [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
-    return "\n".join(lines)
+    return "\n".join([*lines, "", ENVIRONMENT])
+
+
+def set_verbosity(level: int) -> None:
+    """0: polyret's progress messages (INFO), libraries only when they warn; below 0 (``-q``):
+    warnings only, no progress bars; above 0 (``-v``): debug, and the libraries' INFO."""
+    logging.basicConfig(
+        level=logging.INFO if level > 0 else logging.WARNING,
+        format="%(asctime)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    own = logging.DEBUG if level > 0 else logging.INFO if level == 0 else logging.WARNING
+    logging.getLogger("polyret").setLevel(own)
+    if level < 0:
+        from polyret.progress import disable_progress_bars
+
+        disable_progress_bars()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,15 +87,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[0] in ("-V", "--version"):
         print(f"polyret {__version__}")
         return 0
+    verbosity = 0
+    while argv and argv[0] in ("-q", "--quiet", "-v", "--verbose"):
+        verbosity += -1 if argv.pop(0) in ("-q", "--quiet") else 1
+    if not argv:
+        print(_usage())
+        return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"polyret: error: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    # polyret's own progress messages at INFO; libraries only when they warn.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
-    )
-    logging.getLogger("polyret").setLevel(logging.INFO)
+    set_verbosity(verbosity)
+    if "--no-progress" in rest:  # every command takes it; the libraries' bars go too
+        from polyret.progress import disable_progress_bars
+
+        disable_progress_bars()
     module = importlib.import_module(COMMANDS[name][0])
     try:
         return int(module.main(rest) or 0)

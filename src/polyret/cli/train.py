@@ -27,14 +27,31 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="continue the run in --output-dir from its last checkpoint",
     )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved configuration (YAML, loadable with --config) and exit",
+    )
     add_config_arguments(parser)
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bars (transformers' and sentence-transformers' included)",
+    )
     return parser
 
 
 def main(argv: list[str]) -> int:
     args = vars(build_parser().parse_args(argv))
     config_file, resume = args.pop("config"), args.pop("resume")
+    print_config = args.pop("print_config")
+    args.pop("no_progress")  # handled by polyret.cli.main for every command
     config = resolve_config(config_file, args)
+    if print_config:
+        import yaml
+
+        print(yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True), end="")
+        return 0
     from polyret.training.trainer import train
 
     result = train(config, resume=resume)

@@ -286,7 +286,20 @@ def model_card(debiaser: Debiaser, name: str, base_model: str | None) -> str:
         "project": "the directions in which the language centroids (estimated from calibration "
         "text) differ are projected out by one fixed linear map, then the embedding renormalized",
     }[debiaser.method]
+    from polyret.models.card import base_model_id, front_matter
+
+    hub_base = base_model_id(base_model) if base_model else None
+    meta = front_matter(
+        {
+            "library_name": "sentence-transformers",
+            "pipeline_tag": "sentence-similarity",
+            "base_model": hub_base,
+            "language": list(debiaser.languages),
+            "tags": ["sentence-transformers", "polyret", f"language-{debiaser.method}ing"],
+        }
+    )
     lines = [
+        meta.rstrip("\n"),
         f"# {name}",
         "",
         f"{base_model or 'A sentence-transformers model'} with language debiasing appended by "

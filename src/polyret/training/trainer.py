@@ -376,6 +376,7 @@ class PreparedRun:
     precision: str
     main_process: bool
     length_chunk_size: int = 0  # texts per unpadded chunk the loss embeds (0: padded columns)
+    data_summary: dict[str, Any] = field(default_factory=dict)
 
     @property
     def output_dir(self) -> Path:
@@ -410,9 +411,12 @@ def build_trainer(
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
     )
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from polyret.models import load_model, resolve_model
+    from polyret.models.card import fill_training_card
     from polyret.models.identity import model_name
+    from polyret.progress import progress_callback
     from polyret.samplers import BatchPlanner, epoch_callback, make_batch_sampler
     from polyret.training.loss import build_loss
 
@@ -449,6 +453,7 @@ def build_trainer(
     # checkpoints and snapshots carry the run's name in their model card.
     model.model_card_data.model_name = model_name(Path(config.output_dir).resolve().name)
     model.model_card_data.base_model_revision = None
+    fill_training_card(model, config, data.summary.get("languages") or [])
     if config.freeze_word_embeddings:
         embeddings = model[0].auto_model.get_input_embeddings()
         embeddings.weight.requires_grad_(False)
@@ -500,6 +505,10 @@ def build_trainer(
         data_collator=make_collator(model, config, prompts, columns),
         callbacks=[epoch_callback(factory), *(callbacks or [])],
     )
+    # The Trainer's log dicts go to polyret's log (stderr), not stdout.
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(progress_callback())
     return PreparedRun(
         config=config,
         trainer=trainer,
@@ -509,6 +518,7 @@ def build_trainer(
         precision=precision,
         main_process=main_process,
         length_chunk_size=getattr(loss, "chunk_size", 0),
+        data_summary=data.summary,
     )
 
 
@@ -518,6 +528,7 @@ def run_training(run: PreparedRun) -> TrainResult:
     A callback may stop the run early (a time budget, a kill): then no final model is written
     and the run's last checkpoint continues it (``--resume``).
     """
+    from polyret.models.card import insert_section, training_section
     from polyret.models.identity import model_name
     from polyret.models.save import save_model
 
@@ -558,6 +569,14 @@ def run_training(run: PreparedRun) -> TrainResult:
                 seed=config.seed,
                 polyret_version=__version__,
             )
+            section = training_section(
+                config,
+                steps=trainer.state.global_step,
+                precision=run.precision,
+                data_summary=run.data_summary,
+                dev_metrics=dev_metrics,
+            )
+            insert_section(tmp, section)
     summary = {
         "polyret_version": __version__,
         "global_step": trainer.state.global_step,
