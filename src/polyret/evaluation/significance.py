@@ -44,14 +44,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from polyret.evaluation.results import LareqaResult
+from polyret.evaluation.results import LareqaResult, SettingResult
 
 __all__ = [
     "METHOD",
@@ -251,9 +251,14 @@ def with_holm(comparisons: Sequence[Comparison]) -> list[Comparison]:
 
 
 def question_values(
-    results: LareqaResult | Sequence[LareqaResult], kind: str, metric: str = "ap"
+    results: LareqaResult | Sequence[LareqaResult],
+    kind: str,
+    metric: str = "ap",
+    where: Callable[[LareqaResult, SettingResult], bool] | None = None,
 ) -> QuestionValues:
     """Per-seed per-question ``metric`` of one kind; ``results``: one evaluation per seed.
+
+    ``where(result, setting)``: only the settings it accepts (e.g. the unseen query languages).
 
     A question's value is the mean over its settings of ``kind`` (its query languages, and for
     cross its candidate languages too), each setting weighted 1 / (its number of queries), and
@@ -269,16 +274,16 @@ def question_values(
     ids: list[str] = []
     weights = np.zeros(0)
     for i, result in enumerate(results):
-        settings = result.of_kind(kind)
+        settings = [x for x in result.of_kind(kind) if where is None or where(result, x)]
         if not settings:
-            raise ValueError(f"result {i} ({result.dataset}) has no {kind!r} settings")
+            raise ValueError(f"result {i} ({result.dataset}) has no {kind!r} settings selected")
         index: dict[str, int] = {}
         positions = []
         for s in settings:
             if metric not in s.per_query:
                 raise ValueError(f"no per-query {metric!r} in {s.name}; have {sorted(s.per_query)}")
-            where = (index.setdefault(q, len(index)) for q in s.query_ids)
-            positions.append(np.fromiter(where, dtype=np.int64, count=s.n_queries))
+            slots = (index.setdefault(q, len(index)) for q in s.query_ids)
+            positions.append(np.fromiter(slots, dtype=np.int64, count=s.n_queries))
         sums, mass = np.zeros(len(index)), np.zeros(len(index))
         for s, pos in zip(settings, positions, strict=True):
             share = 1.0 / (len(settings) * s.n_queries)

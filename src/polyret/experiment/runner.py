@@ -84,6 +84,21 @@ def _publish(config: ExperimentConfig, folder: Path) -> None:
         shutil.copytree(folder, tmp)
 
 
+def _previous_meta(config: ExperimentConfig) -> dict[str, Any]:
+    """How the published report's run was made (its ``summary.json`` meta), or nothing."""
+    folders = [Path(config.report_dir)] if config.report_dir else []
+    for folder in [*folders, Path(config.output_dir) / "report"]:
+        path = folder / "summary.json"
+        if path.is_file():
+            try:
+                meta = json.loads(path.read_text(encoding="utf-8")).get("meta")
+            except (OSError, ValueError):
+                continue
+            if isinstance(meta, dict):
+                return meta
+    return {}
+
+
 def _prune_weights(config: ExperimentConfig, run_dir: Path) -> None:
     """Delete what ``keep_weights`` does not keep of an evaluated run."""
     if config.keep_weights == "all" or not run_dir.is_dir():
@@ -481,6 +496,10 @@ def run_experiment(
         train_steps=config.train.get("max_steps", "see experiment.yaml"),
         wall_time_this_invocation_s=round(time.perf_counter() - start, 1),
     )
+    if report_only:
+        # A rebuilt report describes the run that made its numbers (command, hardware, time),
+        # so rebuilding it with unchanged code gives the same file.
+        meta.update(_previous_meta(config))
     report = write_report(
         config,
         base,

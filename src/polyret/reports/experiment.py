@@ -21,6 +21,7 @@ from polyret.evaluation.significance import (
     with_holm,
 )
 from polyret.experiment.config import CONFIG_FILE, ExperimentConfig, StrategySpec
+from polyret.experiment.questions import FAMILY, QuestionTest, question_tests
 from polyret.experiment.stats import KINDS, language_group_map, mean_std
 from polyret.io import write_json, write_text
 from polyret.reports.tables import markdown_table
@@ -793,6 +794,19 @@ def write_report(
         lines += centering_section(config, table, suffix)
     if tests:
         lines += significance_section(tests, suffix, clustered=articles is not None)
+    questions = (
+        question_tests(
+            base,
+            runs,
+            articles,
+            seen_languages=config.eval.seen_languages,
+            high_resource=config.eval.high_resource,
+        )
+        if runs
+        else []
+    )
+    if questions:
+        lines += questions_section(config, questions)
     ood_json: dict[str, Any] = {}
     for ood in out_of_domain:
         ood_lines, ood_table, ood_tests = ood_section(config, ood)
@@ -823,9 +837,61 @@ def write_report(
                 {"hybrid": h, "baseline": b, "kind": k, **_json_ready(t)} for h, b, k, t in tests
             ],
             "out_of_domain": ood_json,
+            "research_questions": {
+                "family": FAMILY,
+                "tests": [
+                    {
+                        "question": q.question,
+                        "strategy": q.strategy,
+                        "kind": q.kind,
+                        **_json_ready(q.test),
+                    }
+                    for q in questions
+                ],
+            },
         },
     )
     return folder / "report.md"
+
+
+def questions_section(config: ExperimentConfig, tests: Sequence[QuestionTest]) -> list[str]:
+    """Markdown: the unseen-language and high-resource tests, a Holm family of their own."""
+    seen = ", ".join(config.eval.seen_languages or [])
+    high = ", ".join(config.eval.high_resource or [])
+    lines = [
+        "",
+        "## Research questions: unseen and high-resource languages",
+        "",
+        "- **Unseen languages** (seen = the training languages, " + seen + "): per strategy and "
+        "kind, *unseen gain − seen gain*, where a gain is the trained model's AP minus the base "
+        "model's on the same question. Negative: training helps unseen languages less. A "
+        "question counts when it has seen and unseen settings of the kind.",
+        f"- **High-resource languages** ({high}): per strategy, monolingual mAP over those query "
+        "languages minus the base model's. Negative: training degrades them.",
+        f"- Unit, clusters and seeds as in the significance tests above. Family: Holm over these "
+        f"{len(tests)} tests only ({FAMILY}); they are not in the table above's family.",
+        "",
+        "| question | strategy | kind | seeds | diff | 95% CI | p | Holm p | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for q in tests:
+        t = q.test
+        significant = t.p_holm is not None and t.p_holm < ALPHA
+        if q.question == "unseen":
+            verdict = (
+                ("unseen gain smaller" if t.diff < 0 else "unseen gain larger")
+                if significant
+                else "no difference resolved"
+            )
+        else:
+            verdict = (
+                ("degraded" if t.diff < 0 else "improved") if significant else "no change resolved"
+            )
+        lines.append(
+            f"| {q.question} | {q.strategy} | {q.kind} | {t.seeds_a} vs fixed | {t.diff:+.4f} | "
+            f"[{t.ci_low:+.4f}, {t.ci_high:+.4f}] | {t.p:.3g} | {t.p_holm:.3g} | {verdict} |"
+        )
+    return lines
 
 
 def spec_by_name(config: ExperimentConfig) -> dict[str, StrategySpec]:
