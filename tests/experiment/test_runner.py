@@ -553,3 +553,25 @@ def test_precision_applies_to_training_and_evaluation(tmp_path: Path, tiny_model
     changed = _config(tmp_path, tiny_model_dir, precision="fp32")
     with pytest.raises(ConfigError, match="different 'precision'"):
         runner._check_or_save_config(changed)
+
+
+def test_a_truncated_committed_evaluation_is_evaluated_again(
+    tmp_path: Path, tiny_model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from polyret.experiment import store
+
+    config = _config(tmp_path, tiny_model_dir, strategies=["mono"], seeds=[1])
+    first = runner.run_experiment(config).read_text()
+    committed = tmp_path / "results" / "evals" / "mono-seed1"
+    cached = tmp_path / "exp" / "evals" / "mono-seed1"
+    for folder in (committed, cached):  # a bad merge, and the copy it was restored into
+        ranks = (folder / store.RANKS_FILE).read_bytes()
+        (folder / store.RANKS_FILE).write_bytes(ranks[: len(ranks) // 3])
+    with caplog.at_level(logging.WARNING):
+        again = runner.run_experiment(config).read_text()
+    assert "evaluated again" in caplog.text and "mono-seed1" in caplog.text
+    assert store.is_saved(committed) and store.is_saved(cached)
+    strip = lambda text: [x for x in text.splitlines() if "wall" not in x.lower()]  # noqa: E731
+    assert strip(again) == strip(first)

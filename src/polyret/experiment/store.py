@@ -2,12 +2,18 @@
 
 ``ranks.npz`` holds one int32 array per setting (no pickle); ``settings.json.gz`` holds the
 setting descriptions and query ids. Everything in ``LareqaResult`` is recomputed from these.
+``sha256sums`` seals the three files (``sha256sum -c`` reads it): an evaluation whose files do
+not match it (a truncated copy, a bad merge, a hand edit) is reported and counts as not done,
+so the runner evaluates it again instead of using it.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import logging
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +25,10 @@ from polyret.io import atomic_path
 RANKS_FILE = "ranks.npz"
 SETTINGS_FILE = "settings.json.gz"
 DONE_FILE = "results.json"
+SEAL_FILE = "sha256sums"
+SEALED = (RANKS_FILE, SETTINGS_FILE, DONE_FILE)
+logger = logging.getLogger(__name__)
+_verified: dict[tuple[str, tuple[float, ...]], str | None] = {}
 
 
 def save_result(result: LareqaResult, folder: str | Path, meta: dict[str, Any]) -> Path:
@@ -64,7 +74,50 @@ def save_result(result: LareqaResult, folder: str | Path, meta: dict[str, Any]) 
             json.dumps({**meta, **_compact(result.to_dict())}, indent=2, ensure_ascii=False),
             encoding="utf-8",
         )
+        seal(tmp)
     return folder
+
+
+def seal(folder: str | Path) -> None:
+    """Write ``sha256sums`` for the evaluation files of ``folder``."""
+    from polyret.io import sha256_file
+
+    folder = Path(folder)
+    lines = [f"{sha256_file(folder / name)}  {name}\n" for name in SEALED]
+    (folder / SEAL_FILE).write_text("".join(lines), encoding="utf-8")
+
+
+def problem(folder: str | Path) -> str | None:
+    """What is wrong with a saved evaluation (a file missing, or not what ``sha256sums`` says),
+    or None when it is whole. Folders written before the seal are checked by loading them."""
+    from polyret.io import sha256_file
+
+    folder = Path(folder)
+    missing = [name for name in SEALED if not (folder / name).is_file()]
+    if missing:
+        return f"{folder / missing[0]} is missing"
+    sealed = folder / SEAL_FILE
+    files = [folder / name for name in (*SEALED, SEAL_FILE) if (folder / name).is_file()]
+    key = (str(folder.resolve()), tuple(f.stat().st_mtime for f in files))
+    if key in _verified:
+        return _verified[key]
+    found: str | None = None
+    if sealed.is_file():
+        expected = {}
+        for line in sealed.read_text(encoding="utf-8").splitlines():
+            digest, _, name = line.partition("  ")
+            expected[name] = digest
+        for name in SEALED:
+            if expected.get(name) != sha256_file(folder / name):
+                found = f"{folder / name} does not match {sealed} (truncated, corrupt or edited)"
+                break
+    else:
+        try:
+            load_result(folder)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            found = f"{folder} cannot be read ({type(exc).__name__}: {exc})"
+    _verified[key] = found
+    return found
 
 
 def _compact(record: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +129,20 @@ def _compact(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_saved(folder: str | Path) -> bool:
-    return (Path(folder) / DONE_FILE).is_file()
+    """A finished evaluation is in ``folder``, whole (see :func:`problem`; a broken one is
+    reported once and counts as not done)."""
+    folder = Path(folder)
+    if not (folder / DONE_FILE).is_file():
+        return False
+    found = problem(folder)
+    if found is not None:
+        if _warned.setdefault(str(folder), found) is found:
+            logger.warning("%s: it counts as not done and is evaluated again", found)
+        return False
+    return True
+
+
+_warned: dict[str, str] = {}
 
 
 def load_result(folder: str | Path) -> LareqaResult:
