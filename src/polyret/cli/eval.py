@@ -534,8 +534,9 @@ def _write_outputs(
         "mAP by query and candidate language": "map_heatmap.png",
         "rank distance per query language": "rank_distance.png",
     }
-    plot_map_heatmap(result, out / "map_heatmap.png")
-    plot_rank_distance(result, out / "rank_distance.png")
+    model = str(meta.get("model", {}).get("spec") or "") or None
+    plot_map_heatmap(result, out / "map_heatmap.png", model=model)
+    plot_rank_distance(result, out / "rank_distance.png", model=model)
     with atomic_path(out / "ranks.jsonl") as tmp, tmp.open("w", encoding="utf-8") as f:
         for record in result.ranks_records():
             f.write(json.dumps(record, ensure_ascii=False) + "\n")

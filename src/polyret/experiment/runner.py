@@ -299,7 +299,19 @@ def _centered(
 def run_experiment(
     config: ExperimentConfig, *, report_only: bool = False, command: str = "(Python API)"
 ) -> Path:
-    """Run (or continue) ``config`` and write its report; returns the report path."""
+    """Run (or continue) ``config`` and write its report; returns the report path.
+
+    Holds the lock of ``output_dir`` (:mod:`polyret.lock`): a second invocation on the same
+    folder stops with one line naming this one.
+    """
+    from polyret.lock import output_lock
+
+    check_output_dir(config.output_dir, may_hold="an experiment")
+    with output_lock(config.output_dir, "one experiment"):
+        return _run_experiment(config, report_only=report_only, command=command)
+
+
+def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str) -> Path:
     from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
     from polyret.precision import resolve_precision
     from polyret.training.trainer import FINAL_DIR, train
@@ -514,7 +526,7 @@ def run_experiment(
     if config.report_dir:
         dest = Path(config.report_dir)
         dest.mkdir(parents=True, exist_ok=True)
-        for item in (out / "report").iterdir():
-            shutil.copy2(item, dest / item.name)
-        shutil.copy2(out / CONFIG_FILE, dest / CONFIG_FILE)
+        for item in [*(out / "report").iterdir(), out / CONFIG_FILE]:
+            with atomic_path(dest / item.name) as tmp:  # each whole, or the old one kept
+                shutil.copy2(item, tmp)
     return report

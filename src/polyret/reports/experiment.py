@@ -24,6 +24,7 @@ from polyret.experiment.config import CONFIG_FILE, ExperimentConfig, StrategySpe
 from polyret.experiment.questions import FAMILY, QuestionTest, question_tests
 from polyret.experiment.stats import KINDS, language_group_map, mean_std
 from polyret.io import write_json, write_text
+from polyret.reports.plots import save_figure
 from polyret.reports.tables import markdown_table
 from polyret.samplers.config import BatchStrategy
 from polyret.training.config import Loss
@@ -188,15 +189,21 @@ def plot_tradeoff(
     ax.set_xlim(-0.05, 1.05)
     ax.set_xlabel("share of monolingual batches (0 = cross-only, 1 = mono-only)")
     ax.set_ylabel("mAP (dotted: base model" + (f"; dashed: {suffix}" if suffix else "") + ")")
-    ax.set_title(f"{config.name}: monolingual / cross-lingual / multilingual trade-off")
+    ax.set_title(
+        f"{config.name} ({config.base_model}): mono / cross / multilingual trade-off", fontsize=9
+    )
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    save_figure(fig, path, dpi=130)
     plt.close(fig)
 
 
 def plot_heatmap_delta(
-    base: LareqaResult, best: Sequence[LareqaResult], name: str, path: Path
+    base: LareqaResult,
+    best: Sequence[LareqaResult],
+    name: str,
+    path: Path,
+    base_model: str = "base model",
 ) -> None:
     import matplotlib
 
@@ -219,10 +226,10 @@ def plot_heatmap_delta(
                 ax.text(
                     j, i, f"{delta[i, j]:+.2f}", ha="center", va="center", fontsize=6, color=color
                 )
-    ax.set_title(f"mAP: {name} minus base")
+    ax.set_title(f"mAP: {name} minus base ({base_model})", fontsize=9)
     fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    save_figure(fig, path, dpi=130)
     plt.close(fig)
 
 
@@ -564,9 +571,9 @@ def plot_curves(
         ax.set_xlabel("training steps (0 = base model)")
     axes[0][0].set_ylabel("mAP (band: ± std over seeds)")
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.suptitle(f"{config.name}: learning curves", fontsize=10)
+    fig.suptitle(f"{config.name} ({config.base_model}): learning curves", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    save_figure(fig, path, dpi=130)
     plt.close(fig)
 
 
@@ -774,7 +781,9 @@ def write_report(
     if runs:
         best = _best(config, table)
         plot_tradeoff(config, table, folder / "tradeoff.png", suffix)
-        plot_heatmap_delta(base, runs[best], best, folder / "heatmap_best_minus_base.png")
+        plot_heatmap_delta(
+            base, runs[best], best, folder / "heatmap_best_minus_base.png", config.base_model
+        )
         lines += [
             "",
             "## Trade-off",

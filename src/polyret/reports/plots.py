@@ -22,8 +22,12 @@ def _pyplot():
     return plt
 
 
-def plot_map_heatmap(result: LareqaResult, path: str | Path, metric: str = "map") -> Path:
-    """Query language (rows) x candidate language (columns) heatmap of ``metric`` ×100; diagonal = mono."""
+def plot_map_heatmap(
+    result: LareqaResult, path: str | Path, metric: str = "map", model: str | None = None
+) -> Path:
+    """Query language (rows) x candidate language (columns) heatmap of ``metric`` ×100; diagonal = mono.
+
+    ``model``: named in the title."""
     plt = _pyplot()
     langs = result.languages
     values = 100 * result.matrix(metric)
@@ -39,7 +43,8 @@ def plot_map_heatmap(result: LareqaResult, path: str | Path, metric: str = "map"
         ax.set_ylabel("query language")
         label = "mAP" if metric == "map" else metric
         note = "\n(diagonal = monolingual)" if result.of_kind("mono") else ""
-        ax.set_title(f"{result.dataset}: {label} ×100{note}", fontsize=10)
+        who = f"{model}, " if model else ""
+        ax.set_title(f"{who}{result.dataset}: {label} ×100{note}", fontsize=10)
         for i in range(n):
             for j in range(n):
                 if not np.isnan(values[i, j]):
@@ -50,13 +55,15 @@ def plot_map_heatmap(result: LareqaResult, path: str | Path, metric: str = "map"
                     )  # fmt: skip
         fig.colorbar(image, ax=ax, shrink=0.8)
         fig.tight_layout()
-        return _save(fig, path)
+        return save_figure(fig, path)
     finally:
         plt.close(fig)
 
 
-def plot_rank_distance(result: LareqaResult, path: str | Path) -> Path:
-    """Mean (bar) and median (dot) rank distance per query language, seen / unseen coloured."""
+def plot_rank_distance(result: LareqaResult, path: str | Path, model: str | None = None) -> Path:
+    """Mean (bar) and median (dot) rank distance per query language, seen / unseen coloured.
+
+    ``model``: named in the title."""
     plt = _pyplot()
     bias = language_bias(result)
     langs = list(bias)
@@ -72,7 +79,8 @@ def plot_rank_distance(result: LareqaResult, path: str | Path) -> Path:
         ax.set_xticks(x, langs)
         ax.set_xlabel("query language")
         ax.set_ylabel("rank distance\n(max − min rank of the answers)", fontsize=9)
-        ax.set_title(f"{result.dataset}: language bias in the multilingual pool", fontsize=10)
+        who = f"{model}, " if model else ""
+        ax.set_title(f"{who}{result.dataset}: language bias in the multilingual pool", fontsize=10)
         handles = [bars, median]
         if seen is not None:
             from matplotlib.patches import Patch
@@ -84,13 +92,14 @@ def plot_rank_distance(result: LareqaResult, path: str | Path) -> Path:
             ]
         ax.legend(handles=handles, fontsize=8)
         fig.tight_layout()
-        return _save(fig, path)
+        return save_figure(fig, path)
     finally:
         plt.close(fig)
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:  # type: ignore[no-untyped-def]
+    """Write ``fig`` as a PNG atomically (a crash never leaves half a plot)."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+        fig.savefig(tmp, format="png", dpi=dpi)
     return path

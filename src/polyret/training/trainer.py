@@ -390,8 +390,15 @@ def train(
     callbacks: list[Any] | None = None,
     data: TrainData | None = None,
 ) -> TrainResult:
-    """Train with ``config``; ``resume`` continues from the last checkpoint in ``output_dir``."""
-    return run_training(build_trainer(config, resume=resume, callbacks=callbacks, data=data))
+    """Train with ``config``; ``resume`` continues from the last checkpoint in ``output_dir``.
+
+    Holds the output folder's lock (:mod:`polyret.lock`) for the whole run.
+    """
+    from polyret.lock import output_lock
+
+    check_output_dir(config.output_dir, may_hold="a training run")
+    with output_lock(config.output_dir, "one training run"):
+        return run_training(build_trainer(config, resume=resume, callbacks=callbacks, data=data))
 
 
 def build_trainer(
