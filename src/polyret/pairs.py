@@ -221,6 +221,22 @@ class PairSet:
             "language_pairs": self.counts(),
         }
 
+    def fingerprint(self) -> str:
+        """sha256 over every field of every pair, in order: what the run trains on."""
+        h = hashlib.sha256()
+        for p in self.pairs:
+            fields = (
+                p.query,
+                p.passage,
+                p.query_lang,
+                p.passage_lang,
+                p.group,
+                p.passage_key or "",
+            )
+            h.update("\x1f".join((*fields, *p.negatives)).encode("utf-8", "surrogatepass"))
+            h.update(b"\x1e")
+        return h.hexdigest()
+
     @property
     def columns(self) -> list[str]:
         """The dataset's text columns: ``query``, ``passage``, then ``negative_1`` ... when the

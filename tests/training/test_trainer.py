@@ -440,3 +440,27 @@ def test_build_then_run(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path) -> N
     assert (tmp_path / "run" / CONFIG_FILE).is_file()  # the configuration is saved before training
     result = run_training(run)
     assert result.global_step == 2 and result.final_model.is_dir()
+
+
+def test_resume_refuses_changed_training_data_naming_the_file(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = write_parallel_lareqa(tmp_path / "qa", ("en", "de"), articles=6)
+    cfg = _config(tiny_model_dir, data, tmp_path / "run", max_steps=4, save_steps=2)
+    train(cfg, callbacks=[_StopAt(2)])
+    text = (data / "de.json").read_text(encoding="utf-8")
+    (data / "de.json").write_text(text.replace("Fluss", "Strom"), encoding="utf-8")
+    argv = ["train", "--config", str(tmp_path / "run" / CONFIG_FILE), "--resume"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "qa/de.json changed" in err, err
+
+
+def test_resume_allows_a_changed_logging_interval(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    cfg = _config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=4, save_steps=2)
+    train(cfg, callbacks=[_StopAt(2)])
+    resumed = train(dataclasses.replace(cfg, logging_steps=3, eval_batch_size=8), resume=True)
+    assert resumed.global_step == 4

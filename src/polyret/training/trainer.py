@@ -126,7 +126,44 @@ def load_training_data(config: TrainConfig) -> TrainData:
         pairs = pairs + ntrex
     dev = data.select_ids(split.dev_ids) if split.dev_ids else None
     summary["pairs"] = pairs.summary()
+    summary["fingerprint"] = {
+        # By dataset folder and file name: the same data at another path is the same data.
+        "files": {f"{d.path.parent.name}/{d.path.name}": d.sha256 for d in data.languages.values()},
+        "pairs": pairs.fingerprint(),
+    }
     return TrainData(pairs, dev, summary)
+
+
+def check_same_data(output_dir: Path, summary: dict[str, Any]) -> None:
+    """Refuse to resume a run on other training data than it started with (a file edited, or
+    other pairs after filtering), naming what changed. Runs saved before fingerprints pass."""
+    path = output_dir / SAMPLER_FILE
+    if not path.is_file():
+        return
+    saved = (json.loads(path.read_text(encoding="utf-8")).get("data") or {}).get("fingerprint")
+    now = summary.get("fingerprint")
+    if not saved or not now:
+        return
+    before, after = saved.get("files", {}), now.get("files", {})
+    for name in sorted(set(before) | set(after)):
+        if before.get(name) != after.get(name):
+            what = (
+                "is new"
+                if name not in before
+                else "is gone"
+                if name not in after
+                else (f"changed (sha256 {before[name][:12]}… -> {after[name][:12]}…)")
+            )
+            raise ConfigError(
+                f"{output_dir}: cannot resume: training file {name} {what} since the run "
+                "started; restore it, or start the run again in another --output-dir"
+            )
+    if saved.get("pairs") != now.get("pairs"):
+        raise ConfigError(
+            f"{output_dir}: cannot resume: the training pairs differ from those the run started "
+            f"with (the data files are the same: the filtering or pair options changed); start "
+            "the run again in another --output-dir"
+        )
 
 
 def _precision_flags(precision: str, device: str | None) -> dict[str, Any]:
@@ -441,6 +478,8 @@ def build_trainer(
         )
 
     data = data if data is not None else load_training_data(config)
+    if resume:
+        check_same_data(output_dir, data.summary)
     sampler_config = config.run_sampler()
     metadata = data.train.metadata()
     # Plan once now so that data that cannot fill a batch fails before the model is loaded.
