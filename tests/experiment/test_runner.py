@@ -575,3 +575,15 @@ def test_a_truncated_committed_evaluation_is_evaluated_again(
     assert store.is_saved(committed) and store.is_saved(cached)
     strip = lambda text: [x for x in text.splitlines() if "wall" not in x.lower()]  # noqa: E731
     assert strip(again) == strip(first)
+
+
+def test_an_experiment_refuses_changed_data_naming_the_file(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    config = _config(tmp_path, tiny_model_dir, strategies=["mono"], seeds=[1])
+    runner.run_experiment(config)
+    assert (tmp_path / "results" / runner.DATA_FILE).is_file()  # published with the evals
+    data = tmp_path / "train" / "de.json"
+    data.write_text(data.read_text(encoding="utf-8").replace("Fluss", "Strom"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"the training file train/de.json changed"):
+        runner.run_experiment(config)

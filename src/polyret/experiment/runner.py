@@ -26,7 +26,7 @@ from polyret.errors import ConfigError
 from polyret.evaluation.results import LareqaResult
 from polyret.experiment.config import ExperimentConfig
 from polyret.experiment.store import DONE_FILE, is_saved, load_result, save_result
-from polyret.io import atomic_path, check_output_dir, write_text
+from polyret.io import atomic_path, check_output_dir, write_json, write_text
 from polyret.reports.experiment import Centered, Curves, OutOfDomain, write_report
 from polyret.training.snapshots import snapshot_callback, snapshot_dir
 
@@ -140,6 +140,49 @@ def _check_or_save_config(config: ExperimentConfig) -> None:
                     f"{path}: strategy {spec['name']!r} changed since its runs were made"
                 )
     write_text(path, yaml.safe_dump(current, sort_keys=False, allow_unicode=True))
+
+
+DATA_FILE = "data.json"
+PART = {"train": "training", "eval": "evaluation"}
+
+
+def data_fingerprint(config: ExperimentConfig, dataset: LareqaDataset) -> dict[str, Any]:
+    """sha256 of the training files (every ``<lang>.json`` of the train dataset) and of the
+    evaluated ones, by dataset folder and file name."""
+    from polyret.data.lareqa import resolve_lareqa_folder
+    from polyret.io import sha256_file
+
+    folder = resolve_lareqa_folder(config.train.get("dataset", "mlqa-r"), config.data_dir)
+    train = {f"{folder.name}/{p.name}": sha256_file(p) for p in sorted(folder.glob("*.json"))}
+    evaluated = {
+        f"{d.path.parent.name}/{d.path.name}": d.sha256 for d in dataset.languages.values()
+    }
+    return {"train": train, "eval": evaluated}
+
+
+def _check_or_save_data(config: ExperimentConfig, dataset: LareqaDataset) -> None:
+    """Refuse to continue an experiment whose training or evaluation files changed since its
+    runs and evaluations were made (naming the file); record them for the next call."""
+    now = data_fingerprint(config, dataset)
+    out = Path(config.output_dir)
+    folders = [out, *([Path(config.report_dir)] if config.report_dir else [])]
+    for folder in folders:
+        path = folder / DATA_FILE
+        if not path.is_file():
+            continue
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        for part in ("train", "eval"):
+            before, after = saved.get(part, {}), now[part]
+            for name in sorted(set(before) | set(after)):
+                if name in before and before.get(name) != after.get(name):
+                    what = "is gone" if name not in after else "changed"
+                    raise ConfigError(
+                        f"{path}: the {PART[part]} file {name} {what} since this experiment's runs "
+                        "and evaluations were made; restore it, or use another output_dir and "
+                        "report_dir for the new data"
+                    )
+    for folder in folders:  # report_dir's copy is committed with the evaluations
+        write_json(folder / DATA_FILE, now)
 
 
 def _check_centering(config: ExperimentConfig) -> None:
@@ -364,6 +407,7 @@ def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str
     _restore_committed(config)
     _check_centering(config)
     _check_or_save_config(config)
+    _check_or_save_data(config, dataset)
 
     # Learning curves: the run's snapshots at each budget, scored plain on `curve_data`.
     curve_data = (
