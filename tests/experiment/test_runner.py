@@ -587,3 +587,25 @@ def test_an_experiment_refuses_changed_data_naming_the_file(
     data.write_text(data.read_text(encoding="utf-8").replace("Fluss", "Strom"), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"the training file train/de.json changed"):
         runner.run_experiment(config)
+
+
+def test_a_half_written_report_is_replaced_and_leftovers_removed(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    config = _config(tmp_path, tiny_model_dir, strategies=["mono"], seeds=[1])
+    first = runner.run_experiment(config).read_text()
+    results = tmp_path / "results"
+    # What a kill leaves: atomic_path's temporary folders, and (from a bad copy) a cut report.
+    leftovers = [
+        results / ".report.md.kill1.tmp",
+        results / "evals" / ".mono-seed1.kill2.tmp",
+        tmp_path / "exp" / "runs" / "mono-seed1" / ".final.kill3.tmp",
+    ]
+    for leftover in leftovers:
+        leftover.mkdir(parents=True)
+        (leftover / "partial").write_text("half")
+    (results / "report.md").write_text(first[: len(first) // 2])
+    runner.run_experiment(config)
+    assert not any(p.exists() for p in leftovers)
+    strip = lambda text: [x for x in text.splitlines() if "wall" not in x.lower()]  # noqa: E731
+    assert strip((results / "report.md").read_text()) == strip(first)

@@ -80,6 +80,7 @@ def _publish(config: ExperimentConfig, folder: Path) -> None:
     if committed is None or not is_saved(folder) or is_saved(committed / folder.name):
         return
     committed.mkdir(parents=True, exist_ok=True)
+    logger.debug("publishing %s -> %s", folder, committed / folder.name)
     with atomic_path(committed / folder.name) as tmp:
         shutil.copytree(folder, tmp)
 
@@ -351,7 +352,23 @@ def run_experiment(
 
     check_output_dir(config.output_dir, may_hold="an experiment")
     with output_lock(config.output_dir, "one experiment"):
+        _remove_leftovers(config)
         return _run_experiment(config, report_only=report_only, command=command)
+
+
+def _remove_leftovers(config: ExperimentConfig) -> None:
+    """Delete what a killed invocation left half-written: the temporary folders of
+    :func:`polyret.io.atomic_path` (``.<name>.*.tmp``), never read by anything. Safe under the
+    folder's lock: no other invocation is writing them."""
+    out = Path(config.output_dir)
+    folders = [out, out / "evals", out / "report", *out.glob("runs/*")]
+    if config.report_dir is not None:
+        folders += [Path(config.report_dir), Path(config.report_dir) / "evals"]
+    for folder in folders:
+        for leftover in folder.glob(".*.tmp"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+                logger.info("removed %s, left half-written by a killed run", leftover)
 
 
 def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str) -> Path:
@@ -556,6 +573,7 @@ def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str
         # A rebuilt report describes the run that made its numbers (command, hardware, time),
         # so rebuilding it with unchanged code gives the same file.
         meta.update(_previous_meta(config))
+    logger.info("writing the report into %s", out / "report")
     report = write_report(
         config,
         base,

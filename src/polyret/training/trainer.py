@@ -332,9 +332,28 @@ def _last_checkpoint(output_dir: Path) -> Path | None:
         if m and path.is_dir():
             found.append((int(m.group(1)), path))
     for _, path in sorted(found, reverse=True):
-        if (path / "trainer_state.json").is_file():
+        why = _incomplete(path)
+        if why is None:
             return path
-        logger.warning("%s is incomplete (no trainer_state.json): not resuming from it", path)
+        logger.warning("%s is incomplete (%s): not resuming from it", path, why)
+    return None
+
+
+def _incomplete(checkpoint: Path) -> str | None:
+    """Why a checkpoint cannot be resumed from (a kill while it was written), or None.
+
+    The Trainer writes the weights, the optimizer and RNG states, then ``trainer_state.json``
+    last, in place: a killed save leaves the state missing or cut short.
+    """
+    state = checkpoint / "trainer_state.json"
+    if not state.is_file():
+        return "no trainer_state.json"
+    try:
+        json.loads(state.read_text(encoding="utf-8"))["global_step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "trainer_state.json is cut short"
+    if not any(checkpoint.glob("*.safetensors")):
+        return "no weights"
     return None
 
 
