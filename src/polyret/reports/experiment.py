@@ -878,7 +878,12 @@ def questions_section(config: ExperimentConfig, tests: Sequence[QuestionTest]) -
         f"- **High-resource languages** ({high}): per strategy, monolingual mAP over those query "
         "languages minus the base model's. Negative: training degrades them.",
         f"- Unit, clusters and seeds as in the significance tests above. Family: Holm over these "
-        f"{len(tests)} tests only ({FAMILY}); they are not in the table above's family.",
+        f"{len(tests)} tests only ({FAMILY}); they are not in the table above's family."
+        + (
+            " ¹ One seed: the test covers question sampling only, not training noise."
+            if any(not q.test.covers_seeds for q in tests)
+            else ""
+        ),
         "",
         "| question | strategy | kind | seeds | diff | 95% CI | p | Holm p | verdict |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -896,8 +901,9 @@ def questions_section(config: ExperimentConfig, tests: Sequence[QuestionTest]) -
             verdict = (
                 ("degraded" if t.diff < 0 else "improved") if significant else "no change resolved"
             )
+        mark = "" if t.covers_seeds else " ¹"
         lines.append(
-            f"| {q.question} | {q.strategy} | {q.kind} | {t.seeds_a} vs fixed | {t.diff:+.4f} | "
+            f"| {q.question} | {q.strategy} | {q.kind} | {t.seeds_a} vs fixed{mark} | {t.diff:+.4f} | "
             f"[{t.ci_low:+.4f}, {t.ci_high:+.4f}] | {t.p:.3g} | {t.p_holm:.3g} | {verdict} |"
         )
     return lines
