@@ -210,15 +210,17 @@ def soak_ddp(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
         if list(cut.glob("checkpoint-*/trainer_state.json")):
             time.sleep(rng.uniform(0, 2.0))
             # The rank-1 worker: the youngest polyret train process under torchrun.
-            out = subprocess.run(
-                ["pgrep", "-f", f"--output-dir {cut}"], capture_output=True, text=True
+            found = subprocess.run(
+                ["pgrep", "-f", "--", f"output-dir {cut}"], capture_output=True, text=True
             )
-            pids = sorted(int(p) for p in out.stdout.split() if int(p) != proc.pid)
+            pids = sorted(int(p) for p in found.stdout.split() if int(p) != proc.pid)
             if pids:
                 killed_rank = pids[-1]
                 os.kill(killed_rank, signal.SIGKILL)
             break
     proc.wait()
+    if killed_rank is None:
+        sys.exit("the two-process run finished before a rank could be killed; raise --steps")
     with (base / "log").open("a") as f:
         subprocess.run(
             train_cmd(cut, "--resume"), stdout=f, stderr=subprocess.STDOUT, env=env, check=True
@@ -237,21 +239,27 @@ def main() -> None:
         "--extra-kills", type=int, default=3, help="random kills beyond one per phase"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-ddp", action="store_true")
+    parser.add_argument(
+        "--only", choices=("experiment", "ddp"), default=None, help="run one of the two soaks"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    result = {"experiment": soak_experiment(args, rng)}
-    if not args.skip_ddp:
+    result: dict[str, Any] = {}
+    if args.only in (None, "experiment"):
+        result["experiment"] = soak_experiment(args, rng)
+    if args.only in (None, "ddp"):
         result["ddp"] = soak_ddp(args, rng)
-    (args.out / "soak.json").write_text(json.dumps(result, indent=2))
-    exp = result["experiment"]
-    phases = sorted({k["phase"] for k in exp["kills"]})
-    print(
-        f"\nexperiment: {len(exp['kills'])} kills ({', '.join(phases)}), then "
-        f"{exp['final_resumes']} uninterrupted resume(s); identical to the reference: "
-        f"{not exp['differences']}" + (f" ({exp['differences']})" if exp["differences"] else "")
-    )
+    name = "soak.json" if args.only is None else f"soak-{args.only}.json"
+    (args.out / name).write_text(json.dumps(result, indent=2))
+    if "experiment" in result:
+        exp = result["experiment"]
+        phases = sorted({k["phase"] for k in exp["kills"]})
+        print(
+            f"\nexperiment: {len(exp['kills'])} kills ({', '.join(phases)}), then "
+            f"{exp['final_resumes']} uninterrupted resume(s); identical to the reference: "
+            f"{not exp['differences']}" + (f" ({exp['differences']})" if exp["differences"] else "")
+        )
     if "ddp" in result:
         print(
             f"two-process train: killed rank pid {result['ddp']['killed_pid']}, resumed; "

@@ -1,0 +1,213 @@
+"""Write ``results/README.md``: the five questions this project asks, answered from the committed
+protocol A and B results, one row per question and protocol.
+
+Every number comes from a committed report's ``summary.json`` or its committed evaluations
+(``results/<protocol>/evals``); rerun this after a report changes:
+
+    POLYRET_DATA=../shared/data python scripts/findings.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+METHOD = "hybrid-0.5"
+ALPHA = 0.05
+PROTOCOLS = {
+    "A": ("protocol-a", "train MLQA-R (ar de en es hi vi zh), evaluate the full XQuAD-R pool"),
+    "B": ("protocol-b", "train XQuAD-R (en el ru th tr), evaluate the full MLQA-R pool"),
+}
+
+
+def _ci(t: dict[str, Any]) -> str:
+    return f"{t['diff']:+.4f} [{t['ci_low']:+.4f}, {t['ci_high']:+.4f}]"
+
+
+def _sig(t: dict[str, Any]) -> bool:
+    return t.get("p_holm") is not None and t["p_holm"] < ALPHA
+
+
+def _holm(t: dict[str, Any]) -> str:
+    p = t["p_holm"]
+    text = f"{p:.2g}" if p >= 0.001 else "< 0.001"
+    return f"Holm p {text}" + ("" if _sig(t) else ", not significant")
+
+
+def _setup(summary: dict[str, Any], config: dict[str, Any]) -> str:
+    meta = summary["meta"]
+    return (
+        f"{meta.get('train_steps')} steps × {config['train'].get('batch_size')} pairs, "
+        f"seeds {meta.get('seeds')}, {meta.get('precision')}"
+    )
+
+
+def _mrr_at_10(folder: Path, config: dict[str, Any]) -> tuple[str, str]:
+    """Multilingual MRR@10 on NTREX-128 of the method against the base model, with its interval."""
+    from polyret.data.lareqa import load_lareqa
+    from polyret.evaluation.ntrex import load_ntrex_eval
+    from polyret.evaluation.significance import compare_values, question_values
+    from polyret.experiment.store import is_saved, load_result
+
+    evals = folder / "evals"
+    runs = sorted(p for p in evals.glob(f"{METHOD}-seed*@ntrex") if is_saved(p))
+    base = evals / "base@ntrex"
+    if not runs or not is_saved(base):
+        return "not evaluated", "–"
+    langs = load_lareqa(config["eval"]["dataset"], config["eval"].get("languages")).langs
+    ntrex = load_ntrex_eval(langs)
+    if config["eval"].get("ood_documents"):
+        ntrex = ntrex.select_articles(config["eval"]["ood_documents"])
+    a = question_values([load_result(p) for p in runs], "multi", metric="mrr@10")
+    b = question_values(load_result(base), "multi", metric="mrr@10")
+    t = compare_values(a, b, ntrex.question_articles(), b_fixed=True)
+    number = (
+        f"{METHOD} multilingual MRR@10 {t.mean_a:.3f} (base {t.mean_b:.3f}; "
+        f"{t.diff:+.3f} [{t.ci_low:+.3f}, {t.ci_high:+.3f}], {len(runs)} seeds, "
+        f"{t.n_articles} documents)"
+    )
+    if t.ci_low > 0:
+        verdict = f"training on Wikipedia QA lifts news retrieval: {t.mean_a:.3f} MRR@10"
+    elif t.ci_high < 0:
+        verdict = "training on Wikipedia QA lowers news retrieval"
+    else:
+        verdict = "no change from the base model resolved"
+    return number, verdict
+
+
+def rows(name: str) -> list[str] | None:
+    folder_name, what = PROTOCOLS[name]
+    folder = REPO / "results" / folder_name
+    path = folder / "summary.json"
+    if not path.is_file():
+        return None
+    import yaml
+
+    summary = json.loads(path.read_text())
+    config = yaml.safe_load((folder / "experiment.yaml").read_text())
+    tests = {(t["hybrid"], t["baseline"], t["kind"]): t for t in summary["significance"]}
+    if (METHOD, "mono", "multi") not in tests:
+        return None
+    questions = summary.get("research_questions", {}).get("tests", [])
+    link = f"[{folder_name}]({folder_name}/README.md)"
+    setup = f"{name}: {what}; {_setup(summary, config)}"
+
+    unseen = [q for q in questions if q["question"] == "unseen" and q["strategy"] == METHOD]
+    unseen_text = "; ".join(f"{q['kind']} {_ci(q)} ({_holm(q)})" for q in unseen)
+    smaller = [q["kind"] for q in unseen if _sig(q) and q["diff"] < 0]
+    larger = [q["kind"] for q in unseen if _sig(q) and q["diff"] > 0]
+    verdict1 = "unseen languages gain as much as seen ones (no difference resolved)"
+    if smaller or larger:
+        verdict1 = (
+            "; ".join(
+                [f"smaller on unseen languages in {', '.join(smaller)}"] * bool(smaller)
+                + [f"larger on unseen languages in {', '.join(larger)}"] * bool(larger)
+            )
+            + "; elsewhere no difference resolved"
+        )
+
+    parts, words = [], []
+    for baseline in ("mono", "cross"):
+        for kind in ("mono", "cross", "multi"):
+            t = tests[(METHOD, baseline, kind)]
+            parts.append(f"vs {baseline}-only {kind} {_ci(t)} ({_holm(t)})")
+            if _sig(t):
+                words.append(f"{'above' if t['diff'] > 0 else 'below'} {baseline}-only on {kind}")
+    verdict2 = (
+        "; ".join(words) or "no difference resolved"
+    ) + "; otherwise not significantly different"
+
+    ood = summary.get("out_of_domain", {}).get("ntrex", {}).get("significance", [])
+    ood_rows = [t for t in ood if t["hybrid"] == METHOD and t["baseline"] in ("mono", "cross")]
+    ood_text = "; ".join(
+        f"vs {t['baseline']}-only {t['kind']} {_ci(t)} ({_holm(t)})" for t in ood_rows
+    )
+    ood_words = [
+        f"{'above' if t['diff'] > 0 else 'below'} {t['baseline']}-only on {t['kind']}"
+        for t in ood_rows
+        if _sig(t)
+    ]
+    verdict3 = (
+        ("on news: " + "; ".join(ood_words)) if ood_words else "on news no difference resolved"
+    )
+
+    high = [q for q in questions if q["question"] == "high-resource"]
+    high_text = "; ".join(f"{q['strategy']} {_ci(q)} ({_holm(q)})" for q in high)
+    degraded = [q["strategy"] for q in high if _sig(q) and q["diff"] < 0]
+    improved = [q["strategy"] for q in high if _sig(q) and q["diff"] > 0]
+    verdict5 = (
+        f"degraded by {', '.join(degraded)}" if degraded else "no strategy degrades them"
+    ) + (f"; improved by {', '.join(improved)}" if improved else "")
+
+    return [
+        f"| 1. unseen languages | {setup}: {METHOD}'s unseen gain − seen gain per kind | "
+        f"{unseen_text} | {verdict1} | {link} |",
+        f"| 2. hybrid vs mono-only and cross-only | {setup} | {'; '.join(parts)} | {verdict2} "
+        f"| {link} |",
+        f"| 3. domain shift (NTREX-128 news, out of domain) | {setup}; {METHOD} against the "
+        f"baselines on NTREX-128's evaluation part | {ood_text} | {verdict3} | {link} |",
+        f"| 4. out-of-domain accuracy | {setup}; NTREX-128 multilingual pool | "
+        f"{' | '.join(_mrr_at_10(folder, config))} | {link} |",
+        f"| 5. high-resource languages ({', '.join(config['eval'].get('high_resource') or [])}) "
+        f"| {setup}: monolingual mAP over them, each strategy − base | {high_text} | "
+        f"{verdict5} | {link} |",
+    ]
+
+
+def main() -> None:
+    lines = [
+        "# Findings: the five questions, answered",
+        "",
+        "Generated by `scripts/findings.py` from the committed reports (`summary.json`) and "
+        "evaluations; read each row with its report. Every interval is 95%; the unit is the "
+        "parallel question clustered by article (NTREX-128: by document), with the seeds' "
+        "variance added; Holm p is within the report's family (questions 1 and 5: the report's "
+        'research-question family; 2: its main family; 3: its NTREX family). "Not '
+        'significant" means not resolved, never "equal".',
+        "",
+        "| question | what was measured | number (95% interval) | verdict | report |",
+        "|---|---|---|---|---|",
+    ]
+    missing = []
+    for name in PROTOCOLS:
+        found = rows(name)
+        if found is None:
+            missing.append(name)
+        else:
+            lines += found
+    for name in missing:
+        lines += [
+            "",
+            f"Protocol {name} ({PROTOCOLS[name][1]}): not finished yet; its rows appear when its "
+            f"report is committed (`results/{PROTOCOLS[name][0]}/`).",
+        ]
+    lines += [
+        "",
+        "## MIRACL",
+        "",
+        "MIRACL (nDCG@10, Recall@100) cannot be reached from this workplace: no dataset hub, and "
+        "polyret does not download it. Where it is available, clone `miracl/miracl` and "
+        "`miracl/miracl-corpus` side by side under a data root and evaluate a trained model on "
+        "the dev split:",
+        "",
+        "```bash",
+        "# <root>/miracl/miracl-v1.0-<lang>/topics/topics.miracl-v1.0-<lang>-dev.tsv",
+        "# <root>/miracl/miracl-v1.0-<lang>/qrels/qrels.miracl-v1.0-<lang>-dev.tsv",
+        "# <root>/miracl-corpus/miracl-corpus-v1.0-<lang>/docs-<i>.jsonl.gz",
+        "polyret eval --dataset miracl --data-dir <root> --languages ar de en es hi ru zh \\",
+        "    --model runs/protocol-a/runs/hybrid-0.5-seed1/final --split dev --k 100 \\",
+        "    --output-dir results/miracl/hybrid-0.5-seed1",
+        "```",
+        "",
+        "The same path runs in the test suite on a small fixture in that layout "
+        "(`tests/corpus/test_cli.py::test_eval_cli_on_miracl_pool`).",
+        "",
+    ]
+    (REPO / "results" / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {REPO / 'results' / 'README.md'}")
+
+
+if __name__ == "__main__":
+    main()
