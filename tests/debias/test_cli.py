@@ -166,7 +166,9 @@ def test_debias_says_how_the_model_loads(
         assert "polyret installed" in text
         assert "load_debiased" in text and "trust_remote_code=True" in text
         assert "--method project" in text
-    assert card.startswith("# polyret/c\n")
+    # YAML front matter (what the hub and mteb read), then the title.
+    assert card.startswith("---\nlibrary_name: sentence-transformers\n")
+    assert card.split("---\n", 2)[2].startswith("# polyret/c\n")
 
     argv = ["debias", *common, "--sentences", "10", "--out", str(tmp_path / "p")]
     assert main([*argv, "--method", "project"]) == 0

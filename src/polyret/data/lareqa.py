@@ -25,7 +25,11 @@ from typing import Any, NamedTuple
 from polyret.errors import DataError
 from polyret.io import sha256_file
 
+# The 11 languages of XQuAD-R (every question id is in all of them).
+XQUAD_R_LANGUAGES: tuple[str, ...] = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")  # fmt: skip
+
 __all__ = [
+    "XQUAD_R_LANGUAGES",
     "Candidate",
     "LareqaDataset",
     "LareqaLanguage",

@@ -36,9 +36,14 @@ from pathlib import Path
 from polyret.errors import ConfigError, DataError
 from polyret.io import read_lines
 
+# The name that stands for NTREX-128's calibration part wherever a calibration source is given
+# (``polyret debias --calibration ntrex``, ``centering.calibration: ntrex``).
+NTREX_SOURCE = "ntrex"
+
 __all__ = [
     "DOCUMENT_IDS_FILE",
     "NTREX_CODES",
+    "NTREX_SOURCE",
     "SOURCE_CODE",
     "SPLIT_RULE",
     "NtrexPart",

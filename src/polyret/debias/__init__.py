@@ -35,6 +35,10 @@ from polyret.debias.fit import (
     save_debiased_model,
 )
 from polyret.debias.projection import ProjectionDebiaser, language_directions, projection_matrix
+from polyret.models.resolve import register_module_loader
+
+# polyret.models.load_model loads a debiased folder through this (models never imports debias).
+register_module_loader("polyret.debias.", load_debiased)
 
 __all__ = [
     "DEFAULT_SENTENCES",

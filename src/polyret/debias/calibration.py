@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from polyret.data.ntrex import NTREX_CODES, NtrexPart, require_calibration_part
+from polyret.data.lareqa import XQUAD_R_LANGUAGES
+from polyret.data.ntrex import NTREX_CODES, NTREX_SOURCE, NtrexPart, require_calibration_part
 from polyret.errors import ConfigError, DataError
 from polyret.io import read_lines
 
@@ -40,11 +41,9 @@ T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
-NTREX_SOURCE = "ntrex"
 DEFAULT_SENTENCES = 300
 MIN_SENTENCES = 10
 
-XQUAD_R_LANGUAGES: tuple[str, ...] = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")  # fmt: skip
 
 # ISO 639-1 code -> NTREX-128 code, for every NTREX-128 language whose ISO 639-1 code names one
 # file unambiguously (the base variant where NTREX has several: en -> the English source,

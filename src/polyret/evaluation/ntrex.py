@@ -40,13 +40,18 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from polyret.data.lareqa import Candidate, LareqaDataset, LareqaLanguage, Question
-from polyret.data.ntrex import SPLIT_RULE, NtrexPart, NtrexText, load_ntrex
-from polyret.debias.calibration import XQUAD_R_LANGUAGES
+from polyret.data.lareqa import (
+    XQUAD_R_LANGUAGES,
+    Candidate,
+    LareqaDataset,
+    LareqaLanguage,
+    Question,
+)
+from polyret.data.ntrex import NTREX_SOURCE, SPLIT_RULE, NtrexPart, NtrexText, load_ntrex
 from polyret.errors import ConfigError
 from polyret.evaluation.lareqa import (
     TIE_RULE,
@@ -61,8 +66,20 @@ from polyret.evaluation.lareqa import (
 from polyret.evaluation.results import MULTI, LareqaResult, SettingResult
 from polyret.io import sha256_file
 
-if TYPE_CHECKING:
-    from polyret.debias import Calibration, Debiaser
+
+class EmbeddingDebiaser(Protocol):
+    """What scoring needs of a debiaser (:class:`polyret.debias.Debiaser` is one); evaluation
+    sits below ``debias`` and names no class of it."""
+
+    def transform_lareqa(self, embeddings: LareqaEmbeddings) -> LareqaEmbeddings: ...
+
+
+class CalibrationText(Protocol):
+    """What :func:`check_held_out` reads of calibration text (:class:`polyret.debias.Calibration`)."""
+
+    source: str | None
+    texts: Mapping[str, Sequence[str]]
+
 
 __all__ = [
     "DATASET_NAME",
@@ -178,7 +195,7 @@ def load_ntrex_eval(
 
 
 def check_held_out(
-    calibration: Calibration | Mapping[str, Sequence[str]], dataset: LareqaDataset
+    calibration: CalibrationText | Mapping[str, Sequence[str]], dataset: LareqaDataset
 ) -> None:
     """Refuse calibration text that holds a sentence evaluated in ``dataset`` (same language).
 
@@ -186,8 +203,6 @@ def check_held_out(
     evaluation part by document, and is not checked line by line (a few languages repeat a
     translation across documents). A folder of ``<lang>.txt`` (e.g. a copy of NTREX lines) is.
     """
-    from polyret.debias.calibration import NTREX_SOURCE
-
     source = getattr(calibration, "source", None)
     if source == NTREX_SOURCE:
         return
@@ -321,7 +336,7 @@ def score_ntrex(
     embeddings: LareqaEmbeddings,
     *,
     config: NtrexEvalConfig | None = None,
-    debiaser: Debiaser | None = None,
+    debiaser: EmbeddingDebiaser | None = None,
 ) -> LareqaResult:
     """Score precomputed embeddings of ``dataset`` as they are, or debiased by ``debiaser``
     (e.g. :func:`polyret.debias.fit_centering`; nearest-centroid language, as for LAReQA).
@@ -341,7 +356,7 @@ def evaluate_ntrex(
     dataset: LareqaDataset | None = None,
     *,
     config: NtrexEvalConfig | None = None,
-    debiaser: Debiaser | None = None,
+    debiaser: EmbeddingDebiaser | None = None,
 ) -> LareqaResult:
     """Encode NTREX-128's evaluation part with ``model`` and score it (:func:`score_ntrex`).
 

@@ -25,9 +25,9 @@ from polyret import __version__
 from polyret.errors import ConfigError
 from polyret.evaluation.results import LareqaResult
 from polyret.experiment.config import ExperimentConfig
+from polyret.experiment.report import Centered, Curves, OutOfDomain, write_report
 from polyret.experiment.store import DONE_FILE, is_saved, load_result, save_result
 from polyret.io import atomic_path, check_output_dir, write_json, write_text
-from polyret.reports.experiment import Centered, Curves, OutOfDomain, write_report
 from polyret.training.snapshots import snapshot_callback, snapshot_dir
 
 if TYPE_CHECKING:

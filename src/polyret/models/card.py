@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from polyret.training.config import TrainConfig
+# A polyret.training.config.TrainConfig (named by type only: models sits below training).
+TrainConfig = Any
 
 # Bundled spec -> (upstream hub id, its licence).
 BUNDLED_UPSTREAM = {"bundled:multilingual-e5-small": ("intfloat/multilingual-e5-small", "mit")}

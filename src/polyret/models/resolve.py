@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -129,6 +130,32 @@ def resolve_model(spec: str | os.PathLike[str], *, convert: bool = True) -> Reso
     return _resolve_hub(spec)
 
 
+# Loaders of folders whose modules.json names polyret's own module classes, by the prefix of
+# their import path. A package above ``models`` registers its loader when it is imported
+# (``polyret.debias``), so ``models`` never imports it: ``_module_loader`` imports the module a
+# folder names (always one of polyret's own), and that import registers the loader.
+MODULE_LOADERS: dict[str, Callable[..., SentenceTransformer]] = {}
+
+
+def register_module_loader(prefix: str, loader: Callable[..., SentenceTransformer]) -> None:
+    """Load folders whose modules.json names classes under ``prefix`` with ``loader(path,
+    device=...)``."""
+    MODULE_LOADERS[prefix] = loader
+
+
+def _module_loader(modules: Path) -> Callable[..., SentenceTransformer]:
+    import importlib
+
+    entries = json.loads(modules.read_text(encoding="utf-8"))
+    kinds = [e.get("type", "") for e in entries if str(e.get("type", "")).startswith("polyret.")]
+    for kind in kinds:
+        importlib.import_module(kind.rsplit(".", 1)[0])  # registers the package's loader
+        for prefix, loader in MODULE_LOADERS.items():
+            if kind.startswith(prefix):
+                return loader
+    raise ModelError(f"{modules}: no polyret loader for the module(s) {kinds}")
+
+
 def load_model(
     spec: str | os.PathLike[str] | ResolvedModel,
     device: str | None = None,
@@ -150,9 +177,8 @@ def load_model(
     ):
         # A model with polyret's own modules (language centering): map them to the installed
         # classes instead of asking for trust_remote_code.
-        from polyret.debias import load_debiased
-
-        return standard_prompts(remember_architecture(load_debiased(resolved.path, device=device)))
+        loader = _module_loader(modules)
+        return standard_prompts(remember_architecture(loader(resolved.path, device=device)))
     try:
         model = SentenceTransformer(
             str(resolved.path),

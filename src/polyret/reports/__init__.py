@@ -1,7 +1,8 @@
 """Reports: Markdown tables and PNG plots of evaluation, corpus and experiment results.
 
-``lareqa`` (``polyret eval`` on LAReQA and NTREX-128), ``corpus`` (MIRACL, BEIR), ``experiment``
-(``polyret experiment``), sharing ``tables`` and ``plots``.
+``lareqa`` (``polyret eval`` on LAReQA and NTREX-128) and ``corpus`` (MIRACL, BEIR), sharing
+``tables`` and ``plots``. The experiment report is the experiment's own
+(:mod:`polyret.experiment.report`): it uses these, and nothing here imports ``experiment``.
 """
 
 from __future__ import annotations

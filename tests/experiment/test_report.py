@@ -9,7 +9,7 @@ import yaml
 
 from lareqa_fixture import write_parallel_lareqa
 from polyret.experiment.config import ExperimentConfig
-from polyret.reports.experiment import write_report
+from polyret.experiment.report import write_report
 
 
 @pytest.fixture(scope="module")
