@@ -71,6 +71,12 @@ def summarize(
     return table
 
 
+def is_baseline(spec: StrategySpec) -> bool:
+    """Mono-only and cross-only (with no options of their own) are the baselines; every other
+    strategy (hybrid at any α, mixed batches, any design) is tested against each of them."""
+    return spec.strategy in (BatchStrategy.MONO, BatchStrategy.CROSS) and not spec.train
+
+
 def significance(
     config: ExperimentConfig,
     base: LareqaResult,
@@ -79,8 +85,8 @@ def significance(
     articles: Mapping[str, str] | None = None,
     kinds: Sequence[str] = KINDS,
 ) -> list[tuple[str, str, str, Comparison]]:
-    """(hybrid, baseline, kind, test): every hybrid strategy against mono-only, cross-only and the
-    base model; with ``centered``, also hybrid+centering against centering alone and hybrid alone.
+    """(hybrid, baseline, kind, test): every strategy that is not a baseline (:func:`is_baseline`)
+    against mono-only, cross-only and the base model; with ``centered``, also hybrid+centering against centering alone and hybrid alone.
 
     ``articles``: question id -> article, the clusters of questions (None: every question its
     own). Seeds enter the tests (``polyret.evaluation.significance``); the base model is one
@@ -88,8 +94,8 @@ def significance(
     The p-values are Holm-adjusted over all returned tests, the report's family.
     """
     specs = {s.name: s for s in config.strategies if s.name in runs}
-    hybrids = [s.name for s in specs.values() if s.strategy == BatchStrategy.HYBRID]
-    baselines = [s.name for s in specs.values() if s.strategy != BatchStrategy.HYBRID]
+    baselines = [s.name for s in specs.values() if is_baseline(s)]
+    hybrids = [s.name for s in specs.values() if not is_baseline(s)]
     suffix = config.centering.suffix if centered is not None and config.centering else ""
     out = []
     for kind in kinds:
@@ -145,6 +151,31 @@ def _table(
         for name, row in rows.items()
     ]
     return markdown_table(["condition", *(label for _, label in present)], body).split("\n")
+
+
+def plot_mono_multi(
+    config: ExperimentConfig, table: dict[str, dict[str, tuple[float, float]]], path: Path
+) -> None:
+    """Monolingual against multilingual mAP, one point per strategy (bars: std over seeds) and
+    the base model: the trade-off between the two settings at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [s.name for s in config.strategies if s.name in table]
+    fig, ax = plt.subplots(figsize=(6.0, 4.6))
+    for name in [BASE, *names]:
+        (xm, xs), (ym, ys) = table[name]["mono_map"], table[name]["multi_map"]
+        marker = "s" if name == BASE else "o"
+        ax.errorbar(xm, ym, xerr=xs, yerr=ys, marker=marker, capsize=3, linestyle="none")
+        ax.annotate(name, (xm, ym), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    ax.set_xlabel("monolingual mAP")
+    ax.set_ylabel("multilingual mAP")
+    ax.set_title(f"{config.name} ({config.base_model}): mono vs multilingual", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=130)
+    plt.close(fig)
 
 
 def _best(config: ExperimentConfig, table: dict[str, dict[str, tuple[float, float]]]) -> str:
@@ -781,6 +812,7 @@ def write_report(
     if runs:
         best = _best(config, table)
         plot_tradeoff(config, table, folder / "tradeoff.png", suffix)
+        plot_mono_multi(config, table, folder / "tradeoff_mono_multi.png")
         plot_heatmap_delta(
             base, runs[best], best, folder / "heatmap_best_minus_base.png", config.base_model
         )
@@ -789,6 +821,10 @@ def write_report(
             "## Trade-off",
             "",
             "![trade-off](tradeoff.png)",
+            "",
+            "Monolingual against multilingual mAP, one point per strategy (bars: std over seeds):",
+            "",
+            "![mono vs multilingual](tradeoff_mono_multi.png)",
             "",
             f"## mAP per query × candidate language: {best} (best mean of mono, cross and multi "
             "mAP) minus base",
