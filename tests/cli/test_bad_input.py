@@ -150,3 +150,21 @@ def test_a_strategy_error_is_not_blamed_on_the_train_section(
     bad = {"strategies": [{"name": "h", "strategy": "hybrid", "alpha": 1.5}]}
     err = one_line_error(capsys, ["experiment", "--config", str(_experiment(tmp_path, **bad))])
     assert "strategies[0]" in err
+
+
+def test_push_to_hub_is_refused_before_training_when_it_cannot_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    base = ["train", "--model", MISSING_MODEL, "--dataset", MISSING_DATA]
+    base += ["--output-dir", str(tmp_path / "run")]
+    one_line_error(capsys, [*base, "--push-to-hub", "no-owner"], "owner/name")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    one_line_error(capsys, [*base, "--push-to-hub", "me/model"], "HF_HUB_OFFLINE")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no stored token either
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
+    one_line_error(capsys, [*base, "--push-to-hub", "me/model"], "no hub token")
+    assert not (tmp_path / "run").exists()

@@ -28,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the run in --output-dir from its last checkpoint",
     )
     parser.add_argument(
+        "--push-to-hub",
+        metavar="OWNER/NAME",
+        default=None,
+        help="upload the final model to this hub repository (checked before training: a "
+        "token and a reachable hub)",
+    )
+    parser.add_argument(
         "--print-config",
         action="store_true",
         help="print the resolved configuration (YAML, loadable with --config) and exit",
@@ -46,12 +53,17 @@ def main(argv: list[str]) -> int:
     config_file, resume = args.pop("config"), args.pop("resume")
     print_config = args.pop("print_config")
     args.pop("no_progress")  # handled by polyret.cli.main for every command
+    push_to = args.pop("push_to_hub")
     config = resolve_config(config_file, args)
     if print_config:
         import yaml
 
         print(yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True), end="")
         return 0
+    if push_to is not None:
+        from polyret.hub import check_hub
+
+        check_hub(push_to)
     from polyret.training.trainer import train
 
     result = train(config, resume=resume)
@@ -62,4 +74,8 @@ def main(argv: list[str]) -> int:
         print("dev: " + "  ".join(f"{k}={v:.4f}" for k, v in result.dev_metrics.items()))
     if result.final_model.exists():
         print(f"final model: {result.final_model}")
+        if push_to is not None:
+            from polyret.hub import push_folder
+
+            print(f"pushed to {push_folder(result.final_model, push_to)}")
     return 0
