@@ -11,7 +11,7 @@ Encoding: :func:`set_precision` hooks the model's first module (the transformer)
 :func:`precision_scope` does the same for one block and then restores what was there.
 
 What bf16 costs in metrics and gains in speed is measured by ``benchmarks/eval_speed.py
---precisions`` and ``benchmarks/train_speed.py --precisions`` (numbers in the README).
+--precisions`` and ``benchmarks/train_speed.py --precisions`` (numbers in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Precision(str, Enum):
 
     AUTO (default): BF16 where the device computes bfloat16 natively (an x86 CPU with
         AVX512-BF16 or AMX, a CUDA GPU with bf16 support: Ampere and newer), FP32 elsewhere.
-        The fastest choice that keeps the metrics (see the README's benchmarks); the resolved
+        The fastest choice that keeps the metrics (see docs/benchmarks.md); the resolved
         precision is written into every result,
         so a number can always be traced to the precision that made it.
     FP32: full precision everywhere. Use it to compare with results made before this option

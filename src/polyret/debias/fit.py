@@ -36,7 +36,7 @@ class Method(str, Enum):
         mAP; the saved model needs polyret to load.
     PROJECT: project out the subspace spanned by the centroid differences with one fixed linear
         map. Language-blind, keeps monolingual mAP, somewhat smaller gains, and loads with
-        sentence-transformers alone. Measured numbers for both: the README's centering table.
+        sentence-transformers alone. Measured numbers for both: docs/debias.md.
     """
 
     CENTER = "center"
@@ -53,7 +53,7 @@ class CentroidSource(str, Enum):
     PASSAGE: one set from the passage encoding only (half the encoding time).
     QUERY: one set from the query encoding only.
 
-    How they compare on XQuAD-R is in the README (centering design measurements).
+    How they compare on XQuAD-R is in docs/debias.md (centering design measurements).
     """
 
     POOLED = "pooled"
