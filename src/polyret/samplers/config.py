@@ -104,22 +104,12 @@ class SamplerConfig:
     def __post_init__(self) -> None:
         self.strategy = parse_enum(BatchStrategy, self.strategy, "strategy")
         self.pair_weighting = parse_enum(PairWeighting, self.pair_weighting, "pair_weighting")
-        alpha = self.alpha
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)):
-            raise ConfigError(f"alpha={alpha!r}: must be a number in [0, 1]")
-        if not (math.isfinite(alpha) and 0.0 <= alpha <= 1.0):
-            raise ConfigError(f"alpha={alpha!r}: must lie in [0, 1]")
-        self.alpha = float(alpha)
-        mixed = self.mixed_share
-        if isinstance(mixed, bool) or not isinstance(mixed, (int, float, np.number)):
-            raise ConfigError(f"mixed_share={mixed!r}: must be a number in [0, 1]")
-        if not (math.isfinite(mixed) and 0.0 <= mixed <= 1.0):
-            raise ConfigError(f"mixed_share={mixed!r}: must lie in [0, 1]")
-        self.mixed_share = float(mixed)
+        self.alpha = _share(self.alpha, "alpha")
+        self.mixed_share = _share(self.mixed_share, "mixed_share")
         if self.mixed_share > 0.0 and self.strategy is not BatchStrategy.HYBRID:
             raise ConfigError(
-                f"mixed_share={mixed!r}: applies to strategy hybrid only (strategy mixed makes "
-                "every batch mixed)"
+                f"mixed_share={self.mixed_share!r}: applies to strategy hybrid only (strategy "
+                "mixed makes every batch mixed)"
             )
         if self.alpha + self.mixed_share > 1.0 + 1e-12:
             raise ConfigError(
@@ -192,6 +182,15 @@ class SamplerConfig:
             "languages": None if self.languages is None else list(self.languages),
             "max_steps": self.max_steps,
         }
+
+
+def _share(value: Any, name: str) -> float:
+    """A probability option: a number in [0, 1] (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise ConfigError(f"{name}={value!r}: must be a number in [0, 1]")
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ConfigError(f"{name}={value!r}: must lie in [0, 1]")
+    return float(value)
 
 
 def resolve_world_size(world_size: int | None = None) -> int:
