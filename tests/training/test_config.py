@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from polyret.cli.train import build_parser
+from polyret.cli.train import build_parser, split_args
 from polyret.errors import ConfigError
 from polyret.samplers import BatchStrategy, PairWeighting, SamplerConfig
 from polyret.training.config import Loss, TrainConfig, resolve_config
@@ -126,8 +126,8 @@ def test_flat_flags_set_the_sampler_options(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("sampler:\n  strategy: cross\n  alpha: 0.2\n")
     argv = ["--config", str(path), "--strategy", "hybrid", "--pair-weighting", "size"]
-    args = vars(build_parser().parse_args(argv))
-    config = resolve_config(args.pop("config"), {k: v for k, v in args.items() if k != "resume"})
+    run, options = split_args(argv)
+    config = resolve_config(run["config"], options)
     assert config.sampler == SamplerConfig("hybrid", 0.2, "size")  # flags win over the file
     with pytest.raises(ConfigError, match=r"c\.yaml and command line: alpha=2\.0"):
         resolve_config(str(path), {"alpha": "2"})

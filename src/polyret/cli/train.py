@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from polyret.training.config import add_config_arguments, resolve_config
 
@@ -48,13 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str]) -> int:
+# Flags about this invocation, not training options (--no-progress: polyret.cli.main).
+RUN_FLAGS = ("config", "resume", "print_config", "no_progress", "push_to_hub")
+
+
+def split_args(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(this invocation's flags, the training options given) from the command line."""
     args = vars(build_parser().parse_args(argv))
-    config_file, resume = args.pop("config"), args.pop("resume")
-    print_config = args.pop("print_config")
-    args.pop("no_progress")  # handled by polyret.cli.main for every command
-    push_to = args.pop("push_to_hub")
-    config = resolve_config(config_file, args)
+    return {k: args.pop(k) for k in RUN_FLAGS}, args
+
+
+def main(argv: list[str]) -> int:
+    run, options = split_args(argv)
+    config_file, resume = run["config"], run["resume"]
+    print_config, push_to = run["print_config"], run["push_to_hub"]
+    config = resolve_config(config_file, options)
     if print_config:
         import yaml
 
