@@ -106,9 +106,12 @@ def check_known_keys(
 # (``sampler: {alpha: 0.5}``); configs are saved with the groups.
 
 
-def option(help: str, **kw: Any) -> Any:
-    """A dataclass field that is a config option: a flag and a YAML key, with ``help`` text."""
-    return dataclasses.field(metadata={"help": help}, **kw)
+def option(help: str, *, choices: tuple[str, ...] | None = None, **kw: Any) -> Any:
+    """A config field with its help text (and, for a plain string, the values it takes)."""
+    metadata: dict[str, Any] = {"help": help}
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
+    return dataclasses.field(metadata=metadata, **kw)
 
 
 def internal(**kw: Any) -> Any:
@@ -125,6 +128,7 @@ class Option:
     optional: bool  # whether None is a valid value
     help: str
     default: Any
+    choices: tuple[str, ...] | None = None  # a plain string option's values (flag choices)
 
     @property
     def name(self) -> str:
@@ -167,7 +171,16 @@ def config_options(cls: type) -> dict[str, Option]:
         inner = (
             [dataclasses.replace(o, path=(f.name, *o.path)) for o in config_options(group).values()]
             if group is not None
-            else [Option((f.name,), tp, optional, f.metadata.get("help", ""), _default(f))]
+            else [
+                Option(
+                    (f.name,),
+                    tp,
+                    optional,
+                    f.metadata.get("help", ""),
+                    _default(f),
+                    f.metadata.get("choices"),
+                )
+            ]
         )
         for opt in inner:
             if opt.name in found:  # a programming error: flat names must be unique
@@ -324,6 +337,8 @@ def add_option_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         elif isinstance(opt.type, type) and issubclass(opt.type, Enum):
             choices = ",".join(str(m.value) for m in opt.type)
             parser.add_argument(opt.flag, metavar=f"{{{choices}}}", **kw)
+        elif opt.choices:
+            parser.add_argument(opt.flag, choices=opt.choices, **kw)
         else:
             parser.add_argument(opt.flag, metavar=opt.name.upper(), **kw)
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from polyret.cli.parser import ArgumentParser
+
 
 def build_parser() -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(
+    return ArgumentParser(
         prog="polyret completion",
         description='Print a bash completion script; enable it with: eval "$(polyret completion)"',
     )

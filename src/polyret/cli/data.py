@@ -8,9 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from polyret.cli.parser import ArgumentParser
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="polyret data",
         description="Show where each dataset is found (--data-dir, $POLYRET_DATA, polyret's cache "
         "or a staged ../shared/data, in that order), its files' languages and sizes, and whether "

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from polyret.cli.parser import ArgumentParser
 from polyret.configfile import split_languages
 from polyret.errors import ConfigError
 from polyret.io import check_output_dir
@@ -19,7 +20,7 @@ CENTROID_SOURCES = ("pooled", "per-kind", "passage", "query")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="polyret debias",
         description=(
             "Remove most of the language signal from a model's embeddings without training: "

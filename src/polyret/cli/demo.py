@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from polyret.cli.parser import ArgumentParser
 from polyret.configfile import split_languages
 from polyret.models.resolve import DEFAULT_MODEL
 from polyret.precision import DEFAULT_PRECISION, PRECISIONS
@@ -18,7 +19,7 @@ DEFAULT_LANGUAGES = ["en", "de", "ru", "zh", "ar", "hi", "th"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="polyret demo",
         description="Encode a few XQuAD-R questions and passages in several languages with a model and "
         "print a cross-lingual retrieval table (P@1 for every query language x passage language).",

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from polyret.cli.parser import ArgumentParser
 from polyret.configfile import split_languages
 from polyret.errors import ConfigError
 from polyret.io import check_output_dir
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="polyret eval",
         description=(
             "Evaluate a retriever on XQuAD-R or MLQA-R: monolingual, cross-lingual (every ordered "

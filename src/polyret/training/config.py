@@ -155,6 +155,7 @@ class TrainConfig:
         "auto (bf16 where the CPU or GPU has it natively, else fp32), fp32, bf16, or fp16 (CUDA "
         "only); bf16/fp16 are the Trainer's mixed precision (autocast, float32 master weights)",
         default=DEFAULT_PRECISION,
+        choices=PRECISIONS,
     )
     eval_steps: int = option(
         "evaluate on the dev split every N steps (0: only at the end)", default=0
