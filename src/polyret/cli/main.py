@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "polyret.cli.translate",
         "machine-translate SQuAD-format QA into a parallel LAReQA set",
     ),
+    "compare": (
+        "polyret.cli.compare",
+        "compare two experiments that differ in one setting, seed by seed",
+    ),
     "data": ("polyret.cli.data", "where the data was found: datasets, languages, sizes, checksums"),
     "completion": ("polyret.cli.completion", "print a bash completion script (eval it in .bashrc)"),
 }
