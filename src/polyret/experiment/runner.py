@@ -588,7 +588,10 @@ def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str
     if config.report_dir:
         dest = Path(config.report_dir)
         dest.mkdir(parents=True, exist_ok=True)
-        for item in [*(out / "report").iterdir(), out / CONFIG_FILE]:
+        items = [*(out / "report").iterdir(), out / CONFIG_FILE]
+        if report_only:  # the published config is the one the runs were made with
+            items = [item for item in items if item.name != CONFIG_FILE]
+        for item in items:
             with atomic_path(dest / item.name) as tmp:  # each whole, or the old one kept
                 shutil.copy2(item, tmp)
     return report
