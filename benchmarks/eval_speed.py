@@ -42,7 +42,6 @@ XQuAD-R needs the data: ``POLYRET_DATA=../shared/data`` or ``--data-dir``.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -52,8 +51,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def small_model(hidden: int, layers: int) -> str:
     """A random BERT sentence-transformers model built like the test one (no download)."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from tiny_model import build_tiny_model
+    from polyret.testing import build_tiny_model
 
     path = Path(tempfile.gettempdir()) / f"polyret-eval-speed-h{hidden}-l{layers}"
     if not (path / "modules.json").is_file():

@@ -50,8 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _small_model(path: Path, hidden: int) -> str:
-    sys.path.insert(0, str(REPO / "tests"))
-    from tiny_model import build_tiny_model
+    from polyret.testing import build_tiny_model
 
     if not (path / "modules.json").is_file():
         build_tiny_model(path, hidden=hidden, layers=4)

@@ -24,13 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from polyret.testing.translation import build_tiny_marian
+from polyret.translate.backends import DecodeOptions, TransformersTranslator
+from polyret.translate.pipeline import TranslateConfig, translate_dataset
+from polyret.translate.source import load_squad
 
-from polyret.translate.backends import DecodeOptions, TransformersTranslator  # noqa: E402
-from polyret.translate.pipeline import TranslateConfig, translate_dataset  # noqa: E402
-from polyret.translate.source import load_squad  # noqa: E402
-from translate.tiny_mt import build_tiny_marian  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _xquad_subset(n_paragraphs: int) -> dict:

@@ -1,6 +1,6 @@
 """How often do the significance tests call a difference when there is none, and find a real one?
 
-Simulated experiments (``tests/evaluation/significance_sim.py``: 11 correlated languages per
+Simulated experiments (``polyret.testing.significance``: 11 correlated languages per
 question, questions in articles, a random offset per training seed; seed std of mAP about
 0.003) go through two tests:
 
@@ -20,17 +20,14 @@ hold the true difference. About 1 minute on one core for the default 500 experim
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from evaluation.significance_sim import simulate
 from polyret.evaluation.significance import compare
+from polyret.testing.significance import simulate
 
 SCENARIOS: list[tuple[str, dict[str, Any]]] = [
     ("3 vs 3 seeds, 48 articles x 25 questions (XQuAD-R size)", {}),

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from evaluation.significance_sim import simulate
 from polyret.evaluation.results import LareqaResult, SettingResult
 from polyret.evaluation.significance import (
     compare,
@@ -13,6 +12,7 @@ from polyret.evaluation.significance import (
     question_values,
     with_holm,
 )
+from polyret.testing.significance import simulate
 
 # --- Holm -------------------------------------------------------------------------------------
 
@@ -165,7 +165,7 @@ def test_bad_inputs_are_named(kwargs: dict, message: str) -> None:
 
 
 # --- simulation: false positives, coverage, power ------------------------------------------------
-# 48 articles x 25 questions x 11 languages, seed std of mAP ~0.003 (significance_sim.py). The
+# 48 articles x 25 questions x 11 languages, seed std of mAP ~0.003 (polyret.testing.significance). The
 # test is closed-form, so each experiment costs one pass over its values; the 700 experiments
 # below take a few seconds.
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from polyret.testing.translation import build_tiny_m2m, build_tiny_marian, build_tiny_nllb
 from translate.squad_fixture import SQUAD, fixture_texts
-from translate.tiny_mt import build_tiny_m2m, build_tiny_marian, build_tiny_nllb
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from polyret.errors import ModelError
+from polyret.testing.translation import build_tiny_marian
 from polyret.translate.backends import (
     CTranslate2Translator,
     DecodeOptions,
@@ -15,7 +16,6 @@ from polyret.translate.backends import (
 )
 from polyret.translate.codes import Family
 from translate.squad_fixture import fixture_texts
-from translate.tiny_mt import build_tiny_marian
 
 DECODE = DecodeOptions(num_beams=1, max_new_tokens=6)
 SENTENCES = ["The Panthers defense gave up just 308 points.", "Who led?", "Paris is the capital."]

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from polyret.errors import ConfigError, ModelError
+from polyret.testing.translation import build_tiny_marian
 from polyret.translate.backends import DecodeOptions, ModelSpec, TransformersTranslator
 from polyret.translate.cache import TranslationCache
 from polyret.translate.codes import Family
 from polyret.translate.pipeline import WORK_DIR, ChunkLog, TranslateConfig, translate_dataset
 from translate.squad_fixture import ANSWER_SENTENCES, REPEATED, SENTENCE_COUNTS
-from translate.tiny_mt import build_tiny_marian
 
 DISTINCT_TEXTS = 16  # 10 distinct sentences + 6 distinct questions in the fixture
 
