@@ -74,7 +74,8 @@ def test_design_screen_trains_every_design_and_chooses_two(
     for name in screen["chosen"]:
         assert rows[name]["dev_mono_map"] >= reference["dev_mono_map"]
         assert rows[name]["dev_cross_map"] >= reference["dev_cross_map"]
-    assert 1 <= len(screen["chosen"]) <= 2  # the reference itself is always eligible
+    assert len(screen["chosen"]) <= 2
+    assert not {"cross", "hybrid-0.5"} & set(screen["chosen"])  # designs only
     best = max(
         (r for r in rows.values() if r["name"] in screen["chosen"]),
         key=lambda r: r["dev_multi_map"],
