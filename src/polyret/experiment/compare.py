@@ -122,6 +122,25 @@ def compare_experiments(
             table,
         )
     )
+    contrasts = _contrasts(ref, oth, keys, articles)
+    if contrasts:
+        lines += [
+            "",
+            f"## The strategy contrasts in each of {ref_label} and {oth_label} (unpaired, 95% CI, no Holm)",
+            "",
+            markdown_table(["contrast", "kind", ref_label, oth_label], contrasts),
+        ]
+    record_out = {ref_label: str(reference), oth_label: str(other), "rows": record}
+    return "\n".join(lines) + "\n", record_out
+
+
+def _contrasts(
+    ref: dict[tuple[str, str], dict[int, LareqaResult]],
+    oth: dict[tuple[str, str], dict[int, LareqaResult]],
+    keys: list[tuple[str, str]],
+    articles: Mapping[str, str],
+) -> list[list[str]]:
+    """Rows: every pair of strategies, per kind, their difference in each experiment."""
     contrasts = []
     # hybrid first, so that its contrasts read hybrid − baseline
     strategies = sorted(
@@ -136,12 +155,4 @@ def compare_experiments(
                 )
                 cells.append(f"{test.diff:+.4f} [{test.ci_low:+.4f}, {test.ci_high:+.4f}]")
             contrasts.append(cells)
-    if contrasts:
-        lines += [
-            "",
-            f"## The strategy contrasts in each of {ref_label} and {oth_label} (unpaired, 95% CI, no Holm)",
-            "",
-            markdown_table(["contrast", "kind", ref_label, oth_label], contrasts),
-        ]
-    record_out = {ref_label: str(reference), oth_label: str(other), "rows": record}
-    return "\n".join(lines) + "\n", record_out
+    return contrasts
