@@ -252,14 +252,17 @@ def loss_check(config, data, args: argparse.Namespace) -> dict:
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     from polyret.models import load_model
-    from polyret.training.loss import CPU_CHUNK_SIZE, UnpaddedMNRL
+    from polyret.training.loss import CPU_CHUNK_SIZE, PolyretMNRL
 
     model = load_model(config.model, device="cpu")
     model.eval()
     batches = _planned_batches(config, data, args.steps, model)
     losses = {
         "padded": MultipleNegativesRankingLoss(model, scale=config.scale),
-        "unpadded": UnpaddedMNRL(model, args.chunk or CPU_CHUNK_SIZE, scale=config.scale),
+        # the forward only differs: both compute the loss inside autocast here
+        "unpadded": PolyretMNRL(
+            model, args.chunk or CPU_CHUNK_SIZE, fp32_loss=False, scale=config.scale
+        ),
     }
     out: dict[str, list[float]] = {}
     for precision in ("fp32", "bf16"):

@@ -16,7 +16,7 @@ from lareqa_fixture import write_parallel_lareqa
 from polyret.errors import ConfigError
 from polyret.samplers import BatchPlanner, SamplerConfig
 from polyret.training.config import TrainConfig
-from polyret.training.loss import UnpaddedMNRL, build_loss, embed_unpadded, resolve_chunk_size
+from polyret.training.loss import PolyretMNRL, build_loss, embed_unpadded, resolve_chunk_size
 from polyret.training.trainer import _prompts, load_training_data, make_collator
 
 LONG = "the quick brown fox jumps over the lazy dog and runs far away "
@@ -48,7 +48,7 @@ def _loss_and_grads(loss: torch.nn.Module, columns: list[dict]) -> tuple[float, 
 
 def _assert_same(model: SentenceTransformer, columns: list[dict], chunk_size: int) -> None:
     padded = _loss_and_grads(MultipleNegativesRankingLoss(model, scale=50.0), columns)
-    unpadded = _loss_and_grads(UnpaddedMNRL(model, chunk_size, scale=50.0), columns)
+    unpadded = _loss_and_grads(PolyretMNRL(model, chunk_size, scale=50.0), columns)
     assert unpadded[0] == pytest.approx(padded[0], abs=1e-5)
     assert len(unpadded[1]) == len(padded[1]) > 0
     for a, b in zip(unpadded[1], padded[1], strict=True):
@@ -113,10 +113,13 @@ def test_chunk_size_default_follows_the_device_and_loss(model: SentenceTransform
     assert resolve_chunk_size(TrainConfig(length_chunk_size=0), "cpu") == 0
     assert resolve_chunk_size(TrainConfig(length_chunk_size=4), "cuda") == 4
     assert resolve_chunk_size(TrainConfig(loss="cached_mnrl"), "cpu") == 0
-    assert isinstance(build_loss(model, config, "cpu"), UnpaddedMNRL)
-    assert type(build_loss(model, TrainConfig(length_chunk_size=0), "cpu")) is (
-        MultipleNegativesRankingLoss
-    )
+    loss = build_loss(model, config, "cpu")
+    assert isinstance(loss, PolyretMNRL) and (loss.chunk_size, loss.fp32_loss) == (8, True)
+    padded = build_loss(model, TrainConfig(length_chunk_size=0), "cpu")
+    assert isinstance(padded, PolyretMNRL) and (padded.chunk_size, padded.fp32_loss) == (0, True)
+    # Both off: sentence-transformers' own loss, as the runs before these options trained.
+    old = TrainConfig(length_chunk_size=0, loss_precision="autocast")
+    assert type(build_loss(model, old, "cpu")) is MultipleNegativesRankingLoss
     cached = build_loss(model, TrainConfig(loss="cached_mnrl"), "cpu")
     assert isinstance(cached, CachedMultipleNegativesRankingLoss)
 
@@ -131,3 +134,27 @@ def test_chunk_size_default_follows_the_device_and_loss(model: SentenceTransform
 def test_bad_chunk_sizes_are_refused(options: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**options)
+
+
+def test_an_fp32_loss_keeps_bf16_gradients_close_to_fp32(model: SentenceTransformer) -> None:
+    """Under bf16 autocast the similarities round to bf16 before the scale multiplies them;
+    computed in fp32 (the default) the gradient stays near the fp32 one."""
+    texts = {
+        "query": [f"question {i} about the {w}?" for i, w in enumerate(LONG.split()[:8])],
+        "passage": [f"the {w} is number {i} here." for i, w in enumerate(LONG.split()[:8])],
+    }
+    columns = [dict(model.preprocess(texts[c])) for c in ("query", "passage")]
+
+    def gradient(loss: torch.nn.Module, autocast: bool) -> torch.Tensor:
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            value = loss(columns, None)
+        value.backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    reference = gradient(PolyretMNRL(model, scale=100.0), autocast=False)
+    errors = {}
+    for fp32_loss in (True, False):
+        g = gradient(PolyretMNRL(model, scale=100.0, fp32_loss=fp32_loss), autocast=True)
+        errors[fp32_loss] = ((g - reference).norm() / reference.norm()).item()
+    assert errors[True] < 0.5 * errors[False], errors

@@ -464,3 +464,21 @@ def test_resume_allows_a_changed_logging_interval(
     train(cfg, callbacks=[_StopAt(2)])
     resumed = train(dataclasses.replace(cfg, logging_steps=3, eval_batch_size=8), resume=True)
     assert resumed.global_step == 4
+
+
+def test_a_run_saved_before_the_loss_options_resumes_as_it_trained(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    import yaml
+
+    cfg = _config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=4, save_steps=2)
+    train(cfg, callbacks=[_StopAt(2)])
+    path = tmp_path / "run" / CONFIG_FILE
+    saved = yaml.safe_load(path.read_text())
+    for key in ("length_chunk_size", "loss_precision"):  # as polyret wrote it before them
+        del saved[key]
+    path.write_text(yaml.safe_dump(saved))
+    with pytest.raises(ConfigError, match="--length-chunk-size 0 --loss-precision autocast"):
+        train(cfg, resume=True)
+    old = dataclasses.replace(cfg, length_chunk_size=0, loss_precision="autocast")
+    assert train(old, resume=True).global_step == 4

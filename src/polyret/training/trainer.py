@@ -51,6 +51,9 @@ def column_task(column: str) -> str:
     return COLUMN_TASKS.get(column, "document")
 
 
+# How a run saved before an option existed trained without it (where the option's default now
+# does something else): resuming it must keep that.
+LEGACY = {"length_chunk_size": 0, "loss_precision": "autocast"}
 # Options that may change between a run and its resumption; any other change is refused.
 RESUMABLE_CHANGES = {
     "eval_steps",
@@ -298,15 +301,22 @@ def _check_resume(output_dir: Path, config: TrainConfig, precision: str = "fp32"
     if isinstance(saved.get("config"), dict):  # written by polyret <= 0.1.0 under a "config" key
         saved = saved["config"]
     saved = flat_options(TrainConfig, saved, str(saved_path))
-    # Options added since the run was saved compare as their defaults (which keep the old
-    # behaviour): a run saved before `mixed_share` existed had none.
-    defaults = TrainConfig().option_values()
-    saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
+    # An option added since the run was saved compares as what the run did without it (its
+    # LEGACY value); the others as their defaults, which keep the old behaviour.
+    defaults = {**TrainConfig().option_values(), **LEGACY}
+    missing = {k for k in defaults if k not in saved}
+    saved = {**{k: defaults[k] for k in missing}, **saved}
     now = config.option_values()
     changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
     if changed:
         diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
-        raise ConfigError(f"{saved_path}: cannot resume with a different configuration ({diffs})")
+        flags = " ".join(
+            f"--{k.replace('_', '-')} {saved[k]}" for k in changed if k in missing & set(LEGACY)
+        )
+        hint = f"; resume with {flags}, as the run trained" if flags else ""
+        raise ConfigError(
+            f"{saved_path}: cannot resume with a different configuration ({diffs}){hint}"
+        )
     sampler_path = output_dir / SAMPLER_FILE
     if sampler_path.is_file():
         # Runs written before the precision option trained in fp32 on CPU.
