@@ -149,18 +149,18 @@ def check_same_data(output_dir: Path, summary: dict[str, Any]) -> None:
         return
     before, after = saved.get("files", {}), now.get("files", {})
     for name in sorted(set(before) | set(after)):
-        if before.get(name) != after.get(name):
-            what = (
-                "is new"
-                if name not in before
-                else "is gone"
-                if name not in after
-                else (f"changed (sha256 {before[name][:12]}… -> {after[name][:12]}…)")
-            )
-            raise ConfigError(
-                f"{output_dir}: cannot resume: training file {name} {what} since the run "
-                "started; restore it, or start the run again in another --output-dir"
-            )
+        if before.get(name) == after.get(name):
+            continue
+        if name not in before:
+            what = "is new"
+        elif name not in after:
+            what = "is gone"
+        else:
+            what = f"changed (sha256 {before[name][:12]}… -> {after[name][:12]}…)"
+        raise ConfigError(
+            f"{output_dir}: cannot resume: training file {name} {what} since the run "
+            "started; restore it, or start the run again in another --output-dir"
+        )
     if saved.get("pairs") != now.get("pairs"):
         raise ConfigError(
             f"{output_dir}: cannot resume: the training pairs differ from those the run started "
