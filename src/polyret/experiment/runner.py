@@ -351,6 +351,8 @@ def run_experiment(
     from polyret.lock import output_lock
 
     check_output_dir(config.output_dir, may_hold="an experiment")
+    if config.report_dir is not None:
+        check_output_dir(config.report_dir, flag="--report-dir", may_hold="its report")
     with output_lock(config.output_dir, "one experiment"):
         _remove_leftovers(config)
         return _run_experiment(config, report_only=report_only, command=command)
@@ -376,9 +378,7 @@ def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str
     from polyret.precision import resolve_precision
     from polyret.training.trainer import FINAL_DIR, train
 
-    out = check_output_dir(config.output_dir, may_hold="an experiment")
-    if config.report_dir is not None:
-        check_output_dir(config.report_dir, flag="--report-dir", may_hold="its report")
+    out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     folder = resolve_lareqa_folder(config.eval.dataset, config.data_dir)
