@@ -25,6 +25,13 @@ How an epoch is planned (:meth:`BatchPlanner.plan`):
    one step per cell per round, random order within a round) or follow a uniform shuffle of
    all steps, so each cell appears in proportion to its size (``"size"``).
 
+5. ``mixed`` steps (strategy ``mixed``, or ``hybrid`` with ``mixed_share``) draw their rows from
+   one pool of every language pair: each pair keeps its own query and passage language, and
+   the same group-uniqueness holds over the whole step. In a three-way hybrid a ``mixed_share``
+   of the linked groups (drawn once from the seed) serves the mixed steps and the rest the mono
+   and cross cells, so no pair is used twice in an epoch; each kind's share of the steps
+   trained is exact (largest remainders) over ``max_steps``.
+
 The plan depends only on the data, the configuration, the seed and the epoch
 (``SeedSequence([seed, epoch])``); its length is the same in every epoch and is known without
 drawing anything. "Group" above is the *linked* group (``PairMetadata.exclusive``): question ids

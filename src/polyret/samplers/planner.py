@@ -172,7 +172,6 @@ class BatchPlanner:
         if self.seed < 0:
             raise ConfigError(f"seed={self.seed!r}: must be non-negative")
         self.step_size = self.batch_size * self.world_size
-        self._mixed_side: np.ndarray | None = None  # rows reserved for mixed steps (3-way mixes)
         self._cells = self._build_cells()
         self._mixed = self._build_mixed_cell() if config.uses_mixed else None
         self._plan_cache: tuple[int, list[BatchInfo]] | None = None
