@@ -18,13 +18,14 @@ import logging
 import platform
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyret import __version__
 from polyret.errors import ConfigError
 from polyret.evaluation.results import LareqaResult
-from polyret.experiment.config import ExperimentConfig
+from polyret.experiment.config import ExperimentConfig, StrategySpec
 from polyret.experiment.report import Centered, Curves, OutOfDomain, write_report
 from polyret.experiment.store import DONE_FILE, is_saved, load_result, save_result
 from polyret.io import atomic_path, check_output_dir, write_json, write_text
@@ -373,14 +374,46 @@ def _remove_leftovers(config: ExperimentConfig) -> None:
                 logger.info("removed %s, left half-written by a killed run", leftover)
 
 
-def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str) -> Path:
+@dataclass
+class _Plan:
+    """What one invocation works on: the evaluation data (full, learning-curve subset and out of
+    domain), the centering calibration and the metadata every evaluation records."""
+
+    config: ExperimentConfig
+    dataset: LareqaDataset
+    curve_data: LareqaDataset
+    calibration: Calibration | None
+    queries: Calibration | None
+    ood: dict[str, LareqaDataset]
+    meta: dict[str, Any]
+
+    @property
+    def out(self) -> Path:
+        return Path(self.config.output_dir)
+
+    def curve_points(self, eval_dir: Path) -> dict[int, Path]:
+        """budget -> evaluation folder of the learning curve (the last may be ``eval_dir``)."""
+        budgets = self.config.budgets
+        points = {n: curve_folder(eval_dir, n) for n in budgets}
+        if budgets and self.curve_data is self.dataset:
+            points[budgets[-1]] = eval_dir
+        return points
+
+    def finished(self, folder: Path) -> bool:
+        """The model's evaluations, out-of-domain, centered and curve ones included, are saved."""
+        targets = (folder, *(ood_folder(folder, name) for name in self.ood))
+        centered = self.calibration is not None
+        return all(_evaluated(t, self.config, centered=centered) for t in targets) and all(
+            is_saved(f) for f in self.curve_points(folder).values()
+        )
+
+
+def _prepare(config: ExperimentConfig, report_only: bool) -> _Plan:
+    """Load and check everything the invocation needs before anything is trained or saved."""
     from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
     from polyret.precision import resolve_precision
-    from polyret.training.trainer import FINAL_DIR, train
 
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     folder = resolve_lareqa_folder(config.eval.dataset, config.data_dir)
     dataset = load_lareqa(folder, config.eval.languages)
     eval_data = f"{dataset.n_questions} questions, {dataset.n_candidates} candidates"
@@ -425,29 +458,12 @@ def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str
     _check_centering(config)
     _check_or_save_config(config)
     _check_or_save_data(config, dataset)
-
     # Learning curves: the run's snapshots at each budget, scored plain on `curve_data`.
     curve_data = (
         dataset.select_articles(config.eval.curve_articles)
         if config.budgets and config.eval.curve_articles
         else dataset
     )
-
-    def curve_points(eval_dir: Path) -> dict[int, Path]:
-        """budget -> evaluation folder of the learning curve (the last may be ``eval_dir``)."""
-        points = {n: curve_folder(eval_dir, n) for n in config.budgets}
-        if config.budgets and curve_data is dataset:
-            points[config.budgets[-1]] = eval_dir
-        return points
-
-    def finished(folder: Path) -> bool:
-        """The model's evaluations, out-of-domain, centered and curve ones included, are saved."""
-        targets = (folder, *(ood_folder(folder, name) for name in ood))
-        centered = calibration is not None
-        return all(_evaluated(t, config, centered=centered) for t in targets) and all(
-            is_saved(f) for f in curve_points(folder).values()
-        )
-
     meta = {
         "polyret": __version__,
         "dataset": config.eval.dataset,
@@ -455,112 +471,131 @@ def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str
         "hardware": hardware(),
         "precision": resolve_precision(config.precision),
     }
+    return _Plan(config, dataset, curve_data, calibration, queries, ood, meta)
 
+
+def _train_and_evaluate(plan: _Plan, spec: StrategySpec, seed: int, label: str) -> None:
+    """Train one run (or continue it) and score its final model and curve snapshots."""
+    from polyret.training.trainer import FINAL_DIR, train
+
+    config = plan.config
+    name = config.run_name(spec, seed)
+    eval_dir = plan.out / "evals" / name
+    train_config = config.train_config(spec, seed)
+    run_dir = Path(train_config.output_dir)
+    final = run_dir / FINAL_DIR
+    if is_saved(eval_dir) and not final.exists():
+        raise ConfigError(
+            f"{eval_dir} is evaluated, but centering it needs its model {final}, "
+            f"which is gone; restore it, or delete {eval_dir} to train it again"
+        )
+    points = plan.curve_points(eval_dir)
+    snapshots = {n: snapshot_dir(run_dir, n) for n in config.budgets[:-1]}
+    missing = [
+        n for n, f in points.items()
+        if not is_saved(f) and n in snapshots and not snapshots[n].exists()
+    ]  # fmt: skip
+    if missing and final.exists():
+        raise ConfigError(
+            f"{name}: the snapshots at steps {missing} are gone and not "
+            f"evaluated; delete {run_dir} (and {eval_dir}) to train it again"
+        )
+    if not final.exists():
+        logger.info("run %s: training %s", label, name)
+        resume = (run_dir / "polyret_train_config.yaml").is_file()
+        callbacks = [snapshot_callback(run_dir, snapshots)] if snapshots else []
+        train(train_config, resume=resume, callbacks=callbacks)
+    meta = {**plan.meta, "run": name}
+    for n, folder in points.items():
+        if folder != eval_dir:
+            model_dir = snapshots.get(n, final)
+            _evaluate(str(model_dir), plan.curve_data, config, folder, {**meta, "steps": n})
+    _evaluate(
+        str(final), plan.dataset, config, eval_dir, meta, plan.calibration, plan.queries,
+        ood=plan.ood,
+    )  # fmt: skip
+    _prune_weights(config, run_dir)
+
+
+@dataclass
+class _Collected:
+    """The finished evaluations, by strategy and seed, for the report."""
+
+    plain: dict[str, dict[int, LareqaResult]] = field(default_factory=dict)
+    twins: dict[str, dict[int, LareqaResult]] = field(default_factory=dict)
+    curves: dict[str, dict[int, dict[int, LareqaResult]]] = field(default_factory=dict)
+    ood_plain: dict[str, dict[str, dict[int, LareqaResult]]] = field(default_factory=dict)
+    ood_twins: dict[str, dict[str, dict[int, LareqaResult]]] = field(default_factory=dict)
+
+    def add(self, plan: _Plan, spec: StrategySpec, seed: int) -> None:
+        eval_dir = plan.out / "evals" / plan.config.run_name(spec, seed)
+        if not is_saved(eval_dir):
+            return
+        for n, folder in plan.curve_points(eval_dir).items():
+            if is_saved(folder):
+                self.curves.setdefault(spec.name, {}).setdefault(seed, {})[n] = load_result(folder)
+        result, twin = _load(eval_dir, plan.config)
+        self.plain.setdefault(spec.name, {})[seed] = result
+        if twin is not None:
+            self.twins.setdefault(spec.name, {})[seed] = twin
+        for ood_name in plan.ood:
+            target = ood_folder(eval_dir, ood_name)
+            if is_saved(target):
+                result, twin = _load(target, plan.config)
+                self.ood_plain.setdefault(ood_name, {}).setdefault(spec.name, {})[seed] = result
+                if twin is not None:
+                    by_name = self.ood_twins.setdefault(ood_name, {})
+                    by_name.setdefault(spec.name, {})[seed] = twin
+
+    def out_of_domain(self, plan: _Plan, base_dir: Path) -> list[OutOfDomain]:
+        found = []
+        for name, data in plan.ood.items():
+            target = ood_folder(base_dir, name)
+            if not is_saved(target):
+                continue
+            ood_base, ood_base_centered = _load(target, plan.config)
+            runs = self.ood_plain.get(name, {})
+            found.append(
+                OutOfDomain(
+                    name,
+                    ood_base,
+                    {k: list(v.values()) for k, v in runs.items()},
+                    _centered(ood_base_centered, runs, self.ood_twins.get(name, {})),
+                    data.question_articles(),
+                )
+            )
+        return found
+
+
+def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str) -> Path:
+    start = time.perf_counter()
+    plan = _prepare(config, report_only)
+    out, meta = plan.out, plan.meta
     base_dir = out / "evals" / "base"
     if report_only and not is_saved(base_dir):
         raise ConfigError(f"{out}: no finished evaluation yet; run without --report-only first")
-    base_curve = curve_folder(base_dir, 0) if curve_data is not dataset else base_dir
+    base_curve = curve_folder(base_dir, 0) if plan.curve_data is not plan.dataset else base_dir
     if not report_only:
-        _evaluate(config.base_model, dataset, config, base_dir, meta, calibration, queries, ood=ood)
+        _evaluate(
+            config.base_model, plan.dataset, config, base_dir, meta, plan.calibration,
+            plan.queries, ood=plan.ood,
+        )  # fmt: skip
         if config.budgets and base_curve != base_dir:
-            _evaluate(config.base_model, curve_data, config, base_curve, meta)
+            _evaluate(config.base_model, plan.curve_data, config, base_curve, meta)
     base, base_centered = _load(base_dir, config)
-    curves: dict[str, dict[int, dict[int, LareqaResult]]] = {}
-    plain: dict[str, dict[int, LareqaResult]] = {}
-    twins: dict[str, dict[int, LareqaResult]] = {}
-    ood_plain: dict[str, dict[str, dict[int, LareqaResult]]] = {name: {} for name in ood}
-    ood_twins: dict[str, dict[str, dict[int, LareqaResult]]] = {name: {} for name in ood}
+    collected = _Collected()
     total = len(config.seeds) * len(config.strategies)
     done = 0
     for seed in config.seeds:  # seed-major: a partial experiment already compares every strategy
         for spec in config.strategies:
             done += 1
             name = config.run_name(spec, seed)
-            eval_dir = out / "evals" / name
             if not report_only:
-                if finished(eval_dir):
+                if plan.finished(out / "evals" / name):
                     logger.info("run %d/%d: %s is finished (cached)", done, total, name)
                 else:
-                    train_config = config.train_config(spec, seed)
-                    final = Path(train_config.output_dir) / FINAL_DIR
-                    if is_saved(eval_dir) and not final.exists():
-                        raise ConfigError(
-                            f"{eval_dir} is evaluated, but centering it needs its model {final}, "
-                            f"which is gone; restore it, or delete {eval_dir} to train it again"
-                        )
-                    run_dir = Path(train_config.output_dir)
-                    points = curve_points(eval_dir)
-                    snapshots = {n: snapshot_dir(run_dir, n) for n in config.budgets[:-1]}
-                    missing = [
-                        n for n, f in points.items()
-                        if not is_saved(f) and n in snapshots and not snapshots[n].exists()
-                    ]  # fmt: skip
-                    if missing and final.exists():
-                        raise ConfigError(
-                            f"{name}: the snapshots at steps {missing} are gone and not "
-                            f"evaluated; delete {run_dir} (and {eval_dir}) to train it again"
-                        )
-                    if not final.exists():
-                        logger.info("run %d/%d: training %s", done, total, name)
-                        resume = (run_dir / "polyret_train_config.yaml").is_file()
-                        callbacks = [snapshot_callback(run_dir, snapshots)] if snapshots else []
-                        train(train_config, resume=resume, callbacks=callbacks)
-                    for n, folder in points.items():
-                        model_dir = snapshots.get(n, final)
-                        if folder != eval_dir:
-                            _evaluate(
-                                str(model_dir),
-                                curve_data,
-                                config,
-                                folder,
-                                {**meta, "run": name, "steps": n},
-                            )
-                    _evaluate(
-                        str(final),
-                        dataset,
-                        config,
-                        eval_dir,
-                        {**meta, "run": name},
-                        calibration,
-                        queries,
-                        ood=ood,
-                    )
-                    _prune_weights(config, Path(train_config.output_dir))
-            if not is_saved(eval_dir):
-                continue
-            for n, folder in curve_points(eval_dir).items():
-                if is_saved(folder):
-                    point = load_result(folder)
-                    curves.setdefault(spec.name, {}).setdefault(seed, {})[n] = point
-            result, twin = _load(eval_dir, config)
-            plain.setdefault(spec.name, {})[seed] = result
-            if twin is not None:
-                twins.setdefault(spec.name, {})[seed] = twin
-            for ood_name in ood:
-                target = ood_folder(eval_dir, ood_name)
-                if is_saved(target):
-                    result, twin = _load(target, config)
-                    ood_plain[ood_name].setdefault(spec.name, {})[seed] = result
-                    if twin is not None:
-                        ood_twins[ood_name].setdefault(spec.name, {})[seed] = twin
-
-    runs = {name: list(by_seed.values()) for name, by_seed in plain.items()}
-    centered = _centered(base_centered, plain, twins)
-    out_of_domain = []
-    for name, data in ood.items():
-        target = ood_folder(base_dir, name)
-        if not is_saved(target):
-            continue
-        ood_base, ood_base_centered = _load(target, config)
-        out_of_domain.append(
-            OutOfDomain(
-                name,
-                ood_base,
-                {k: list(v.values()) for k, v in ood_plain[name].items()},
-                _centered(ood_base_centered, ood_plain[name], ood_twins[name]),
-                data.question_articles(),
-            )
-        )
+                    _train_and_evaluate(plan, spec, seed, f"{done}/{total}")
+            collected.add(plan, spec, seed)
 
     meta.update(
         command=command,
@@ -577,13 +612,13 @@ def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str
     report = write_report(
         config,
         base,
-        runs,
+        {name: list(by_seed.values()) for name, by_seed in collected.plain.items()},
         out / "report",
         meta,
-        centered=centered,
-        articles=dataset.question_articles(),
-        out_of_domain=out_of_domain,
-        curves=Curves(load_result(base_curve), curves) if curves else None,
+        centered=_centered(base_centered, collected.plain, collected.twins),
+        articles=plan.dataset.question_articles(),
+        out_of_domain=collected.out_of_domain(plan, base_dir),
+        curves=Curves(load_result(base_curve), collected.curves) if collected.curves else None,
     )
     if config.report_dir:
         dest = Path(config.report_dir)
