@@ -790,49 +790,9 @@ def write_report(
         "",
         *BIAS_LINES,
     ]
-    if config.eval.seen_languages:
-        cols = [(f"{p}_{k}_map", f"{p} {k}") for k in KINDS for p in ("seen", "unseen")]
-        lines += [
-            "",
-            f"## Seen vs unseen languages (seen = {', '.join(config.eval.seen_languages)})",
-            "",
-            "A mono or multilingual setting is seen when its query language is a training language; a "
-            "cross-lingual setting when both languages are.",
-            "",
-            *_table(table, cols, seeds),
-        ]
-    if config.eval.high_resource:
-        cols = [(f"{p}_{k}_map", f"{p} {k}") for k in KINDS for p in ("high", "other")]
-        lines += [
-            "",
-            f"## High-resource ({', '.join(config.eval.high_resource)}) vs other query languages",
-            "",
-            *_table(table, cols, seeds),
-        ]
+    lines += _group_tables(config, table, seeds)
     if runs:
-        best = _best(config, table)
-        plot_tradeoff(config, table, folder / "tradeoff.png", suffix)
-        plot_mono_multi(config, table, folder / "tradeoff_mono_multi.png")
-        plot_heatmap_delta(
-            base, runs[best], best, folder / "heatmap_best_minus_base.png", config.base_model
-        )
-        lines += [
-            "",
-            "## Trade-off",
-            "",
-            "![trade-off](tradeoff.png)",
-            "",
-            "Monolingual against multilingual mAP, one point per strategy (bars: std over seeds):",
-            "",
-            "![mono vs multilingual](tradeoff_mono_multi.png)",
-            "",
-            f"## mAP per query × candidate language: {best} (best mean of mono, cross and multi "
-            "mAP) minus base",
-            "",
-            "Monolingual settings on the diagonal, cross-lingual ones off it.",
-            "",
-            "![delta heatmap](heatmap_best_minus_base.png)",
-        ]
+        lines += _plots_section(config, base, runs, table, folder, suffix)
     if curves is not None and curves.runs:
         lines += curves_section(config, curves, folder)
     if suffix:
@@ -857,14 +817,8 @@ def write_report(
         ood_lines, ood_table, ood_tests = ood_section(config, ood)
         lines += ood_lines
         ood_json[ood.name] = {
-            "table": {
-                n: {k: {"mean": v[0], "std": v[1]} for k, v in row.items()}
-                for n, row in ood_table.items()
-            },
-            "significance": [
-                {"hybrid": h, "baseline": b, "kind": k, **_json_ready(t)}
-                for h, b, k, t in ood_tests
-            ],
+            "table": _json_table(ood_table),
+            "significance": _json_tests(ood_tests),
         }
     lines += ["", "## What the numbers say (generated)", "", *_findings(config, table, tests), ""]
     write_text(folder / "report.md", "\n".join(lines))
@@ -872,31 +826,92 @@ def write_report(
         folder / "summary.json",
         {
             "meta": meta,
-            "table": {
-                n: {k: {"mean": v[0], "std": v[1]} for k, v in row.items()}
-                for n, row in table.items()
-            },
+            "table": _json_table(table),
             "seeds": seeds,
             "significance_method": METHOD,
-            "significance": [
-                {"hybrid": h, "baseline": b, "kind": k, **_json_ready(t)} for h, b, k, t in tests
-            ],
+            "significance": _json_tests(tests),
             "out_of_domain": ood_json,
-            "research_questions": {
-                "family": FAMILY,
-                "tests": [
-                    {
-                        "question": q.question,
-                        "strategy": q.strategy,
-                        "kind": q.kind,
-                        **_json_ready(q.test),
-                    }
-                    for q in questions
-                ],
-            },
+            "research_questions": _json_questions(questions),
         },
     )
     return folder / "report.md"
+
+
+def _json_questions(questions: Sequence[QuestionTest]) -> dict[str, Any]:
+    tests = [
+        {"question": q.question, "strategy": q.strategy, "kind": q.kind, **_json_ready(q.test)}
+        for q in questions
+    ]
+    return {"family": FAMILY, "tests": tests}
+
+
+def _json_table(table: dict[str, dict[str, tuple[float, float]]]) -> dict[str, Any]:
+    return {n: {k: {"mean": v[0], "std": v[1]} for k, v in row.items()} for n, row in table.items()}
+
+
+def _json_tests(tests: Sequence[tuple[str, str, str, Comparison]]) -> list[dict[str, Any]]:
+    return [{"hybrid": h, "baseline": b, "kind": k, **_json_ready(t)} for h, b, k, t in tests]
+
+
+def _group_tables(
+    config: ExperimentConfig, table: dict[str, dict[str, tuple[float, float]]], seeds: dict
+) -> list[str]:
+    """Markdown: seen vs unseen and high-resource vs other languages (where configured)."""
+    lines: list[str] = []
+    if config.eval.seen_languages:
+        cols = [(f"{p}_{k}_map", f"{p} {k}") for k in KINDS for p in ("seen", "unseen")]
+        lines += [
+            "",
+            f"## Seen vs unseen languages (seen = {', '.join(config.eval.seen_languages)})",
+            "",
+            "A mono or multilingual setting is seen when its query language is a training language; a "
+            "cross-lingual setting when both languages are.",
+            "",
+            *_table(table, cols, seeds),
+        ]
+    if config.eval.high_resource:
+        cols = [(f"{p}_{k}_map", f"{p} {k}") for k in KINDS for p in ("high", "other")]
+        lines += [
+            "",
+            f"## High-resource ({', '.join(config.eval.high_resource)}) vs other query languages",
+            "",
+            *_table(table, cols, seeds),
+        ]
+    return lines
+
+
+def _plots_section(
+    config: ExperimentConfig,
+    base: LareqaResult,
+    runs: dict[str, list[LareqaResult]],
+    table: dict[str, dict[str, tuple[float, float]]],
+    folder: Path,
+    suffix: str,
+) -> list[str]:
+    """Draw the trade-off plots and the best strategy's heatmap; Markdown that shows them."""
+    best = _best(config, table)
+    plot_tradeoff(config, table, folder / "tradeoff.png", suffix)
+    plot_mono_multi(config, table, folder / "tradeoff_mono_multi.png")
+    plot_heatmap_delta(
+        base, runs[best], best, folder / "heatmap_best_minus_base.png", config.base_model
+    )
+    return [
+        "",
+        "## Trade-off",
+        "",
+        "![trade-off](tradeoff.png)",
+        "",
+        "Monolingual against multilingual mAP, one point per strategy (bars: std over seeds):",
+        "",
+        "![mono vs multilingual](tradeoff_mono_multi.png)",
+        "",
+        f"## mAP per query × candidate language: {best} (best mean of mono, cross and multi "
+        "mAP) minus base",
+        "",
+        "Monolingual settings on the diagonal, cross-lingual ones off it.",
+        "",
+        "![delta heatmap](heatmap_best_minus_base.png)",
+    ]
 
 
 def questions_section(config: ExperimentConfig, tests: Sequence[QuestionTest]) -> list[str]:
