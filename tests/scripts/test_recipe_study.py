@@ -70,17 +70,17 @@ def test_design_screen_trains_every_design_and_chooses_two(
     assert rows["mixed+neg"]["train"] == {"hard_negatives": 1}
     for row in rows.values():
         assert 0.0 <= row["dev_multi_map"] <= 1.0
+    # The rule, restated: designs (not the reference or a baseline) at least as good as the
+    # reference on dev mono and cross, best two by dev multilingual mAP.
     reference = rows["hybrid-0.5"]
-    for name in screen["chosen"]:
-        assert rows[name]["dev_mono_map"] >= reference["dev_mono_map"]
-        assert rows[name]["dev_cross_map"] >= reference["dev_cross_map"]
-    assert len(screen["chosen"]) <= 2
-    assert not {"cross", "hybrid-0.5"} & set(screen["chosen"])  # designs only
-    best = max(
-        (r for r in rows.values() if r["name"] in screen["chosen"]),
-        key=lambda r: r["dev_multi_map"],
-    )
-    assert screen["chosen"][0] == best["name"]
+    eligible = [
+        r for r in rows.values()
+        if r["name"] not in {"cross", "hybrid-0.5"}
+        and r["dev_mono_map"] >= reference["dev_mono_map"]
+        and r["dev_cross_map"] >= reference["dev_cross_map"]
+    ]  # fmt: skip
+    expected = [r["name"] for r in sorted(eligible, key=lambda r: -r["dev_multi_map"])[:2]]
+    assert screen["chosen"] == expected
     sampler = json.loads((runs / "mixed+neg" / "polyret_sampler.json").read_text())
     assert sampler["data"]["hard_negatives"] == 1 and sampler["data"]["dev_ids"] > 0
     # A second call reuses the finished runs (same config) instead of training again.
