@@ -156,13 +156,17 @@ def test_a_strategy_error_is_not_blamed_on_the_train_section(
     assert "strategies[0]" in err
 
 
-def test_push_to_hub_is_refused_before_training_when_it_cannot_work(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("command", ["train", "debias"])
+def test_push_to_hub_is_refused_before_any_work_when_it_cannot_work(
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from huggingface_hub import constants
 
-    base = ["train", "--model", MISSING_MODEL, "--dataset", MISSING_DATA]
-    base += ["--output-dir", str(tmp_path / "run")]
+    base = [command, "--model", MISSING_MODEL, "--output-dir", str(tmp_path / "run")]
+    base += ["--dataset", MISSING_DATA] if command == "train" else ["--calibration", "ntrex"]
     one_line_error(capsys, [*base, "--push-to-hub", "no-owner"], "owner/name")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     one_line_error(capsys, [*base, "--push-to-hub", "me/model"], "HF_HUB_OFFLINE")
@@ -171,4 +175,7 @@ def test_push_to_hub_is_refused_before_training_when_it_cannot_work(
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no stored token either
     monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
     one_line_error(capsys, [*base, "--push-to-hub", "me/model"], "no hub token")
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: "hf_test")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on port 9
+    one_line_error(capsys, [*base, "--push-to-hub", "me/model"], "cannot be reached")
     assert not (tmp_path / "run").exists()

@@ -104,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace --output-dir if it holds something"
     )
     p.add_argument(
+        "--push-to-hub",
+        metavar="OWNER/NAME",
+        default=None,
+        help="upload the debiased model to this hub repository (checked before encoding: a "
+        "token and a reachable hub)",
+    )
+    p.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bars (transformers' and sentence-transformers' included)",
@@ -121,6 +128,10 @@ def main(argv: list[str]) -> int:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     args.languages = split_languages(args.languages, "--languages")
     check_output_dir(args.out, overwrite=args.overwrite)
+    if args.push_to_hub is not None:
+        from polyret.hub import check_hub
+
+        check_hub(args.push_to_hub)
 
     from polyret import __version__
     from polyret.debias.calibration import load_calibration
@@ -186,4 +197,8 @@ def main(argv: list[str]) -> int:
 
     languages = len(calibration.texts)
     print(f"wrote {args.out} ({args.method}, {languages} languages); {HOW_TO_LOAD[args.method]}")
+    if args.push_to_hub is not None:
+        from polyret.hub import push_folder
+
+        print(f"pushed to {push_folder(args.out, args.push_to_hub)}")
     return 0
