@@ -125,9 +125,23 @@ def render_lareqa_report(
     """
     meta = dict(meta or {})
     protocol = dict(meta.get("protocol") or {})
-    keys = _metric_keys(result)
-    mheader = _metric_header(keys)
-    langs = result.languages
+    parts = _header_section(result, meta, protocol)
+    header, rows = aggregate_rows(result)
+    parts += ["", "## Aggregates", "", markdown_table(header, rows)]
+    parts += _bias_section(result, protocol)
+    parts += _mono_section(result)
+    parts += _matrix_section(result)
+    parts += _multi_section(result, protocol)
+    if plots:
+        parts += ["", "## Plots", ""]
+        parts += [f"![{title}]({path})" for title, path in plots.items()]
+    return "\n".join(parts) + "\n"
+
+
+def _header_section(
+    result: LareqaResult, meta: Mapping[str, Any], protocol: Mapping[str, Any]
+) -> list[str]:
+    """Title, the facts of the run (model, languages, precision, time) and the reading rules."""
     parts = [f"# {protocol.get('title', 'LAReQA evaluation')}: {result.dataset}", ""]
     model = meta.get("model") or {}
     facts = [
@@ -135,7 +149,7 @@ def render_lareqa_report(
             "model",
             f"`{model.get('spec', '?')}`" + (f" ({model['path']})" if model.get("path") else ""),
         ),
-        ("languages", ", ".join(langs)),
+        ("languages", ", ".join(result.languages)),
         (
             "training (seen) languages",
             ", ".join(result.seen_languages) if result.seen_languages else "not given",
@@ -159,72 +173,65 @@ def render_lareqa_report(
     ]
     if result.seen_languages is not None:
         parts.append(f"Seen / unseen: {SEEN_RULE}.")
+    return parts
 
-    header, rows = aggregate_rows(result)
-    parts += ["", "## Aggregates", "", markdown_table(header, rows)]
 
+def _bias_section(result: LareqaResult, protocol: Mapping[str, Any]) -> list[str]:
+    """The language-bias summary and its per-query-language table (empty without a pool)."""
     bias = language_bias(result)
-    if bias:
-        bh, br = bias_summary_rows(result)
-        used, left_out = result.bias_queries()
-        parts += [
-            "",
-            "## Language bias (multilingual pool)",
-            "",
-            protocol.get(
-                "bias",
-                "Rank distance = max − min rank of a query's parallel answers (its floor is the "
-                "number of answers − 1); same-lang-first = share of queries whose best-ranked answer "
-                "is in the query language, next to its chance level; own-lang share = share of the "
-                "top-10 in the query language; own / other rank = mean rank of the answer in the "
-                "query language / in the others.",
-            ),
-            f"Queries: {BIAS_RULE}. Used here: {used} of the {used + left_out} multilingual "
-            f"queries ({left_out} left out).",
-            "",
-            markdown_table(bh, br),
-            "",
-        ]
-        top = next((k for k in next(iter(bias.values())) if k.startswith("own_lang_top")), None)
-        rows = []
-        for lang, b in bias.items():
-            seen = (
-                ""
-                if result.seen_languages is None
-                else (" (seen)" if lang in result.seen_languages else " (unseen)")
-            )
-            rows.append(
-                [
-                    f"{lang}{seen}",
-                    str(int(b["n_queries"])),
-                    str(int(b["n_left_out"])),
-                    fmt_number(b["rank_distance"]),
-                    fmt_number(b["rank_distance_median"]),
-                    fmt_percent(b["same_lang_first"]),
-                    fmt_percent(b["same_lang_first_chance"]),
-                    fmt_percent(b[top]) if top else "–",
-                    fmt_number(b["own_rank"]),
-                    fmt_number(b["other_rank"]),
-                ]
-            )
-        parts.append(
-            markdown_table(
-                [
-                    "query language",
-                    "queries",
-                    "left out",
-                    "rank distance",
-                    "median",
-                    "same-lang-first",
-                    "chance",
-                    "own-lang top-10",
-                    "own rank",
-                    "other rank",
-                ],
-                rows,
-            )
+    if not bias:
+        return []
+    bh, br = bias_summary_rows(result)
+    used, left_out = result.bias_queries()
+    parts = [
+        "",
+        "## Language bias (multilingual pool)",
+        "",
+        protocol.get(
+            "bias",
+            "Rank distance = max − min rank of a query's parallel answers (its floor is the "
+            "number of answers − 1); same-lang-first = share of queries whose best-ranked answer "
+            "is in the query language, next to its chance level; own-lang share = share of the "
+            "top-10 in the query language; own / other rank = mean rank of the answer in the "
+            "query language / in the others.",
+        ),
+        f"Queries: {BIAS_RULE}. Used here: {used} of the {used + left_out} multilingual "
+        f"queries ({left_out} left out).",
+        "",
+        markdown_table(bh, br),
+        "",
+    ]
+    top = next((k for k in next(iter(bias.values())) if k.startswith("own_lang_top")), None)
+    rows = []
+    for lang, b in bias.items():
+        seen = (
+            ""
+            if result.seen_languages is None
+            else (" (seen)" if lang in result.seen_languages else " (unseen)")
         )
+        rows.append(
+            [
+                f"{lang}{seen}",
+                str(int(b["n_queries"])),
+                str(int(b["n_left_out"])),
+                fmt_number(b["rank_distance"]),
+                fmt_number(b["rank_distance_median"]),
+                fmt_percent(b["same_lang_first"]),
+                fmt_percent(b["same_lang_first_chance"]),
+                fmt_percent(b[top]) if top else "–",
+                fmt_number(b["own_rank"]),
+                fmt_number(b["other_rank"]),
+            ]
+        )
+    header = ["query language", "queries", "left out", "rank distance", "median"]
+    header += ["same-lang-first", "chance", "own-lang top-10", "own rank", "other rank"]
+    parts.append(markdown_table(header, rows))
+    return parts
 
+
+def _mono_section(result: LareqaResult) -> list[str]:
+    """One row per monolingual setting (empty when there is none)."""
+    keys = _metric_keys(result)
     rows = []
     for s in result.of_kind("mono"):
         m = s.mean()
@@ -236,14 +243,15 @@ def render_lareqa_report(
                 *(fmt_percent(m[k]) for k in keys),
             ]
         )
-    if rows:
-        parts += [
-            "",
-            "## Monolingual (X→X)",
-            "",
-            markdown_table(["language", "queries", "candidates", *mheader], rows),
-        ]
+    if not rows:
+        return []
+    header = ["language", "queries", "candidates", *_metric_header(keys)]
+    return ["", "## Monolingual (X→X)", "", markdown_table(header, rows)]
 
+
+def _matrix_section(result: LareqaResult) -> list[str]:
+    """mAP by query language and candidate language, with the cross-lingual means."""
+    langs = result.languages
     matrix = result.matrix("map")
     off = matrix.copy()
     np.fill_diagonal(off, np.nan)
@@ -257,7 +265,7 @@ def render_lareqa_report(
         ]
         rows.append([x, *cells, fmt_percent(row_means[i])])
     rows.append(["cross mean (as candidates)", *(fmt_percent(v) for v in col_means), ""])
-    parts += [
+    return [
         "",
         "## mAP by query language (rows) and candidate language (columns)",
         "",
@@ -270,6 +278,10 @@ def render_lareqa_report(
         markdown_table(["query \\ candidates", *langs, "cross mean"], rows),
     ]
 
+
+def _multi_section(result: LareqaResult, protocol: Mapping[str, Any]) -> list[str]:
+    """One row per multilingual setting, and what the pool is."""
+    keys = _metric_keys(result)
     n_pool = next(iter(result.of_kind("multi"))).n_candidates
     rows = []
     for s in result.of_kind("multi"):
@@ -282,7 +294,8 @@ def render_lareqa_report(
                 *(fmt_percent(m[k]) for k in keys),
             ]
         )
-    parts += [
+    header = ["query language", "queries", "answers per query", *_metric_header(keys)]
+    return [
         "",
         "## Multilingual (X→all)",
         "",
@@ -291,10 +304,5 @@ def render_lareqa_report(
         else f"Pool: every candidate of every language ({n_pool} candidates); relevant: the "
         "answer sentence in every language that holds the question id.",
         "",
-        markdown_table(["query language", "queries", "answers per query", *mheader], rows),
+        markdown_table(header, rows),
     ]
-
-    if plots:
-        parts += ["", "## Plots", ""]
-        parts += [f"![{title}]({path})" for title, path in plots.items()]
-    return "\n".join(parts) + "\n"
