@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"default {DEFAULT_PRECISION}. The resolved one is written into results.json",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_corpus_arguments(p)
+    _add_debias_arguments(p)
+    return p
+
+
+def _add_corpus_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of the corpus evaluation (MIRACL, BEIR), in a group of their own."""
     corpus = p.add_argument_group("corpus evaluation (--dataset miracl or beir:PATH)")
     corpus.add_argument(
         "--split", default=None, help="qrels split (default: dev for MIRACL, test for BEIR)"
@@ -143,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also search one pool of all languages' corpora and report language shares",
     )
+
+
+def _add_debias_arguments(p: argparse.ArgumentParser) -> None:
+    """``--debias``: the centered model scored beside the plain one."""
     p.add_argument(
         "--debias",
         metavar="SOURCE",
@@ -169,7 +180,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=300,
         help="calibration sentences (and queries) per language",
     )
-    return p
 
 
 def _finite(obj: Any) -> Any:
@@ -277,7 +287,6 @@ def _lareqa_eval(
     languages: list[str] | None,
     seen: list[str] | None,
 ) -> int:
-    from polyret import __version__
     from polyret.data.lareqa import load_lareqa
     from polyret.evaluation import (
         LareqaEvalConfig,
@@ -303,31 +312,7 @@ def _lareqa_eval(
         dataset = load_lareqa(args.dataset, languages, data_dir=args.data_dir)
     if args.articles is not None:  # NTREX-128: documents
         dataset = dataset.select_articles(args.articles)
-    calibration = None
-    if args.debias:  # read (and check) the calibration text before the long encoding
-        from polyret.debias import load_calibration
-
-        calibration = load_calibration(
-            args.debias,
-            languages=dataset.langs,
-            sentences=args.debias_sentences,
-            data_dir=args.data_dir,
-        )
-        if ntrex:
-            from polyret.evaluation.ntrex import check_held_out
-
-            check_held_out(calibration, dataset)
-    queries = None
-    if args.debias_queries:
-        from polyret.debias import load_queries
-
-        queries = load_queries(
-            args.debias_queries,
-            languages=dataset.langs,
-            sentences=args.debias_sentences,
-            data_dir=args.data_dir,
-            evaluated=dataset,
-        )
+    calibration, queries = _debias_inputs(args, dataset, ntrex)
     t_data = time.perf_counter()
     model = load_model(resolved, device=args.device)
     precision = set_precision(model, args.precision)  # also for the debiasing calibration
@@ -359,7 +344,70 @@ def _lareqa_eval(
         )
         timings["runs"] = time.perf_counter() - t_runs
     timings["total"] = time.perf_counter() - start
-    meta = {
+    meta = _eval_meta(args, argv, resolved, dataset, config, embeddings, model, precision, seen)
+    meta["timings"] = timings
+    if ntrex:
+        from polyret.evaluation.ntrex import PROTOCOL
+
+        meta["protocol"] = PROTOCOL
+    _write_outputs(out, result, meta, runs_info, language_bias(result))
+    print(
+        f"\nwrote {out}/results.json, report.md, ranks.jsonl, plots"
+        + (", trec/" if runs_info else "")
+    )
+    if calibration is not None:
+        _debiased_eval(
+            args, calibration, queries, model, dataset, embeddings, result, config, meta, out
+        )
+    return 0
+
+
+def _debias_inputs(args: argparse.Namespace, dataset: Any, ntrex: bool) -> tuple[Any, Any]:
+    """``--debias`` calibration text and ``--debias-queries``, read (and checked) before the
+    long encoding; None where not asked for."""
+    calibration = queries = None
+    if args.debias:  # read (and check) the calibration text before the long encoding
+        from polyret.debias import load_calibration
+
+        calibration = load_calibration(
+            args.debias,
+            languages=dataset.langs,
+            sentences=args.debias_sentences,
+            data_dir=args.data_dir,
+        )
+        if ntrex:
+            from polyret.evaluation.ntrex import check_held_out
+
+            check_held_out(calibration, dataset)
+    if args.debias_queries:
+        from polyret.debias import load_queries
+
+        queries = load_queries(
+            args.debias_queries,
+            languages=dataset.langs,
+            sentences=args.debias_sentences,
+            data_dir=args.data_dir,
+            evaluated=dataset,
+        )
+    return calibration, queries
+
+
+def _eval_meta(
+    args: argparse.Namespace,
+    argv: list[str],
+    resolved: Any,
+    dataset: Any,
+    config: Any,
+    embeddings: Any,
+    model: Any,
+    precision: str,
+    seen: list[str] | None,
+) -> dict[str, Any]:
+    """results.json's record of what was evaluated, how, and with which data (no timings)."""
+    from polyret import __version__
+
+    ntrex = args.dataset in NTREX_NAMES
+    return {
         "polyret_version": __version__,
         "command": "polyret eval " + shlex.join(argv),
         "model": {**resolved.to_dict(), "embedding_dim": embeddings.dim},
@@ -394,22 +442,7 @@ def _lareqa_eval(
             "unique_queries": embeddings.n_unique_queries,
             "unique_candidates": embeddings.n_unique_candidates,
         },
-        "timings": timings,
     }
-    if ntrex:
-        from polyret.evaluation.ntrex import PROTOCOL
-
-        meta["protocol"] = PROTOCOL
-    _write_outputs(out, result, meta, runs_info, language_bias(result))
-    print(
-        f"\nwrote {out}/results.json, report.md, ranks.jsonl, plots"
-        + (", trec/" if runs_info else "")
-    )
-    if calibration is not None:
-        _debiased_eval(
-            args, calibration, queries, model, dataset, embeddings, result, config, meta, out
-        )
-    return 0
 
 
 NTREX_NAMES = ("ntrex", "ntrex-128")
