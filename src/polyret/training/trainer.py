@@ -479,16 +479,12 @@ def build_trainer(
     Writes the resolved configuration (main process). Everything that can be wrong with the
     data or the configuration fails here, before the model is loaded where possible.
     """
-    import torch
     from sentence_transformers import (
         SentenceTransformerTrainer,
-        SentenceTransformerTrainingArguments,
     )
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    from polyret.models import load_model, resolve_model
-    from polyret.models.card import fill_training_card
-    from polyret.models.identity import model_name
+    from polyret.models import resolve_model
     from polyret.progress import progress_callback
     from polyret.samplers import BatchPlanner, epoch_callback, make_batch_sampler
     from polyret.training.loss import build_loss
@@ -522,22 +518,9 @@ def build_trainer(
         _save_config(output_dir, config, planner.describe(), data.summary, precision)
 
     resolved = resolve_model(config.model)
-    torch.manual_seed(config.seed)
-    model = load_model(resolved, device=config.device)
-    # The model being trained is the run's, not the base model's (whose name load_model set):
-    # checkpoints and snapshots carry the run's name in their model card.
-    model.model_card_data.model_name = model_name(Path(config.output_dir).resolve().name)
-    model.model_card_data.base_model_revision = None
-    fill_training_card(model, config, data.summary.get("languages") or [])
-    if config.freeze_word_embeddings:
-        embeddings = model[0].auto_model.get_input_embeddings()
-        embeddings.weight.requires_grad_(False)
-    if resume and checkpoint is not None:
-        _check_checkpoint(checkpoint, model)
+    model = _load_run_model(config, resolved, data, checkpoint if resume else None)
     columns = data.train.columns
     prompts = _prompts(model, columns)
-    # Pinned memory only speeds up copies to a GPU; on CPU torch warns that it goes unused.
-    uses_cuda = torch.cuda.is_available() and not (config.device or "").startswith("cpu")
     loss = build_loss(model, config, config.device)
     evaluator = (
         LareqaDevEvaluator(data.dev, config.eval_batch_size, precision=precision)
@@ -545,32 +528,8 @@ def build_trainer(
         else None
     )
 
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(output_dir),
-        max_steps=config.max_steps,
-        num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_ratio,  # transformers 5: a float below 1 is a ratio of the steps
-        weight_decay=config.weight_decay,
-        max_grad_norm=config.max_grad_norm,
-        seed=config.seed,
-        data_seed=config.seed,
-        eval_strategy="steps" if evaluator is not None and config.eval_steps > 0 else "no",
-        eval_steps=config.eval_steps or None,
-        save_strategy="steps" if config.save_steps > 0 else "no",
-        save_steps=config.save_steps or 500,
-        save_total_limit=config.save_total_limit,
-        logging_steps=config.logging_steps,
-        report_to="none",
-        batch_sampler=factory,
-        prompts=prompts,
-        dataloader_num_workers=config.dataloader_workers,
-        dataloader_pin_memory=uses_cuda,
-        dataloader_drop_last=True,
-        **precision_flags,
-    )
+    has_dev = evaluator is not None
+    args = _training_arguments(config, output_dir, factory, prompts, has_dev, precision_flags)
     trainer = SentenceTransformerTrainer(
         model=model,
         args=args,
@@ -594,6 +553,74 @@ def build_trainer(
         main_process=main_process,
         length_chunk_size=getattr(loss, "chunk_size", 0),
         data_summary=data.summary,
+    )
+
+
+def _load_run_model(
+    config: TrainConfig, resolved: Any, data: TrainData, checkpoint: Path | None
+) -> Any:
+    """The model to train, seeded, named after the run and with its card filled; the word
+    embeddings frozen if asked; ``checkpoint`` (resuming) checked against it."""
+    import torch
+
+    from polyret.models import load_model
+    from polyret.models.card import fill_training_card
+    from polyret.models.identity import model_name
+
+    torch.manual_seed(config.seed)
+    model = load_model(resolved, device=config.device)
+    # The model being trained is the run's, not the base model's (whose name load_model set):
+    # checkpoints and snapshots carry the run's name in their model card.
+    model.model_card_data.model_name = model_name(Path(config.output_dir).resolve().name)
+    model.model_card_data.base_model_revision = None
+    fill_training_card(model, config, data.summary.get("languages") or [])
+    if config.freeze_word_embeddings:
+        embeddings = model[0].auto_model.get_input_embeddings()
+        embeddings.weight.requires_grad_(False)
+    if checkpoint is not None:
+        _check_checkpoint(checkpoint, model)
+    return model
+
+
+def _training_arguments(
+    config: TrainConfig,
+    output_dir: Path,
+    factory: Any,
+    prompts: dict[str, str],
+    has_dev: bool,
+    precision_flags: dict[str, bool],
+) -> Any:
+    """sentence-transformers' training arguments for the run (the batch sampler included)."""
+    import torch
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    # Pinned memory only speeds up copies to a GPU; on CPU torch warns that it goes unused.
+    uses_cuda = torch.cuda.is_available() and not (config.device or "").startswith("cpu")
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(output_dir),
+        max_steps=config.max_steps,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,  # transformers 5: a float below 1 is a ratio of the steps
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        seed=config.seed,
+        data_seed=config.seed,
+        eval_strategy="steps" if has_dev and config.eval_steps > 0 else "no",
+        eval_steps=config.eval_steps or None,
+        save_strategy="steps" if config.save_steps > 0 else "no",
+        save_steps=config.save_steps or 500,
+        save_total_limit=config.save_total_limit,
+        logging_steps=config.logging_steps,
+        report_to="none",
+        batch_sampler=factory,
+        prompts=prompts,
+        dataloader_num_workers=config.dataloader_workers,
+        dataloader_pin_memory=uses_cuda,
+        dataloader_drop_last=True,
+        **precision_flags,
     )
 
 
