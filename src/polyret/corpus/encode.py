@@ -276,7 +276,6 @@ def encode_corpus(
 
     finished = store.finished()
     normalize = bool(header["normalize"])
-    chunk = config.batch_size * _CHUNK_BATCHES
     encoded: list[int] = []
     encoded_docs = 0
     num_docs = 0
@@ -305,24 +304,7 @@ def encode_corpus(
             if info.index % dist.world_size != dist.rank:
                 continue
             shard_started = time.perf_counter()
-            texts = [passage_text(d, config.include_title) for d in docs]
-            parts = []
-            for offset in range(0, len(texts), chunk):
-                parts.append(
-                    encode_texts(
-                        model,
-                        texts[offset : offset + chunk],
-                        kind="document",
-                        batch_size=config.batch_size,
-                        normalize=normalize,
-                    )
-                )
-                bar.update(len(parts[-1]))
-            vectors = np.concatenate(parts, axis=0).astype(config.dtype)
-            if not np.isfinite(vectors).all():
-                raise ConfigError(
-                    f"shard {info.index}: vectors overflow {config.dtype} (an unnormalized model?); use dtype float32"
-                )
+            vectors = _encode_shard(model, info, docs, config, normalize, bar)
             store.write_shard(info, vectors, [d.docid for d in docs])
             seconds = time.perf_counter() - shard_started
             encoded.append(info.index)
@@ -358,6 +340,37 @@ def encode_corpus(
             len(finished),
         )
     return EncodeResult(corpus, encoded_docs, tuple(encoded), tuple(sorted(finished)), seconds)
+
+
+def _encode_shard(
+    model: SentenceTransformer,
+    info: ShardInfo,
+    docs: list[Document],
+    config: EncodeConfig,
+    normalize: bool,
+    bar: Any,
+) -> np.ndarray:
+    """One shard's vectors [count, dim] in ``config.dtype``, encoded in chunks of batches."""
+    chunk = config.batch_size * _CHUNK_BATCHES
+    texts = [passage_text(d, config.include_title) for d in docs]
+    parts = []
+    for offset in range(0, len(texts), chunk):
+        parts.append(
+            encode_texts(
+                model,
+                texts[offset : offset + chunk],
+                kind="document",
+                batch_size=config.batch_size,
+                normalize=normalize,
+            )
+        )
+        bar.update(len(parts[-1]))
+    vectors = np.concatenate(parts, axis=0).astype(config.dtype)
+    if not np.isfinite(vectors).all():
+        raise ConfigError(
+            f"shard {info.index}: vectors overflow {config.dtype} (an unnormalized model?); use dtype float32"
+        )
+    return vectors
 
 
 def encode_collection(
