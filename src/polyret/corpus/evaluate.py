@@ -234,21 +234,7 @@ def run_corpus_eval(config: CorpusEvalConfig) -> dict[str, Any]:
         )
         run_paths[label] = _save_run(config, label, searched.run)
         per_query_all[label] = searched.per_query
-        languages[label] = {
-            "collection": collection.name,
-            "num_queries": len(qids),
-            "num_docs": encoding.corpus.num_docs,
-            "metrics": mean_metrics(searched.per_query),
-            "encode": {
-                "dir": str(encoding.corpus.root),
-                "encoded_docs": encoding.encoded_docs,
-                "reused_shards": len(encoding.reused_shards),
-                "shards": len(encoding.corpus.shards),
-                "seconds": round(encoding.seconds, 3),
-                "docs_per_s": round(encoding.docs_per_s, 1) if encoding.docs_per_s else None,
-            },
-            "search": _search_summary(searched, len(qids), q_seconds),
-        }
+        languages[label] = _language_record(collection, encoding, searched, len(qids), q_seconds)
 
     results: dict[str, Any] = {
         "polyret_version": __version__,
@@ -285,6 +271,27 @@ def run_corpus_eval(config: CorpusEvalConfig) -> dict[str, Any]:
     if config.out_dir is not None:
         _write_outputs(config.out_dir, results, per_query_all)
     return results
+
+
+def _language_record(
+    collection: Any, encoding: Any, searched: Any, num_queries: int, q_seconds: float
+) -> dict[str, Any]:
+    """results.json's entry for one language: counts, metrics, encoding and search figures."""
+    return {
+        "collection": collection.name,
+        "num_queries": num_queries,
+        "num_docs": encoding.corpus.num_docs,
+        "metrics": mean_metrics(searched.per_query),
+        "encode": {
+            "dir": str(encoding.corpus.root),
+            "encoded_docs": encoding.encoded_docs,
+            "reused_shards": len(encoding.reused_shards),
+            "shards": len(encoding.corpus.shards),
+            "seconds": round(encoding.seconds, 3),
+            "docs_per_s": round(encoding.docs_per_s, 1) if encoding.docs_per_s else None,
+        },
+        "search": _search_summary(searched, num_queries, q_seconds),
+    }
 
 
 def _macro_average(languages: dict[str, Any]) -> dict[str, float]:
