@@ -388,29 +388,9 @@ def translate_dataset(
                 key = translator.key
                 manifest.claim(lang, ref, key, log.path)
                 work = _translate_chunks(translator, cache, log, chunks, src, lang, config)
-            if work.cut:
-                logger.warning(
-                    "%s: %d sentences were longer than the model's input limit and were cut",
-                    lang,
-                    work.cut,
-                )
-            if work.empty:
-                logger.warning(
-                    "%s: %d translations came back empty; the source text was kept",
-                    lang,
-                    work.empty,
-                )
-            paragraphs: list[dict[str, Any]] = []
-            for k, chunk in enumerate(chunks):
-                part = log.done[k]
-                if len(part) != len(chunk):
-                    raise ConfigError(
-                        f"{log.path}: chunk {k} has {len(part)} paragraphs, expected "
-                        f"{len(chunk)}; delete {config.work_dir} and run again"
-                    )
-                paragraphs.extend(part)
+            _warn_about(lang, work)
             path = config.out_dir / f"{lang}.json"
-            _write_lareqa(path, source, paragraphs)
+            _write_lareqa(path, source, _logged_paragraphs(log, chunks, config.work_dir))
             report = LanguageReport(
                 lang=lang,
                 path=path,
@@ -439,3 +419,33 @@ def translate_dataset(
         sentences=sum(len(p.sentences) for p in source.paragraphs),
         languages=reports,
     )
+
+
+def _warn_about(lang: str, work: _Work) -> None:
+    """Log what a language's translation had to cut or keep untranslated."""
+    if work.cut:
+        logger.warning(
+            "%s: %d sentences were longer than the model's input limit and were cut",
+            lang,
+            work.cut,
+        )
+    if work.empty:
+        logger.warning(
+            "%s: %d translations came back empty; the source text was kept", lang, work.empty
+        )
+
+
+def _logged_paragraphs(
+    log: ChunkLog, chunks: list[list[Any]], work_dir: Path
+) -> list[dict[str, Any]]:
+    """Every chunk's translated paragraphs from the chunk log, in order (each chunk complete)."""
+    paragraphs: list[dict[str, Any]] = []
+    for k, chunk in enumerate(chunks):
+        part = log.done[k]
+        if len(part) != len(chunk):
+            raise ConfigError(
+                f"{log.path}: chunk {k} has {len(part)} paragraphs, expected "
+                f"{len(chunk)}; delete {work_dir} and run again"
+            )
+        paragraphs.extend(part)
+    return paragraphs
