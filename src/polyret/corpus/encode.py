@@ -310,16 +310,7 @@ def encode_corpus(
             encoded.append(info.index)
             encoded_docs += info.count
             bar.set_postfix(shard=info.index, refresh=False)
-            logger.info(
-                "%s%s: shard %d (docs %d-%d) in %.1f s, %.0f docs/s",
-                corpus_name,
-                f" [rank {dist.rank}]" if dist.world_size > 1 else "",
-                info.index,
-                info.start,
-                info.stop,
-                seconds,
-                info.count / max(seconds, 1e-9),
-            )
+            _log_shard(corpus_name, dist, info, seconds)
             if on_shard is not None:
                 on_shard(info)
     seconds = time.perf_counter() - started
@@ -340,6 +331,14 @@ def encode_corpus(
             len(finished),
         )
     return EncodeResult(corpus, encoded_docs, tuple(encoded), tuple(sorted(finished)), seconds)
+
+
+def _log_shard(corpus_name: str, dist: DistContext, info: ShardInfo, seconds: float) -> None:
+    rank = f" [rank {dist.rank}]" if dist.world_size > 1 else ""
+    logger.info(
+        "%s%s: shard %d (docs %d-%d) in %.1f s, %.0f docs/s", corpus_name, rank, info.index,
+        info.start, info.stop, seconds, info.count / max(seconds, 1e-9),
+    )  # fmt: skip
 
 
 def _encode_shard(
