@@ -40,3 +40,14 @@ def test_fit_with_queries_keeps_passage_centroids() -> None:
     projection = fit_from_embeddings(calib, method="project", queries=both, k=2)
     sets = [torch.stack([t(0, 0, 2), t(0, 0, -2)]), module.passage_centroids]
     torch.testing.assert_close(projection.directions, language_directions(sets, 2))  # type: ignore[attr-defined]
+
+
+def test_debiasers_register_themselves_by_method_name() -> None:
+    from polyret.debias import CenteringDebiaser, Debiaser, ProjectionDebiaser
+
+    assert Debiaser.registry["center"] is CenteringDebiaser
+    assert Debiaser.registry["project"] is ProjectionDebiaser
+    with pytest.raises(TypeError, match="two debiasers named 'center'"):
+
+        class Another(CenteringDebiaser):
+            method = "center"  # a second class under a taken name is refused

@@ -57,10 +57,25 @@ def check_kind(kind: str) -> Kind:
 
 
 class Debiaser(ABC):
-    """Removes the language signal from embeddings without training."""
+    """Removes the language signal from embeddings without training.
+
+    A subclass registers itself under its ``method`` name, which :func:`load_debiaser` reads
+    back from a saved folder (the package imports every built-in one).
+    """
 
     method: ClassVar[str]
     languages: list[str]
+    registry: ClassVar[dict[str, type[Debiaser]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        method = cls.__dict__.get("method")
+        if method is not None:
+            if method in Debiaser.registry and Debiaser.registry[method] is not cls:
+                raise TypeError(
+                    f"two debiasers named {method!r}: {Debiaser.registry[method]} and {cls}"
+                )
+            Debiaser.registry[method] = cls
 
     @abstractmethod
     def transform(
@@ -140,9 +155,6 @@ def load_debiaser(path: str | os.PathLike[str]) -> Debiaser:
     """Load a debiaser written by :meth:`Debiaser.save`."""
     from safetensors.torch import load_file
 
-    from polyret.debias.centering import CenteringDebiaser
-    from polyret.debias.projection import ProjectionDebiaser
-
     path = Path(path)
     config_path = path / CONFIG_FILE
     if not config_path.is_file():
@@ -151,10 +163,7 @@ def load_debiaser(path: str | os.PathLike[str]) -> Debiaser:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DataError(f"invalid JSON: {exc}", path=config_path) from None
-    classes: dict[str, type[Debiaser]] = {
-        CenteringDebiaser.method: CenteringDebiaser,
-        ProjectionDebiaser.method: ProjectionDebiaser,
-    }
+    classes = Debiaser.registry
     method = config.pop("method", None)
     if method not in classes:
         raise DataError(
