@@ -104,7 +104,7 @@ def _prepare(args: argparse.Namespace, prefix: str, **options: object) -> tuple[
     """A worker's set-up: torch threads, a fresh output folder, the config and its data."""
     import torch
 
-    from polyret.training.trainer import load_training_data
+    from polyret.training.data import load_training_data
 
     torch.set_num_threads(args.threads)
     config = _train_config(args, Path(tempfile.mkdtemp(prefix=prefix)), **options)
@@ -208,12 +208,12 @@ def _planned_batches(config, data, steps: int, model) -> list[list[dict]]:
     """The first ``steps`` batches of the run's plan, collated as the trainer collates them,
     split into their query and passage columns."""
     from polyret.samplers import BatchPlanner
-    from polyret.training.trainer import _prompts, make_collator
+    from polyret.training.data import column_prompts, make_collator
 
     planner = BatchPlanner(
         data.train.metadata(), config.run_sampler(), config.batch_size, seed=config.seed
     )
-    collate = make_collator(model, config, _prompts(model))
+    collate = make_collator(model, config, column_prompts(model))
     dataset = data.train.to_dataset()
     out = []
     for info in planner.plan(0)[:steps]:

@@ -27,16 +27,12 @@ import itertools
 import json
 from pathlib import Path
 
+from polyret.evaluation.dev import LareqaDevEvaluator
 from polyret.experiment.config import ExperimentConfig, StrategySpec
 from polyret.io import write_json
 from polyret.training.config import TrainConfig
-from polyret.training.trainer import (
-    LareqaDevEvaluator,
-    check_same_run,
-    load_training_data,
-    read_summary,
-    train,
-)
+from polyret.training.data import load_training_data
+from polyret.training.trainer import check_same_run, read_summary, train
 
 KEYS = ("dev_mono_map", "dev_cross_map", "dev_multi_map")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from sentence_transformers import SentenceTransformer
 
 from polyret.training.config import TrainConfig
-from polyret.training.trainer import _prompts, make_collator
+from polyret.training.data import column_prompts, make_collator
 
 LONG = "the quick brown fox jumps over the lazy dog " * 20
 
@@ -16,7 +16,7 @@ LONG = "the quick brown fox jumps over the lazy dog " * 20
 def test_queries_and_passages_get_their_own_length_and_prompt(tiny_model_dir: Path) -> None:
     model = SentenceTransformer(str(tiny_model_dir), device="cpu")
     collator = make_collator(
-        model, TrainConfig(max_query_length=9, max_passage_length=17), _prompts(model)
+        model, TrainConfig(max_query_length=9, max_passage_length=17), column_prompts(model)
     )
     collator = pickle.loads(pickle.dumps(collator))  # dataloader workers get a copy
     batch = collator([{"query": LONG, "passage": LONG}, {"query": "fox", "passage": "dog"}])

@@ -16,8 +16,8 @@ from lareqa_fixture import write_parallel_lareqa
 from polyret.errors import ConfigError
 from polyret.samplers import BatchPlanner, SamplerConfig
 from polyret.training.config import TrainConfig
+from polyret.training.data import column_prompts, load_training_data, make_collator
 from polyret.training.loss import PolyretMNRL, build_loss, embed_unpadded, resolve_chunk_size
-from polyret.training.trainer import _prompts, load_training_data, make_collator
 
 LONG = "the quick brown fox jumps over the lazy dog and runs far away "
 
@@ -68,7 +68,7 @@ def test_loss_and_gradients_equal_the_padded_ones_on_sampler_batches(
     )
     data = load_training_data(config)
     planner = BatchPlanner(data.train.metadata(), config.run_sampler(), 8, seed=1)
-    collate = make_collator(model, config, _prompts(model))
+    collate = make_collator(model, config, column_prompts(model))
     dataset = data.train.to_dataset()
     plan = planner.plan(0)
     kinds = {info.kind for info in plan}

@@ -16,13 +16,8 @@ from polyret.errors import ConfigError
 from polyret.models.identity import read_identity
 from polyret.samplers import SamplerConfig
 from polyret.training.config import TrainConfig
-from polyret.training.trainer import (
-    BATCH_LOG_DIR,
-    CONFIG_FILE,
-    SUMMARY_FILE,
-    check_same_run,
-    train,
-)
+from polyret.training.resume import CONFIG_FILE
+from polyret.training.trainer import BATCH_LOG_DIR, SUMMARY_FILE, check_same_run, train
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +223,7 @@ def test_an_unresumable_checkpoint_is_one_clear_error(
 
 def _steps_per_epoch(cfg: TrainConfig) -> int:
     from polyret.samplers import BatchPlanner
-    from polyret.training.trainer import load_training_data
+    from polyret.training.data import load_training_data
 
     meta = load_training_data(cfg).train.metadata()
     sampler = dataclasses.replace(cfg.sampler, world_size=1, seed=cfg.seed)

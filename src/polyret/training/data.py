@@ -1,0 +1,124 @@
+"""What a training run consumes: the pairs and dev split, and how their columns are collated.
+
+Pairs come from a LAReQA dataset (:mod:`polyret.pairs`), split by article into train and dev;
+each column is a sentence-transformers task (``query`` or ``document``) with its own prompt
+and max length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from polyret.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from polyret.data.lareqa import LareqaDataset
+    from polyret.pairs import PairSet
+
+# The sentence-transformers task of each training column (for its max length); hard-negative
+# columns (negative_1, ...) are documents too.
+COLUMN_TASKS = {"query": "query", "passage": "document"}
+
+
+def column_task(column: str) -> str:
+    """The task (prompt and max length) of a training column."""
+    return COLUMN_TASKS.get(column, "document")
+
+
+@dataclass
+class TrainData:
+    """What the trainer consumes: training pairs, and the dev split for evaluation."""
+
+    train: PairSet
+    dev: LareqaDataset | None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def load_training_data(config: TrainConfig) -> TrainData:
+    """Load the QA set, hold out dev articles, build pairs (+ NTREX pairs)."""
+    from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
+    from polyret.data.registry import data_root
+    from polyret.data.splits import split_by_article
+    from polyret.pairs import add_hard_negatives, build_pairs, load_ntrex_pairs
+
+    folder = resolve_lareqa_folder(config.dataset, config.data_dir)
+    data = load_lareqa(folder, config.languages)
+    split = split_by_article(
+        data,
+        dev_fraction=config.dev_fraction,
+        seed=config.seed,
+        exclude_titles=config.exclude_titles,
+    )
+    pairs = build_pairs(
+        data,
+        exclude_titles=config.exclude_titles,
+        context=config.context,
+        ids=split.train_ids,
+    )
+    summary: dict[str, Any] = {
+        "dataset": str(folder),
+        "languages": data.langs,
+        "train_ids": len(split.train_ids),
+        "dev_ids": len(split.dev_ids),
+        "dev_articles": list(split.dev_articles),
+        "excluded_ids": len(split.excluded_ids),
+        "lareqa_pairs": len(pairs),
+    }
+    if config.hard_negatives:
+        pairs, dropped = add_hard_negatives(
+            pairs, data, config.hard_negatives, config.negative_source, seed=config.seed
+        )
+        summary["hard_negatives"] = config.hard_negatives
+        summary["pairs_without_negatives"] = dropped
+    if config.ntrex_languages:
+        ntrex = load_ntrex_pairs(data_root(config.data_dir), config.ntrex_languages)
+        summary["ntrex_pairs"] = len(ntrex)
+        pairs = pairs + ntrex
+    dev = data.select_ids(split.dev_ids) if split.dev_ids else None
+    summary["pairs"] = pairs.summary()
+    summary["fingerprint"] = {
+        # By dataset folder and file name: the same data at another path is the same data.
+        "files": {f"{d.path.parent.name}/{d.path.name}": d.sha256 for d in data.languages.values()},
+        "pairs": pairs.fingerprint(),
+    }
+    return TrainData(pairs, dev, summary)
+
+
+def column_prompts(
+    model: SentenceTransformer, columns: Sequence[str] = ("query", "passage")
+) -> dict[str, str]:
+    """Training prompts per column, taken from the model so training matches inference."""
+    prompts = model.prompts or {}
+    by_task = {
+        "query": prompts.get("query"),
+        "document": prompts.get("passage") or prompts.get("document"),
+    }
+    return {c: by_task[column_task(c)] for c in columns if by_task[column_task(c)]}
+
+
+def make_collator(
+    model: SentenceTransformer,
+    config: TrainConfig,
+    prompts: dict[str, str],
+    columns: Sequence[str] = ("query", "passage"),
+) -> Any:
+    """sentence-transformers' collator, truncating queries and passages to their own max lengths.
+
+    Its public per-task lengths: ``router_mapping`` names the task of each column and
+    ``max_length`` the length of each task. A plain (picklable) collator, so dataloader
+    workers can use it.
+    """
+    from sentence_transformers.sentence_transformer.data_collator import (
+        SentenceTransformerDataCollator,
+    )
+
+    return SentenceTransformerDataCollator(
+        preprocess_fn=model.preprocess,
+        prompts=prompts,
+        router_mapping={c: column_task(c) for c in columns},
+        max_length={"query": config.max_query_length, "document": config.max_passage_length},
+    )
