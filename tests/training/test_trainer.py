@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -481,3 +482,17 @@ def test_a_run_saved_before_the_loss_options_resumes_as_it_trained(
         train(cfg, resume=True)
     old = dataclasses.replace(cfg, length_chunk_size=0, loss_precision="autocast")
     assert train(old, resume=True).global_step == 4
+
+
+@pytest.mark.parametrize("strategy", ["cross", "hybrid"])
+def test_hard_negatives_with_cross_only_batches_are_warned_about(
+    strategy: str, qa_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from polyret.training.data import CROSS_NEGATIVES_WARNING, load_training_data
+
+    sampler = SamplerConfig(strategy)
+    config = _config(Path("unused"), qa_dir, tmp_path / "run", hard_negatives=1, sampler=sampler)
+    with caplog.at_level(logging.WARNING, logger="polyret.training.data"):
+        load_training_data(config)
+    warned = CROSS_NEGATIVES_WARNING in caplog.text
+    assert warned == (strategy == "cross")
