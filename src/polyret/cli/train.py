@@ -74,10 +74,11 @@ def main(argv: list[str]) -> int:
         from polyret.hub import check_hub
 
         check_hub(push_to)
+    from polyret.distributed import leave_process_group
     from polyret.training.trainer import train
 
     result = train(config, resume=resume)
-    _leave_process_group()
+    leave_process_group()
     print(
         f"trained {result.global_step} steps in {result.seconds:.0f} s ({result.samples_per_second:.1f} samples/s)"
     )
@@ -90,16 +91,3 @@ def main(argv: list[str]) -> int:
 
             print(f"pushed to {push_folder(result.final_model, push_to)}")
     return 0
-
-
-def _leave_process_group() -> None:
-    """Under torchrun, wait for every rank and close the group before the process exits.
-
-    A rank that exits while another still saves leaves gloo's threads running, and the C++
-    runtime aborts it ("terminate called without an active exception", exit -6).
-    """
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()

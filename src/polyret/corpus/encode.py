@@ -41,6 +41,7 @@ from polyret.corpus.shards import (
     read_manifest,
 )
 from polyret.data.beir import CorpusCollection, Document
+from polyret.distributed import leave_process_group
 from polyret.errors import ConfigError, DataError, PolyretError
 from polyret.precision import DEFAULT_PRECISION, PRECISIONS, set_precision
 
@@ -488,6 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"at {result.corpus.root} (this rank encoded {result.encoded_docs}, "
                 f"{result.docs_per_s or 0:.0f} docs/s; config {asdict(config)})"
             )
+    leave_process_group()
     return 0
 
 
