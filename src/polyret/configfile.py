@@ -18,19 +18,7 @@ from typing import Any, TypeVar
 
 from polyret.errors import ConfigError
 
-E = TypeVar("E", bound=Enum)
 T = TypeVar("T")
-
-
-def parse_enum(cls: type[E], value: Any, name: str) -> E:
-    """``value`` as a member of ``cls`` (a member or its value); ConfigError naming the choices."""
-    if isinstance(value, cls):
-        return value
-    try:
-        return cls(value)
-    except ValueError:
-        choices = ", ".join(str(m.value) for m in cls)
-        raise ConfigError(f"{name}={value!r}: must be one of {choices}") from None
 
 
 def is_int(value: Any) -> bool:

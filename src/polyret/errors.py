@@ -7,7 +7,11 @@ status 2, without a traceback; programming errors keep their traceback.
 
 from __future__ import annotations
 
+from enum import Enum
 from os import PathLike
+from typing import Any, TypeVar
+
+E = TypeVar("E", bound=Enum)
 
 
 class PolyretError(Exception):
@@ -50,3 +54,14 @@ class DataError(PolyretError):
             parts.append(f"field {field!r}")
         parts.append(message)
         super().__init__(": ".join(parts))
+
+
+def parse_enum(cls: type[E], value: Any, name: str) -> E:
+    """``value`` as a member of ``cls`` (a member or its value); ConfigError naming the choices."""
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls(value)
+    except ValueError:
+        choices = ", ".join(str(m.value) for m in cls)
+        raise ConfigError(f"{name}={value!r}: must be one of {choices}") from None

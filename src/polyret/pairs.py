@@ -441,7 +441,7 @@ def add_hard_negatives(
     Returns the pairs that got ``count`` negatives and the number dropped for want of them.
     Deterministic for ``seed`` and the pair order.
     """
-    from polyret.configfile import parse_enum
+    from polyret.errors import parse_enum
 
     source = parse_enum(NegativeSource, source, "negative_source")
     if count < 1:

@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polyret.errors import ConfigError
+from polyret.errors import ConfigError, parse_enum
 
 if TYPE_CHECKING:
     import torch
@@ -79,10 +79,7 @@ _CPUINFO = Path("/proc/cpuinfo")
 
 def parse_precision(value: str | Precision) -> Precision:
     """``value`` as a :class:`Precision`; a :class:`ConfigError` lists the choices otherwise."""
-    try:
-        return Precision(value)
-    except ValueError:
-        raise ConfigError(f"precision {value!r} is not one of: {', '.join(PRECISIONS)}") from None
+    return parse_enum(Precision, value, "precision")
 
 
 @functools.cache

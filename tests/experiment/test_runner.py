@@ -541,7 +541,7 @@ def test_precision_applies_to_training_and_evaluation(tmp_path: Path, tiny_model
     assert _config(tmp_path, tiny_model_dir).precision == "auto"  # the default
     with pytest.raises(ConfigError, match="top level"):
         _config(tmp_path, tiny_model_dir, train={"precision": "fp32"})
-    with pytest.raises(ConfigError, match="'fp8' is not one of"):
+    with pytest.raises(ConfigError, match="precision='fp8': must be one of"):
         _config(tmp_path, tiny_model_dir, precision="fp8")
     # the resolved precision is recorded with every evaluation
     folder = tmp_path / "exp" / "evals" / "base"

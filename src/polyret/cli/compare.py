@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from polyret.cli.parser import ArgumentParser
+from polyret.flags import add_data_dir, add_no_progress
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,11 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="names of the two in the tables (e.g. fp32 bf16)",
     )
     p.add_argument("--dataset", default="xquad-r", help="the evaluated dataset (its articles)")
-    p.add_argument("--data-dir", default=None, help="data root (default $POLYRET_DATA)")
+    add_data_dir(p)
     p.add_argument(
         "--output", type=Path, default=None, help="also write FILE.md and FILE.json (a .md path)"
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_no_progress(p)
     return p
 
 

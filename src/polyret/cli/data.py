@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from polyret.cli.parser import ArgumentParser
+from polyret.flags import add_data_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,9 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or a staged ../shared/data, in that order), its files' languages and sizes, and whether "
         "each file matches the sha256 of the public original. Downloads nothing.",
     )
-    p.add_argument(
-        "--data-dir", default=None, help="data root (default $POLYRET_DATA, then the cache)"
-    )
+    add_data_dir(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return p
 

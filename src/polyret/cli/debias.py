@@ -9,9 +9,9 @@ from pathlib import Path
 from polyret.cli.parser import ArgumentParser
 from polyret.configfile import split_languages
 from polyret.errors import ConfigError
+from polyret.flags import add_data_dir, add_device, add_no_progress, add_precision
 from polyret.io import check_output_dir
 from polyret.models.resolve import DEFAULT_MODEL
-from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
 logger = logging.getLogger(__name__)
 
@@ -80,25 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--k", type=int, default=None, help="project: directions removed (default: languages - 1)"
     )
-    p.add_argument(
-        "--data-dir", default=None, help="data root holding ntrex-128/ (default: $POLYRET_DATA)"
-    )
+    add_data_dir(p, holds="ntrex-128/")
     p.add_argument(
         "--uncentered-ok",
         action="store_true",
         help="leave requested languages without calibration text uncentered instead of failing",
     )
     p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (default 64)")
-    p.add_argument(
-        "--device", default=None, help="torch device (default: sentence-transformers' choice)"
-    )
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default=DEFAULT_PRECISION,
-        help="precision of the calibration encoding: auto (bf16 where the CPU or GPU has it "
-        f"natively, else fp32), fp32, bf16 or fp16 (CUDA only); default {DEFAULT_PRECISION}. The "
-        "saved model keeps its float32 weights",
+    add_device(p)
+    add_precision(
+        p,
+        what="precision of the calibration encoding",
+        note="The saved model keeps its float32 weights",
     )
     p.add_argument(
         "--overwrite", action="store_true", help="replace --output-dir if it holds something"
@@ -110,11 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="upload the debiased model to this hub repository (checked before encoding: a "
         "token and a reachable hub)",
     )
-    p.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="no progress bars (transformers' and sentence-transformers' included)",
-    )
+    add_no_progress(p)
     return p
 
 

@@ -12,8 +12,8 @@ import time
 
 from polyret.cli.parser import ArgumentParser
 from polyret.configfile import split_languages
+from polyret.flags import add_data_dir, add_device, add_no_progress, add_precision
 from polyret.models.resolve import DEFAULT_MODEL
-from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
 DEFAULT_LANGUAGES = ["en", "de", "ru", "zh", "ar", "hi", "th"]
 
@@ -37,22 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--paragraphs", type=int, default=12, help="paragraphs per language (default %(default)s)"
     )
-    parser.add_argument(
-        "--data-dir", default=None, help="data root (default $POLYRET_DATA, then the cache)"
-    )
-    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: auto)")
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default=DEFAULT_PRECISION,
-        help="encoding precision: auto (bf16 where the CPU or GPU has it natively, else fp32), "
-        "fp32, bf16 or fp16 (CUDA only); default %(default)s",
-    )
-    parser.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="no progress bars (transformers' and sentence-transformers' included)",
-    )
+    add_data_dir(parser)
+    add_device(parser)
+    add_precision(parser)
+    add_no_progress(parser)
     return parser
 
 

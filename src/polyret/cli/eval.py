@@ -18,9 +18,9 @@ from typing import Any
 from polyret.cli.parser import ArgumentParser
 from polyret.configfile import split_languages
 from polyret.errors import ConfigError
+from polyret.flags import add_data_dir, add_device, add_no_progress, add_precision
 from polyret.io import check_output_dir
 from polyret.models.resolve import DEFAULT_MODEL
-from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 
 logger = logging.getLogger(__name__)
 
@@ -57,9 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LANG",
         help="training languages: aggregates are also split into seen / unseen",
     )
-    p.add_argument(
-        "--data-dir", default=None, help="data root (default: $POLYRET_DATA, then the cache)"
-    )
+    add_data_dir(p)
     p.add_argument(
         "--output-dir",
         "--out",
@@ -106,18 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=512,
         help="queries scored at once (default 512; memory ~ N x pool size x 25 bytes)",
     )
-    p.add_argument(
-        "--device", default=None, help="torch device (default: sentence-transformers' choice)"
-    )
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default=DEFAULT_PRECISION,
-        help="encoding precision: auto (bf16 where the CPU or GPU has it natively, else fp32), "
-        "fp32, bf16 (autocast; emulated and slow without native support) or fp16 (CUDA only); "
-        f"default {DEFAULT_PRECISION}. The resolved one is written into results.json",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_device(p)
+    add_precision(p, note="The resolved one is written into results.json")
+    add_no_progress(p)
     _add_corpus_arguments(p)
     _add_debias_arguments(p)
     return p

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from polyret.cli.parser import ArgumentParser
-from polyret.precision import DEFAULT_PRECISION, PRECISIONS
+from polyret.flags import add_data_dir, add_no_progress, add_precision
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,9 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="override the config's report_dir (report, plots and finished evaluations to commit)",
     )
-    parser.add_argument(
-        "--data-dir", default=None, help="data root (default $POLYRET_DATA, then the cache)"
-    )
+    add_data_dir(parser)
     parser.add_argument(
         "--report-only", action="store_true", help="only rebuild the report from finished runs"
     )
@@ -35,19 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the resolved experiment (YAML) and each run's training configuration, then "
         "exit without running anything",
     )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default=None,
-        help="override the config's precision of training and evaluation: auto (bf16 where the "
-        "CPU or GPU has it natively, else fp32), fp32, bf16 or fp16 (CUDA only); the config's "
-        f"default is {DEFAULT_PRECISION}",
+    add_precision(
+        parser, what="override the config's precision of training and evaluation", default=None
     )
-    parser.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="no progress bars (transformers' and sentence-transformers' included)",
-    )
+    add_no_progress(parser)
     return parser
 
 

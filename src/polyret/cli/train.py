@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from polyret.cli.parser import ArgumentParser
+from polyret.flags import add_no_progress
 from polyret.training.config import add_config_arguments, resolve_config
 
 
@@ -42,11 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the resolved configuration (YAML, loadable with --config) and exit",
     )
     add_config_arguments(parser)
-    parser.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="no progress bars (transformers' and sentence-transformers' included)",
-    )
+    add_no_progress(parser)
     return parser
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from polyret.cli.parser import ArgumentParser
 from polyret.configfile import split_languages
+from polyret.flags import add_no_progress
 from polyret.io import check_output_dir
 
 EPILOG = """\
@@ -96,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow model code from the model folder or hub",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_no_progress(p)
     return p
 
 

@@ -43,7 +43,8 @@ from polyret.corpus.shards import (
 from polyret.data.beir import CorpusCollection, Document
 from polyret.distributed import leave_process_group
 from polyret.errors import ConfigError, DataError, PolyretError
-from polyret.precision import DEFAULT_PRECISION, PRECISIONS, set_precision
+from polyret.flags import add_data_dir, add_device, add_no_progress, add_precision
+from polyret.precision import set_precision
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -417,9 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--dataset", required=True, help="'miracl' or 'beir:PATH'")
     parser.add_argument("--languages", default=None, help="comma-separated language codes")
-    parser.add_argument(
-        "--data-dir", default=None, help="data root holding miracl/ and miracl-corpus/"
-    )
+    add_data_dir(parser, holds="miracl/ and miracl-corpus/")
     parser.add_argument(
         "--encode-dir", default=None, help="root of the shard folders (one per corpus)"
     )
@@ -431,17 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtype", choices=DTYPES, default=EncodeConfig.dtype)
     parser.add_argument("--max-seq-length", type=int, default=None)
     parser.add_argument("--no-title", action="store_true", help="encode the text without the title")
-    parser.add_argument(
-        "--device", default=None, help="torch device (default: cuda:<LOCAL_RANK> if available)"
-    )
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default=DEFAULT_PRECISION,
-        help="auto (bf16 where the hardware has it natively, else fp32), fp32, bf16 or fp16 "
-        f"(CUDA); default {DEFAULT_PRECISION}",
-    )
-    parser.add_argument("--no-progress", action="store_true")
+    add_device(parser, default_help="cuda:<LOCAL_RANK> if available")
+    add_precision(parser)
+    add_no_progress(parser)
     return parser
 
 

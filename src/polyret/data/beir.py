@@ -178,14 +178,23 @@ def read_beir_queries(path: str | os.PathLike[str], *, lang: str | None = None) 
         obj = _json_object(path, lineno, line)
         qid = check_id(obj.get("_id"), path=path, lineno=lineno, field="_id")
         text = _text_field(obj, "text", path=path, lineno=lineno, required=True)
-        if not text.strip():
-            raise DataError("empty query text", path=path, record=f"line {lineno}", field="text")
-        if qid in queries:
-            raise DataError(
-                f"duplicate query id {qid!r}", path=path, record=f"line {lineno}", field="_id"
-            )
-        queries[qid] = Query(qid, text, lang)
+        add_query(queries, Query(qid, text, lang), path=path, lineno=lineno, fields=("_id", "text"))
     return queries
+
+
+def add_query(
+    queries: dict[str, Query], query: Query, *, path: Path, lineno: int, fields: tuple[str, str]
+) -> None:
+    """Add ``query`` to ``queries``, refusing an empty text or an id seen before; ``fields``:
+    the file's names of the id and the text, for the error."""
+    record = f"line {lineno}"
+    if not query.text.strip():
+        raise DataError("empty query text", path=path, record=record, field=fields[1])
+    if query.qid in queries:
+        raise DataError(
+            f"duplicate query id {query.qid!r}", path=path, record=record, field=fields[0]
+        )
+    queries[query.qid] = query
 
 
 def parse_relevance(value: str, *, path: Path, lineno: int, field: str) -> int:

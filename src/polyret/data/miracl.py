@@ -25,6 +25,7 @@ from polyret.data.beir import (
     Qrels,
     Query,
     add_judgment,
+    add_query,
     check_id,
     first_line_with_id,
     iter_lines,
@@ -154,14 +155,8 @@ def read_topics(path: str | os.PathLike[str], *, lang: str | None = None) -> dic
                 record=f"line {lineno}",
             )
         qid = check_id(fields[0].strip(), path=path, lineno=lineno, field="qid")
-        text = fields[1].strip()
-        if not text:
-            raise DataError("empty query", path=path, record=f"line {lineno}", field="query")
-        if qid in topics:
-            raise DataError(
-                f"duplicate query id {qid!r}", path=path, record=f"line {lineno}", field="qid"
-            )
-        topics[qid] = Query(qid, text, lang)
+        query = Query(qid, fields[1].strip(), lang)
+        add_query(topics, query, path=path, lineno=lineno, fields=("qid", "query"))
     return topics
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from polyret.errors import ConfigError, DataError
+from polyret.errors import ConfigError, DataError, parse_enum
 from polyret.io import read_lines
 
 # The name that stands for NTREX-128's calibration part wherever a calibration source is given
@@ -107,14 +107,6 @@ class NtrexPart(str, Enum):
     CALIBRATION = "calibration"
     EVALUATION = "evaluation"
 
-    @classmethod
-    def parse(cls, value: str | NtrexPart) -> NtrexPart:
-        try:
-            return cls(value)
-        except ValueError:
-            choices = ", ".join(p.value for p in cls)
-            raise ConfigError(f"NTREX-128 part {value!r} is not one of: {choices}") from None
-
 
 def document_part(doc_id: str) -> NtrexPart:
     """The part of NTREX-128 that document ``doc_id`` belongs to (:data:`SPLIT_RULE`)."""
@@ -124,7 +116,7 @@ def document_part(doc_id: str) -> NtrexPart:
 
 def require_calibration_part(part: str | NtrexPart, purpose: str) -> NtrexPart:
     """``part`` when it is the calibration part; a :class:`ConfigError` naming ``purpose`` otherwise."""
-    part = NtrexPart.parse(part)
+    part = parse_enum(NtrexPart, part, "NTREX-128 part")
     if part is not NtrexPart.CALIBRATION:
         raise ConfigError(
             f"{purpose} may read only NTREX-128's calibration part: the {part.value} part is held "
@@ -238,7 +230,7 @@ def load_ntrex(
     language with neither a code nor a file is a :class:`ConfigError`, a known code without its
     file a :class:`DataError`; with ``missing_ok`` both are listed in ``missing`` instead.
     """
-    part = NtrexPart.parse(part)
+    part = parse_enum(NtrexPart, part, "NTREX-128 part")
     folder = ntrex_folder(root)
     doc_ids = read_document_ids(folder)
     kept = [i for i, doc in enumerate(doc_ids) if document_part(doc) is part]

@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from polyret.configfile import parse_enum
 from polyret.debias.calibration import Calibration
 from polyret.debias.centering import CenteringDebiaser, LanguageCentering
 from polyret.debias.debiaser import KINDS, Debiaser, Kind
 from polyret.debias.projection import ProjectionDebiaser
-from polyret.errors import ConfigError, ModelError
+from polyret.errors import ConfigError, ModelError, parse_enum
 from polyret.io import atomic_path, write_json, write_text
 
 if TYPE_CHECKING:

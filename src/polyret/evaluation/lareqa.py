@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from polyret.data.lareqa import Candidate, LareqaDataset
-from polyret.errors import ConfigError, ModelError
+from polyret.errors import ConfigError, ModelError, parse_enum
 from polyret.evaluation.results import MULTI, LareqaResult, SettingResult
 from polyret.evaluation.scoring import Pool, count_before, topk_ties
 from polyret.precision import parse_precision, precision_scope
@@ -59,18 +59,10 @@ class CandidateText(str, Enum):
     SENTENCE = "sentence"
     SENTENCE_CONTEXT = "sentence+context"
 
-    @classmethod
-    def parse(cls, value: str | CandidateText) -> CandidateText:
-        try:
-            return cls(value)
-        except ValueError:
-            choices = ", ".join(c.value for c in cls)
-            raise ConfigError(f"candidate_text {value!r} is not one of: {choices}") from None
-
 
 def candidate_texts(candidates: Sequence[Candidate], option: str | CandidateText) -> list[str]:
     """The text encoded for each candidate under ``option``."""
-    if CandidateText.parse(option) is CandidateText.SENTENCE:
+    if parse_enum(CandidateText, option, "candidate_text") is CandidateText.SENTENCE:
         return [c.text for c in candidates]
     return [f"{c.text} {c.context}" for c in candidates]
 
@@ -141,7 +133,7 @@ class LareqaEvalConfig:
     precision: str | None = None
 
     def __post_init__(self) -> None:
-        self.candidate_text = CandidateText.parse(self.candidate_text).value
+        self.candidate_text = parse_enum(CandidateText, self.candidate_text, "candidate_text").value
         if self.precision is not None:
             self.precision = parse_precision(self.precision).value
         if self.batch_size < 1:
@@ -248,7 +240,7 @@ def encode_lareqa(
     ``precision``: encode at this precision (``polyret.precision``; None: as the model is set).
     Returns per-language float32 tensors on the model's device.
     """
-    option = CandidateText.parse(candidate_text)
+    option = parse_enum(CandidateText, candidate_text, "candidate_text")
     start = time.perf_counter()
     q_texts = {lang: [q.text for q in d.questions] for lang, d in dataset.languages.items()}
     c_texts = {lang: candidate_texts(d.candidates, option) for lang, d in dataset.languages.items()}

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from polyret.data.lareqa import LareqaDataset, load_lareqa
+from polyret.errors import parse_enum
 from polyret.evaluation.bias import setting_bias
 from polyret.evaluation.lareqa import CandidateText, candidate_docnos, candidate_texts
 from polyret.evaluation.results import MULTI, SettingResult
@@ -118,7 +119,8 @@ def _identity(
     digest = hashlib.sha256()
     for lang, sha in sorted(data.sha256s.items()):
         digest.update(f"{lang}:{sha}\n".encode())
-    digest.update(f"articles={articles} text={CandidateText.parse(candidate_text).value}".encode())
+    text = parse_enum(CandidateText, candidate_text, "candidate_text").value
+    digest.update(f"articles={articles} text={text}".encode())
     return name, digest.hexdigest()[:16]
 
 

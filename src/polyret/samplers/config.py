@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from polyret.configfile import internal, is_int, option, parse_enum
-from polyret.errors import ConfigError
+from polyret.configfile import internal, is_int, option
+from polyret.errors import ConfigError, parse_enum
 
 __all__ = ["BatchStrategy", "PairWeighting", "SamplerConfig", "resolve_world_size"]
 

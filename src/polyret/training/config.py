@@ -26,11 +26,10 @@ from polyret.configfile import (
     is_option,
     option,
     option_values,
-    parse_enum,
     resolve_options,
     to_mapping,
 )
-from polyret.errors import ConfigError
+from polyret.errors import ConfigError, parse_enum
 from polyret.pairs import NegativeSource
 from polyret.precision import DEFAULT_PRECISION, PRECISIONS
 from polyret.samplers.config import SamplerConfig
