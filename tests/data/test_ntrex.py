@@ -66,7 +66,9 @@ def test_errors(fake: Path, tmp_path: Path) -> None:
     missing = load_ntrex(fake, ["en", "ru", "xx"], part=CAL, missing_ok=True)
     assert missing.languages == ["en"] and missing.missing == ("ru", "xx")
     assert load_ntrex(fake, ["xx"], part=CAL, codes={"xx": "deu"}).texts["xx"][0] == "de 2"
-    with pytest.raises(ConfigError, match="NTREX-128 part='all': must be one of calibration, evaluation"):
+    with pytest.raises(
+        ConfigError, match="NTREX-128 part='all': must be one of calibration, evaluation"
+    ):
         load_ntrex(fake, ["en"], part="all")
     short = write_ntrex(tmp_path / "short", {"src.eng": ["a"]}, ["doc.a", "doc.a"])
     with pytest.raises(DataError, match="1 lines, expected 2"):
