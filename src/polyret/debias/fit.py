@@ -17,6 +17,7 @@ from polyret.debias.debiaser import KINDS, Debiaser, Kind
 from polyret.debias.projection import ProjectionDebiaser
 from polyret.errors import ConfigError, ModelError, parse_enum
 from polyret.io import atomic_path, write_json, write_text
+from polyret.progress import bars_on
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -88,7 +89,7 @@ def encode_calibration(
                 list(texts),
                 batch_size=batch_size,
                 convert_to_tensor=True,
-                show_progress_bar=show_progress_bar,
+                show_progress_bar=bars_on(show_progress_bar),
             )
             out[kind][lang] = emb.detach().to("cpu", torch.float32)
         logger.info("encoded %d calibration sentences of %s", len(texts), lang)
@@ -207,7 +208,7 @@ def fit_centering(
         calibration,
         kinds=source.encodings(),
         batch_size=batch_size,
-        show_progress_bar=show_progress_bar,
+        show_progress_bar=bars_on(show_progress_bar),
     )
     query_embeddings = None
     if queries is not None:
@@ -218,7 +219,7 @@ def fit_centering(
             kept,
             kinds=("query",),
             batch_size=batch_size,
-            show_progress_bar=show_progress_bar,
+            show_progress_bar=bars_on(show_progress_bar),
         )["query"]
     return fit_from_embeddings(
         embeddings,
