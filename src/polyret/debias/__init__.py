@@ -21,7 +21,6 @@ from polyret.debias.calibration import (
 )
 from polyret.debias.centering import CenteringDebiaser, LanguageCentering, center, nearest_centroid
 from polyret.debias.debiaser import KINDS, Debiaser, Kind, load_debiaser
-from polyret.debias.evaluate import evaluate_with_debias
 from polyret.debias.fit import (
     CentroidSource,
     Method,
@@ -57,7 +56,6 @@ __all__ = [
     "center",
     "centroids_from_embeddings",
     "encode_calibration",
-    "evaluate_with_debias",
     "fit_centering",
     "fit_from_embeddings",
     "language_directions",
