@@ -150,6 +150,8 @@ def _header_section(
     """Title, the facts of the run (model, languages, precision, time) and the reading rules."""
     parts = [f"# {protocol.get('title', 'LAReQA evaluation')}: {result.dataset}", ""]
     model = meta.get("model") or {}
+    if isinstance(model, str):  # the experiment runner records the model spec alone
+        model = {"spec": model}
     facts = [
         (
             "model",
