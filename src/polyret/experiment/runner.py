@@ -27,7 +27,8 @@ from polyret.errors import ConfigError
 from polyret.evaluation.results import LareqaResult
 from polyret.evaluation.store import DONE_FILE, is_saved, load_result
 from polyret.experiment.config import ExperimentConfig, StrategySpec
-from polyret.experiment.report import Centered, Curves, OutOfDomain, write_report
+from polyret.experiment.report import Curves, OutOfDomain, write_report
+from polyret.experiment.stats import Centered
 from polyret.io import atomic_path, check_output_dir, write_json, write_text
 from polyret.training.snapshots import snapshot_callback, snapshot_dir
 
