@@ -286,6 +286,7 @@ def test_no_progress_switches_off_the_encoding_bars(
     """``--no-progress`` (TQDM_DISABLE) wins over a config's ``show_progress=True``: an
     experiment run with it logs no encoding bars."""
     ds = load_lareqa(write_random_dataset(tmp_path / "r"))
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)  # an earlier --no-progress in this process
     encode_lareqa(tiny_model, ds, batch_size=8, show_progress=True)
     assert "encode_query" in capsys.readouterr().err
     monkeypatch.setenv("TQDM_DISABLE", "1")
