@@ -26,7 +26,7 @@ from polyret import __version__
 from polyret.errors import ConfigError
 from polyret.evaluation.results import LareqaResult
 from polyret.evaluation.store import DONE_FILE, is_saved, load_result
-from polyret.experiment.config import ExperimentConfig, StrategySpec
+from polyret.experiment.config import ExperimentConfig, KeepWeights, StrategySpec
 from polyret.experiment.report import Curves, OutOfDomain, write_report
 from polyret.experiment.stats import Centered
 from polyret.io import atomic_path, check_output_dir, write_json, write_text
@@ -105,15 +105,17 @@ def _previous_meta(config: ExperimentConfig) -> dict[str, Any]:
 
 def _prune_weights(config: ExperimentConfig, run_dir: Path) -> None:
     """Delete what ``keep_weights`` does not keep of an evaluated run."""
-    if config.keep_weights == "all" or not run_dir.is_dir():
+    if config.keep_weights is KeepWeights.ALL or not run_dir.is_dir():
         return
     doomed = sorted(run_dir.glob("checkpoint-*")) + sorted(run_dir.glob("steps-*"))
-    if config.keep_weights == "none":
+    if config.keep_weights is KeepWeights.NONE:
         doomed.append(run_dir / "final")
     for path in doomed:
         if path.exists():
             shutil.rmtree(path)
-            logger.info("deleted %s (keep_weights: %s)", path, config.keep_weights)
+            logger.info(
+                "deleted %s (keep_weights: %s)", path, KeepWeights(config.keep_weights).value
+            )
 
 
 def _check_or_save_config(config: ExperimentConfig) -> None:
