@@ -19,7 +19,7 @@ from polyret.configfile import (
 from polyret.debias.options import Method
 from polyret.errors import ConfigError, parse_enum
 from polyret.precision import DEFAULT_PRECISION, parse_precision
-from polyret.samplers.config import SamplerConfig
+from polyret.samplers.config import BatchStrategy, SamplerConfig
 from polyret.training.config import TrainConfig
 
 # The saved configuration, beside an experiment's output and its report.
@@ -47,10 +47,14 @@ class StrategySpec:
     section (``train``: e.g. ``hard_negatives``, ``batch_size``; checked like that section)."""
 
     name: str
-    strategy: str
+    strategy: BatchStrategy | str
     alpha: float = 0.5
     mixed_share: float = 0.0
     train: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        strategy = parse_enum(BatchStrategy, self.strategy, f"strategy {self.name!r}: strategy")
+        object.__setattr__(self, "strategy", strategy)  # frozen: set once, checked
 
     @property
     def mono_share(self) -> float:
@@ -236,7 +240,7 @@ class ExperimentConfig:
     def _where(self, spec: StrategySpec) -> str:
         """Where ``spec``'s options come from, for error messages: the strategy when it sets
         anything of its own, else the train section."""
-        own = spec.train or spec.mixed_share or spec.strategy == "hybrid"
+        own = spec.train or spec.mixed_share or spec.strategy is BatchStrategy.HYBRID
         index = next((i for i, s in enumerate(self.strategies) if s is spec), None)
         if own and index is not None:
             return f"strategies[{index}] ({spec.name!r}) and train"
