@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyret.configfile import check_language_codes, internal, option
-from polyret.errors import ConfigError
+from polyret.debias.options import Method
+from polyret.errors import ConfigError, parse_enum
 from polyret.evaluation.store import write_result
 from polyret.io import atomic_path
 from polyret.models.resolve import DEFAULT_MODEL
@@ -58,13 +59,13 @@ class Centering:
     centroids), by ``method`` (``center`` or ``project``, :class:`polyret.debias.Method`)."""
 
     calibration: Calibration
-    method: str = "center"
+    method: Method | str = Method.CENTER
     queries: Calibration | None = None
     batch_size: int = 64
 
     def describe(self) -> dict[str, Any]:
         return {
-            "method": self.method,
+            "method": Method(self.method).value,
             "calibration": self.calibration.describe(),
             "queries": None if self.queries is None else self.queries.describe(),
         }
@@ -174,7 +175,6 @@ def _write_report_files(folder: Path, result: LareqaResult, meta: dict[str, Any]
 
 
 CANDIDATE_TEXTS = ("sentence", "sentence+context")  # polyret.evaluation.lareqa.CandidateText
-DEBIAS_METHODS = ("center", "project")  # polyret.debias.Method
 INDEX_KINDS = ("flat", "ivf", "hnsw")  # polyret.corpus.index.IndexKind
 VECTOR_DTYPES = ("float16", "float32")  # polyret.corpus.shards.DTYPES
 
@@ -204,7 +204,7 @@ class CenteringOptions:
         "<lang>.txt or 'ntrex'), side by side, from the same encoding of the evaluation texts",
         default=None,
     )
-    debias_method: str = option("see polyret debias", choices=DEBIAS_METHODS, default="center")
+    debias_method: Method = option("center or project (see polyret debias)", default=Method.CENTER)
     debias_queries: str | None = option(
         "real queries for the query centroids (see polyret debias --query-calibration): a "
         "folder of <lang>.txt or a LAReQA dataset other than the one evaluated",
@@ -285,12 +285,14 @@ class EvalOptions:
             )
         if self.save_runs and self.output_dir is None:
             raise ConfigError("--save-runs needs --output-dir")
+        self.centering.debias_method = parse_enum(
+            Method, self.centering.debias_method, "--debias-method"
+        )
         if self.centering.debias_queries and not self.centering.debias:
             raise ConfigError("--debias-queries needs --debias SOURCE")
         for value, choices, flag in (
             (self.candidate_text, CANDIDATE_TEXTS, "--candidate-text"),
             (self.precision, PRECISIONS, "--precision"),
-            (self.centering.debias_method, DEBIAS_METHODS, "--debias-method"),
             (self.corpus.index, INDEX_KINDS, "--index"),
             (self.corpus.dtype, VECTOR_DTYPES, "--dtype"),
         ):

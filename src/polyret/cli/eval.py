@@ -343,7 +343,7 @@ def _debiased_outputs(
     from polyret.io import write_text
     from polyret.reports.lareqa import headline_table
 
-    method = opts.centering.debias_method
+    method = opts.centering.debias_method.value
     how = f"{method}, calibration {opts.centering.debias}" + (
         f", queries {opts.centering.debias_queries}" if centering.queries is not None else ""
     )
