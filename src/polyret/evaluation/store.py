@@ -1,4 +1,5 @@
-"""Save and reload a ``LareqaResult`` with its per-query ranks, so finished evaluations are cached.
+"""The one saved format of every evaluation (``polyret eval --output-dir``, the experiment's cached
+evaluations): a ``LareqaResult`` with its per-query ranks, saved and reloaded.
 
 ``ranks.npz`` holds one int32 array per setting (no pickle); ``settings.json.gz`` holds the
 setting descriptions and query ids. Everything in ``LareqaResult`` is recomputed from these.
