@@ -113,7 +113,7 @@ def start_and_kill(cmd: list[str], log: Path, phase: str, watch: Path, rng: rand
 
 
 def published(results: Path) -> dict[str, dict[str, np.ndarray]]:
-    from polyret.experiment.store import RANKS_FILE, is_saved
+    from polyret.evaluation.store import RANKS_FILE, is_saved
 
     out = {}
     for folder in sorted((results / "evals").iterdir()):

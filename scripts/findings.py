@@ -49,7 +49,7 @@ def _mrr_at_10(folder: Path, config: dict[str, Any]) -> tuple[str, str]:
     from polyret.data.lareqa import load_lareqa
     from polyret.evaluation.ntrex import load_ntrex_eval
     from polyret.evaluation.significance import compare_values, question_values
-    from polyret.experiment.store import is_saved, load_result
+    from polyret.evaluation.store import is_saved, load_result
 
     evals = folder / "evals"
     runs = sorted(p for p in evals.glob(f"{METHOD}-seed*@ntrex") if is_saved(p))

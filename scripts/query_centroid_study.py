@@ -19,19 +19,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from pathlib import Path
-from typing import Any
 
-# the sibling script (run from scripts/ or as a path)
-from centering_study import KEYS, cached_encoding, score
-
-from polyret.data.lareqa import load_lareqa
-from polyret.debias import encode_calibration, fit_from_embeddings, load_calibration, load_queries
-from polyret.debias.centering import CenteringDebiaser
-from polyret.debias.debiaser import Debiaser
-from polyret.io import write_json
-from polyret.models import load_model
+from polyret.debias.study import QueryCentroidStudy, query_centroid_study
 
 
 def main() -> None:
@@ -47,78 +37,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    start = time.perf_counter()
-
-    dataset = load_lareqa(args.dataset, data_dir=args.data_dir)
-    langs = dataset.langs
-    model = load_model(args.model)
-    model.max_seq_length = 128
-    embeddings = cached_encoding(model, args.model, dataset, args.cache, args.batch_size)
-    rows: list[dict[str, Any]] = [{"variant": "base", **score(dataset, embeddings)}]
-
-    def add(label: str, debiaser: Debiaser) -> None:
-        row = {"variant": label, **score(dataset, debiaser.transform_lareqa(embeddings))}
-        rows.append(row)
-        logging.info("%s", row)
-
-    for n in args.sentences:
-        texts = load_calibration(
-            args.calibration, languages=langs, sentences=n, data_dir=args.data_dir
-        ).texts
-        calib = encode_calibration(model, texts, batch_size=args.batch_size)
-        questions = load_queries(
-            args.queries, languages=langs, sentences=n, data_dir=args.data_dir, evaluated=dataset
-        )
-        asked = encode_calibration(
-            model, questions.texts, kinds=("query",), batch_size=args.batch_size
-        )
-        asked_q = asked["query"]
-        add(f"center, {args.calibration} x{n}", fit_from_embeddings(calib))
-        add(f"center, {args.queries} questions x{n}", fit_from_embeddings(calib, queries=asked_q))
-        for lang in langs:
-            if lang in asked_q:
-                held_out = {k: v for k, v in asked_q.items() if k != lang}
-                add(
-                    f"center, {args.queries} questions x{n} without {lang}",
-                    fit_from_embeddings(calib, queries=held_out),
-                )
-        if "en" in asked_q:
-            add(
-                f"center, {args.queries} questions x{n}, en only",
-                fit_from_embeddings(calib, queries={"en": asked_q["en"]}),
-            )
-
-    # Reference, not a method: centroids from the evaluation texts themselves.
-    oracle = CenteringDebiaser.from_centroids(
-        {
-            "query": {lang: embeddings.queries[lang].mean(0) for lang in langs},
-            "passage": {lang: embeddings.candidates[lang].mean(0) for lang in langs},
-        }
-    )
-    add("reference: centroids of the evaluation texts (not a method)", oracle)
-
-    base = rows[0]
-    lines = [
-        "| variant | " + " | ".join(KEYS) + " | Δ mono | Δ cross | Δ multi |",
-        "|---" * (len(KEYS) + 4) + "|",
-    ]
-    for row in rows:
-        cells = [f"{row[k]:.4f}" if k != "rank_distance" else f"{row[k]:.0f}" for k in KEYS]
-        deltas = [f"{row[k] - base[k]:+.4f}" for k in ("mono_map", "cross_map", "multi_map")]
-        lines.append(f"| {row['variant']} | " + " | ".join(cells + deltas) + " |")
-    print("\n".join(lines))
-    write_json(
-        args.out,
-        {
-            "model": args.model,
-            "dataset": args.dataset,
-            "queries": args.queries,
-            "calibration": args.calibration,
-            "seconds": time.perf_counter() - start,
-            "rows": rows,
-            "table": lines,
-        },
-    )
+    record = query_centroid_study(QueryCentroidStudy(**vars(args)))
+    print("\n".join(record["table"]))
 
 
 if __name__ == "__main__":

@@ -308,10 +308,13 @@ def _coerce(opt: Option, value: Any, source: str) -> Any:
     return value
 
 
-def add_option_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One ``--flag`` per option of ``cls`` (groups walked), each defaulting to "not given"
-    (``argparse.SUPPRESS``), so that only the flags given override a config file."""
+def add_option_arguments(parser: Any, cls: type, *, groups: bool = True) -> None:
+    """One ``--flag`` per option of ``cls`` (groups walked; ``groups=False``: only its own),
+    each defaulting to "not given" (``argparse.SUPPRESS``), so that only the flags given
+    override a config file. ``parser``: an ArgumentParser or one of its argument groups."""
     for opt in config_options(cls).values():
+        if not groups and len(opt.path) > 1:
+            continue
         help_text, default = opt.help, _plain(opt.default)
         # A help text that explains its default already (or a None default) gets no second one.
         if default is not None and "default" not in help_text:

@@ -26,6 +26,14 @@ def disable_progress_bars() -> None:
         pass
 
 
+def bars_on(wanted: bool = True) -> bool:
+    """Whether to draw a bar that the caller ``wanted``: not when every bar is switched off
+    (``--no-progress``, ``TQDM_DISABLE``). tqdm reads ``TQDM_DISABLE`` only as the default of
+    ``disable``, and an explicit ``disable=False`` (or sentence-transformers'
+    ``show_progress_bar=True``) overrides it, so polyret's own bars ask here."""
+    return wanted and os.environ.get("TQDM_DISABLE", "").lower() not in ("1", "true")
+
+
 def progress_callback() -> Any:
     """The Trainer's progress bar, with its log dicts (``{'loss': ...}``, ``{'train_runtime':
     ...}``) sent to polyret's log on stderr instead of printed on stdout."""

@@ -6,10 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pytrec_eval
+import yaml
 
 from evaluation.lareqa_fixtures import write_hand_dataset, write_random_dataset
 from polyret.cli.main import main
 from polyret.data.trec import read_qrels, read_run
+from polyret.evaluation.store import is_saved, load_result
 from polyret.io import sha256_file
 
 
@@ -25,8 +27,13 @@ def test_eval_writes_everything(
     console = capsys.readouterr().out
     assert "monolingual X→X" in console and "language bias" in console
     assert sorted(p.name for p in out.iterdir()) == [
-        "map_heatmap.png", "rank_distance.png", "ranks.jsonl", "report.md", "results.json", "trec",
+        "map_heatmap.png", "rank_distance.png", "ranks.jsonl", "ranks.npz", "report.md",
+        "results.json", "settings.json.gz", "sha256sums", "trec",
     ]  # fmt: skip
+    # the one saved format: the experiment runner's cache and `polyret compare` read it back
+    assert is_saved(out) and load_result(out).summary()["mono_map"] == pytest.approx(
+        json.loads((out / "results.json").read_text())["summary"]["mono_map"]
+    )
     res = json.loads((out / "results.json").read_text())
     assert res["command"].startswith("polyret eval --model")
     assert res["model"]["path"] == str(tiny_model_dir)
@@ -150,3 +157,31 @@ def test_unknown_dataset_lists_every_dataset_eval_takes(
     _one_line_error(
         capsys, argv, "unknown dataset 'xquad'", "xquad-r", "mlqa-r", "ntrex", "miracl", "beir:PATH"
     )
+
+
+def test_eval_options_come_from_a_config_file_and_flags(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``polyret eval --config FILE``: the YAML's options, flags over them; ``--print-config``
+    prints what ``--config`` loads back; ``--out`` is ``--output-dir``."""
+    data = write_random_dataset(tmp_path / "data")
+    config = tmp_path / "eval.yaml"
+    config.write_text(
+        f"dataset: {data}\nmodel: {tiny_model_dir}\nbatch_size: 4\nlanguages: [aa, bb]\n"
+        "centering:\n  debias_sentences: 7\n",
+        encoding="utf-8",
+    )
+    assert main(["eval", "--config", str(config), "--batch-size", "8", "--print-config"]) == 0
+    printed = capsys.readouterr().out
+    resolved = yaml.safe_load(printed)
+    assert resolved["batch_size"] == 8 and resolved["languages"] == ["aa", "bb"]
+    assert resolved["centering"]["debias_sentences"] == 7
+    again = tmp_path / "again.yaml"
+    again.write_text(printed, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["eval", "--config", str(again), "--out", str(out), "--no-progress"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["options"]["batch_size"] == 8 and res["dataset"]["languages"] == ["aa", "bb"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"dataset: {data}\nbatch_sise: 4\n", encoding="utf-8")
+    _one_line_error(capsys, ["eval", "--config", str(bad)], "bad.yaml", "batch_sise")

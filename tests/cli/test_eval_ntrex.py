@@ -43,7 +43,7 @@ def test_eval_ntrex_writes_everything(
     assert "cross-lingual X→Y" in console and "monolingual" not in console
     assert sorted(p.name for p in out.iterdir()) == [
         "comparison.md", "debiased-center", "map_heatmap.png", "rank_distance.png", "ranks.jsonl",
-        "report.md", "results.json",
+        "ranks.npz", "report.md", "results.json", "settings.json.gz", "sha256sums",
     ]  # fmt: skip
     res = json.loads((out / "results.json").read_text())
     assert res["dataset"]["name"] == "ntrex-128" and res["dataset"]["part"] == "evaluation"

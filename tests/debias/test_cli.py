@@ -191,3 +191,29 @@ def test_debias_records_its_precision(
     assert record["precision"] == "bf16"
     saved = SentenceTransformer(str(tmp_path / "p"), device="cpu")
     assert all(w.dtype == torch.float32 for w in saved.state_dict().values())
+
+
+def test_debias_options_from_a_config_file(
+    capsys, tiny_model_dir: Path, calibration_dir: Path, tmp_path: Path
+) -> None:
+    """``polyret debias --config FILE``: its options, flags over them; ``--print-config`` prints
+    what ``--config`` loads back; a misspelt key is named with the file."""
+    config = tmp_path / "debias.yaml"
+    config.write_text(
+        f"model: {tiny_model_dir}\ncalibration: {calibration_dir}\nsentences: 10\n"
+        f"method: project\noutput_dir: {tmp_path / 'out'}\n",
+        encoding="utf-8",
+    )
+    assert (
+        main(["debias", "--config", str(config), "--centroids", "passage", "--print-config"]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "method: project" in printed and "centroids: passage" in printed
+    again = tmp_path / "again.yaml"
+    again.write_text(printed, encoding="utf-8")
+    assert main(["debias", "--config", str(again), "--no-progress"]) == 0
+    record = json.loads((tmp_path / "out" / "polyret_debias.json").read_text(encoding="utf-8"))
+    assert record["method"] == "project" and record["centroids"] == "passage"
+    config.write_text(f"calibration: {calibration_dir}\nmethd: project\n", encoding="utf-8")
+    code, err = _run(capsys, "--config", str(config), "--out", str(tmp_path / "other"))
+    assert code == 2 and "debias.yaml" in err and "methd" in err

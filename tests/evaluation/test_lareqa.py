@@ -228,7 +228,7 @@ def test_embedding_shape_errors(hand: LareqaDataset) -> None:
         evaluate_lareqa_embeddings(hand, emb)
     with pytest.raises(ConfigError, match="chunk_size"):
         evaluate_lareqa_embeddings(hand, hand_embeddings(), chunk_size=0)
-    with pytest.raises(ConfigError, match="candidate_text 'para'"):
+    with pytest.raises(ConfigError, match="candidate_text='para': must be one of"):
         LareqaEvalConfig(candidate_text="para")
 
 
@@ -275,6 +275,23 @@ def test_encode_each_unique_text_once(tmp_path: Path, tiny_model: Any) -> None:
     )
     assert ctx.candidate_text == "sentence+context"
     assert not torch.allclose(ctx.candidates["de"], emb.candidates["de"])
+
+
+def test_no_progress_switches_off_the_encoding_bars(
+    tmp_path: Path,
+    tiny_model: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--no-progress`` (TQDM_DISABLE) wins over a config's ``show_progress=True``: an
+    experiment run with it logs no encoding bars."""
+    ds = load_lareqa(write_random_dataset(tmp_path / "r"))
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)  # an earlier --no-progress in this process
+    encode_lareqa(tiny_model, ds, batch_size=8, show_progress=True)
+    assert "encode_query" in capsys.readouterr().err
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    encode_lareqa(tiny_model, ds, batch_size=8, show_progress=True)
+    assert capsys.readouterr().err == ""
 
 
 class TokenizingSpy(CountingModel):

@@ -171,7 +171,7 @@ def test_equals_brute_force_with_ties(tmp_path: Path) -> None:
 
 
 def test_result_saves_and_loads(hand: LareqaDataset, tmp_path: Path) -> None:
-    from polyret.experiment.store import load_result, save_result
+    from polyret.evaluation.store import load_result, save_result
 
     r = evaluate_ntrex_embeddings(hand, hand_embeddings(), top_k=3)
     back = load_result(save_result(r, tmp_path / "saved", {"model": "hand"}))

@@ -161,7 +161,7 @@ def test_centering_condition_added_to_a_finished_experiment(
     from polyret.data.lareqa import load_lareqa
     from polyret.debias import fit_centering, load_calibration
     from polyret.evaluation.lareqa import encode_lareqa, evaluate_lareqa_embeddings
-    from polyret.experiment.store import load_result
+    from polyret.evaluation.store import load_result
     from polyret.models import load_model
     from polyret.training import trainer
 
@@ -296,7 +296,7 @@ def test_centered_evaluation_uses_the_query_calibration(
     from polyret.data.lareqa import load_lareqa
     from polyret.debias import fit_centering, load_calibration, load_queries
     from polyret.evaluation.lareqa import encode_lareqa, evaluate_lareqa_embeddings
-    from polyret.experiment.store import load_result
+    from polyret.evaluation.store import load_result
     from polyret.models import load_model
 
     calib = _calibration_dir(tmp_path)
@@ -514,7 +514,7 @@ def test_learning_curves(tmp_path: Path, tiny_model_dir: Path) -> None:
     # the final model there by hand.
     from polyret.data.lareqa import load_lareqa
     from polyret.evaluation.lareqa import LareqaEvalConfig
-    from polyret.experiment.store import load_result
+    from polyret.evaluation.store import load_result
     from polyret.models import load_model
 
     data = load_lareqa(tmp_path / "eval").select_articles(2)
@@ -534,7 +534,7 @@ def test_learning_curves(tmp_path: Path, tiny_model_dir: Path) -> None:
 
 def test_precision_applies_to_training_and_evaluation(tmp_path: Path, tiny_model_dir: Path) -> None:
     from polyret.data.lareqa import load_lareqa
-    from polyret.experiment.store import DONE_FILE
+    from polyret.evaluation.store import DONE_FILE
 
     config = _config(tmp_path, tiny_model_dir, precision="bf16")
     assert config.train_config(config.strategies[0], 1).precision == "bf16"
@@ -560,7 +560,7 @@ def test_a_truncated_committed_evaluation_is_evaluated_again(
 ) -> None:
     import logging
 
-    from polyret.experiment import store
+    from polyret.evaluation import store
 
     config = _config(tmp_path, tiny_model_dir, strategies=["mono"], seeds=[1])
     first = runner.run_experiment(config).read_text()

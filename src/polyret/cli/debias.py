@@ -1,22 +1,25 @@
-"""``polyret debias``: append a language-debiasing step to a model, fitted on calibration text."""
+"""``polyret debias``: append a language-debiasing step to a model, fitted on calibration text.
+
+The options are :class:`polyret.debias.options.DebiasOptions` (flags, or a YAML file with
+``--config``)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
+from typing import Any
 
 from polyret.cli.parser import ArgumentParser
-from polyret.configfile import split_languages
+from polyret.configfile import add_option_arguments, resolve_options, to_mapping
+from polyret.debias.options import DebiasOptions, Method
 from polyret.errors import ConfigError
-from polyret.flags import add_data_dir, add_device, add_no_progress, add_precision
+from polyret.flags import add_no_progress
 from polyret.io import check_output_dir
-from polyret.models.resolve import DEFAULT_MODEL
 
 logger = logging.getLogger(__name__)
 
-METHODS = ("center", "project")
-CENTROID_SOURCES = ("pooled", "per-kind", "passage", "query")
+# Flags about this invocation, not debiasing options.
+RUN_FLAGS = ("config", "print_config", "push_to_hub", "no_progress")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,76 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
             "Remove most of the language signal from a model's embeddings without training: "
             "estimate each language's mean embedding from plain sentences and subtract it "
             "(center), or project out the subspace the language means span (project). Writes "
-            "a sentence-transformers model folder."
+            "a sentence-transformers model folder. Options come from --config FILE.yaml and/or "
+            "flags (flags win)."
         ),
     )
+    p.add_argument("--config", default=None, help="YAML file with any of the options below")
     p.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help=f"model spec: a folder, a hub id or a bundled model (default {DEFAULT_MODEL})",
-    )
-    p.add_argument(
-        "--calibration",
-        required=True,
-        metavar="SOURCE",
-        help="a folder of <lang>.txt files (one sentence per line), or 'ntrex' for NTREX-128's "
-        "calibration part (its evaluation part is held out)",
-    )
-    p.add_argument(
-        "--output-dir", "--out", dest="out", required=True, type=Path, help="output model folder"
-    )
-    p.add_argument(
-        "--languages",
-        nargs="+",
-        metavar="LANG",
-        help="languages to calibrate (default: every <lang>.txt, or the 11 XQuAD-R languages for ntrex)",
-    )
-    p.add_argument(
-        "--sentences",
-        type=int,
-        default=300,
-        metavar="N",
-        help="sentences (and queries) per language (default 300)",
-    )
-    p.add_argument(
-        "--method", choices=METHODS, default="center", help="center (default) or project"
-    )
-    p.add_argument(
-        "--centroids",
-        choices=CENTROID_SOURCES,
-        default="pooled",
-        help="pooled (default): one set of centroids from the text encoded as queries and as "
-        "passages; per-kind: query and passage centroids apart; passage/query: from that "
-        "encoding only",
-    )
-    p.add_argument(
-        "--query-calibration",
-        metavar="SOURCE",
-        default=None,
-        help="real queries for the query centroids: a folder of <lang>.txt (one query per "
-        "line) or a LAReQA dataset (xquad-r, mlqa-r) whose questions to use; languages without "
-        "queries get their query centroid shifted like the others'. Recommended: on MLQA-R it "
-        "turns centering's monolingual loss into a gain",
-    )
-    p.add_argument(
-        "--k", type=int, default=None, help="project: directions removed (default: languages - 1)"
-    )
-    add_data_dir(p, holds="ntrex-128/")
-    p.add_argument(
-        "--uncentered-ok",
+        "--print-config",
         action="store_true",
-        help="leave requested languages without calibration text uncentered instead of failing",
+        help="print the resolved options (YAML, loadable with --config) and exit",
     )
-    p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (default 64)")
-    add_device(p)
-    add_precision(
-        p,
-        what="precision of the calibration encoding",
-        note="The saved model keeps its float32 weights",
-    )
-    p.add_argument(
-        "--overwrite", action="store_true", help="replace --output-dir if it holds something"
-    )
+    add_option_arguments(p, DebiasOptions)
     p.add_argument(
         "--push-to-hub",
         metavar="OWNER/NAME",
@@ -107,87 +51,99 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def parse_options(argv: list[str]) -> tuple[dict[str, Any], DebiasOptions]:
+    """(this invocation's flags, the debiasing options) from the command line (and --config)."""
+    argv = [  # --out: the short name of --output-dir that earlier versions documented
+        "--output-dir" + a[len("--out") :] if a == "--out" or a.startswith("--out=") else a
+        for a in argv
+    ]
+    args = vars(build_parser().parse_args(argv))
+    run = {k: args.pop(k) for k in RUN_FLAGS}
+    return run, resolve_options(DebiasOptions, run["config"], args)
+
+
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
-    if args.k is not None and args.method != "project":
-        raise ConfigError("--k applies to --method project only")
-    if args.k is not None and args.k < 1:
-        raise ConfigError(f"--k must be at least 1, got {args.k}")
-    if args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
-    args.languages = split_languages(args.languages, "--languages")
-    check_output_dir(args.out, overwrite=args.overwrite)
-    if args.push_to_hub is not None:
+    run, opts = parse_options(argv)
+    if run["print_config"]:
+        import yaml
+
+        print(yaml.safe_dump(to_mapping(opts), sort_keys=False, allow_unicode=True), end="")
+        return 0
+    check_output_dir(opts.out, overwrite=opts.overwrite)
+    if run["push_to_hub"] is not None:
         from polyret.hub import check_hub
 
-        check_hub(args.push_to_hub)
+        check_hub(run["push_to_hub"])
 
     from polyret import __version__
     from polyret.debias.calibration import load_calibration
     from polyret.models import resolve_model
 
-    resolved = resolve_model(args.model)  # a bad model is reported before missing text
+    resolved = resolve_model(opts.model)  # a bad model is reported before missing text
     calibration = load_calibration(
-        args.calibration,
-        languages=args.languages,
-        sentences=args.sentences,
-        data_dir=args.data_dir,
-        missing_ok=args.uncentered_ok,
+        opts.calibration,
+        languages=opts.languages,
+        sentences=opts.sentences,
+        data_dir=opts.data_dir,
+        missing_ok=opts.uncentered_ok,
     )
-    if args.method == "project" and len(calibration.texts) < 2:
+    if opts.method is Method.PROJECT and len(calibration.texts) < 2:
         raise ConfigError("--method project needs calibration text in at least two languages")
     queries = None
-    if args.query_calibration is not None:
+    if opts.query_calibration is not None:
         from polyret.debias.calibration import load_queries
 
         queries = load_queries(
-            args.query_calibration,
+            opts.query_calibration,
             languages=list(calibration.texts),
-            sentences=args.sentences,
-            data_dir=args.data_dir,
+            sentences=opts.sentences,
+            data_dir=opts.data_dir,
         )
 
     from polyret.debias.fit import fit_centering, save_debiased_model
     from polyret.models import load_model
     from polyret.precision import set_precision
 
-    model = load_model(resolved, device=args.device)
-    precision = set_precision(model, args.precision)
+    model = load_model(resolved, device=opts.device)
+    precision = set_precision(model, opts.precision)
     logger.info(
         "encoding %d sentences x %d languages (%s)",
-        args.sentences,
+        opts.sentences,
         len(calibration.texts),
-        args.centroids,
+        opts.centroids.value,
     )
     debiaser = fit_centering(
         model,
         calibration,
-        method=args.method,
-        centroids=args.centroids,
-        k=args.k,
+        method=opts.method,
+        centroids=opts.centroids,
+        k=opts.k,
         queries=queries,
-        batch_size=args.batch_size,
+        batch_size=opts.batch_size,
     )
     record = {
         "polyret_version": __version__,
-        "base_model": args.model,
+        "base_model": opts.model,
         "calibration": calibration.describe(),
-        "centroids": args.centroids,
+        "centroids": opts.centroids.value,
         "uncentered_languages": list(calibration.missing),
         "precision": precision,
     }
     if queries is not None:
         record["queries"] = queries.describe()
         record["query_centroids_transferred"] = list(queries.missing)
-    if args.method == "project":
+    if opts.method is Method.PROJECT:
         record["k"] = debiaser.k  # type: ignore[attr-defined]
-    save_debiased_model(model, debiaser, args.out, record=record)
+    save_debiased_model(model, debiaser, opts.out, record=record)
     from polyret.debias.fit import HOW_TO_LOAD
 
     languages = len(calibration.texts)
-    print(f"wrote {args.out} ({args.method}, {languages} languages); {HOW_TO_LOAD[args.method]}")
-    if args.push_to_hub is not None:
+    print(
+        f"wrote {opts.out} ({opts.method.value}, {languages} languages); "
+        f"{HOW_TO_LOAD[opts.method.value]}"
+    )
+    if run["push_to_hub"] is not None:
         from polyret.hub import push_folder
 
-        print(f"pushed to {push_folder(args.out, args.push_to_hub)}")
+        print(f"pushed to {push_folder(opts.out, run['push_to_hub'])}")
     return 0

@@ -14,6 +14,7 @@ from polyret.cli.parser import ArgumentParser
 from polyret.configfile import split_languages
 from polyret.flags import add_data_dir, add_device, add_no_progress, add_precision
 from polyret.models.resolve import DEFAULT_MODEL
+from polyret.progress import bars_on
 
 DEFAULT_LANGUAGES = ["en", "de", "ru", "zh", "ar", "hi", "th"]
 
@@ -73,7 +74,10 @@ def main(argv: list[str]) -> int:
     ids = [q.id for q in dataset.languages[langs[0]].questions if (q.article, q.paragraph) in keep]
     queries, pools, answers = {}, {}, {}
     for lang in tqdm(
-        langs, desc="encoding questions and sentences", unit="language", disable=args.no_progress
+        langs,
+        desc="encoding questions and sentences",
+        unit="language",
+        disable=not bars_on(not args.no_progress),
     ):
         part = dataset.languages[lang]
         by_id = {q.id: q for q in part.questions}

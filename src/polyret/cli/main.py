@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "polyret.cli.experiment",
         "train and compare strategies over seeds, write one report",
     ),
+    "recipe": (
+        "polyret.cli.recipe",
+        "choose the learning rate and scale, or screen batch designs, on a dev split",
+    ),
     "debias": ("polyret.cli.debias", "remove the language signal from embeddings without training"),
     "translate": (
         "polyret.cli.translate",

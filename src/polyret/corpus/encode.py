@@ -45,6 +45,7 @@ from polyret.distributed import leave_process_group
 from polyret.errors import ConfigError, DataError, PolyretError
 from polyret.flags import add_data_dir, add_device, add_no_progress, add_precision
 from polyret.precision import set_precision
+from polyret.progress import bars_on
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -288,7 +289,7 @@ def encode_corpus(
     with tqdm(
         desc=desc,
         unit="doc",
-        disable=not config.show_progress,
+        disable=not bars_on(config.show_progress),
         position=dist.rank,
         dynamic_ncols=True,
     ) as bar:

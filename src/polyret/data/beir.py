@@ -77,8 +77,11 @@ def _open_binary(path: Path):
     return gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
 
 
-def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
-    """Yield ``(line number, line without newline)`` of a UTF-8 text file, gzipped or not.
+def iter_lines(
+    path: str | os.PathLike[str], *, skip_blank: bool = False
+) -> Iterator[tuple[int, str]]:
+    """Yield ``(line number, line without newline)`` of a UTF-8 text file, gzipped or not
+    (``skip_blank``: not the lines that hold only whitespace).
 
     Lines are decoded one by one, so a decoding error names its own line; decoding and gzip
     errors become :class:`DataError` naming the file and the line.
@@ -91,7 +94,10 @@ def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
         with _open_binary(path) as f:
             for lineno, raw in enumerate(f, 1):
                 text = raw.decode("utf-8").rstrip("\r\n")
-                yield lineno, text.removeprefix("\ufeff") if lineno == 1 else text
+                if lineno == 1:
+                    text = text.removeprefix("\ufeff")
+                if not (skip_blank and not text.strip()):
+                    yield lineno, text
     except UnicodeDecodeError as exc:
         raise DataError(
             f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
@@ -158,9 +164,7 @@ def iter_jsonl_documents(
 ) -> Iterator[Document]:
     """Stream a JSONL corpus file (BEIR ``_id`` or MIRACL ``docid``; ``title`` optional; ``text`` required)."""
     path = Path(path)
-    for lineno, line in iter_lines(path):
-        if not line.strip():
-            continue
+    for lineno, line in iter_lines(path, skip_blank=True):
         obj = _json_object(path, lineno, line)
         docid = check_id(obj.get(id_field), path=path, lineno=lineno, field=id_field)
         title = _text_field(obj, "title", path=path, lineno=lineno, required=False)
@@ -172,9 +176,7 @@ def read_beir_queries(path: str | os.PathLike[str], *, lang: str | None = None) 
     """Read ``queries.jsonl``: query id -> :class:`Query`, in file order; duplicate ids are an error."""
     path = Path(path)
     queries: dict[str, Query] = {}
-    for lineno, line in iter_lines(path):
-        if not line.strip():
-            continue
+    for lineno, line in iter_lines(path, skip_blank=True):
         obj = _json_object(path, lineno, line)
         qid = check_id(obj.get("_id"), path=path, lineno=lineno, field="_id")
         text = _text_field(obj, "text", path=path, lineno=lineno, required=True)
@@ -219,9 +221,7 @@ def read_beir_qrels(path: str | os.PathLike[str]) -> Qrels:
     path = Path(path)
     qrels: Qrels = {}
     header_seen = False
-    for lineno, line in iter_lines(path):
-        if not line.strip():
-            continue
+    for lineno, line in iter_lines(path, skip_blank=True):
         fields = line.split("\t")
         if not header_seen:
             if tuple(f.strip() for f in fields) != BEIR_QRELS_HEADER:

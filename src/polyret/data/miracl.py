@@ -144,9 +144,7 @@ def read_topics(path: str | os.PathLike[str], *, lang: str | None = None) -> dic
     """Read a MIRACL topics TSV (``qid<TAB>query``, no header): query id -> :class:`Query`."""
     path = Path(path)
     topics: dict[str, Query] = {}
-    for lineno, line in iter_lines(path):
-        if not line.strip():
-            continue
+    for lineno, line in iter_lines(path, skip_blank=True):
         fields = line.split("\t")
         if len(fields) != 2:
             raise DataError(

@@ -17,6 +17,7 @@ from polyret.errors import DataError
 from polyret.io import atomic_path
 
 _V = TypeVar("_V")
+_N = TypeVar("_N", int, float)
 
 __all__ = ["Qrels", "Run", "read_qrels", "read_run", "trec_order", "write_qrels", "write_run"]
 
@@ -59,12 +60,7 @@ def read_run(path: str | Path) -> Run:
     run: Run = {}
     for lineno, parts in _lines(path, "qid Q0 docno rank score tag"):
         qid, _, docno, _, score_text, _ = parts
-        try:
-            score = float(score_text)
-        except ValueError:
-            raise DataError(
-                f"not a number: {score_text!r}", path=path, record=f"line {lineno}", field="score"
-            ) from None
+        score = _number(float, score_text, "score", path=path, lineno=lineno)
         if not math.isfinite(score):
             raise DataError(
                 f"score {score_text!r} is not finite",
@@ -93,17 +89,20 @@ def read_qrels(path: str | Path) -> Qrels:
     qrels: Qrels = {}
     for lineno, parts in _lines(path, "qid iter docno relevance"):
         qid, _, docno, rel_text = parts
-        try:
-            rel = int(rel_text)
-        except ValueError:
-            raise DataError(
-                f"not an integer: {rel_text!r}",
-                path=path,
-                record=f"line {lineno}",
-                field="relevance",
-            ) from None
+        rel = _number(int, rel_text, "relevance", path=path, lineno=lineno)
         _add_once(qrels.setdefault(qid, {}), qid, docno, rel, path=path, lineno=lineno)
     return qrels
+
+
+def _number(kind: type[_N], text: str, field: str, *, path: Path, lineno: int) -> _N:
+    """``text`` as an int or a float; a DataError naming the line and the field otherwise."""
+    try:
+        return kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise DataError(
+            f"not {what}: {text!r}", path=path, record=f"line {lineno}", field=field
+        ) from None
 
 
 def _add_once(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +13,11 @@ import torch
 from polyret.debias.calibration import Calibration
 from polyret.debias.centering import CenteringDebiaser, LanguageCentering
 from polyret.debias.debiaser import KINDS, Debiaser, Kind
+from polyret.debias.options import CentroidSource, Method
 from polyret.debias.projection import ProjectionDebiaser
 from polyret.errors import ConfigError, ModelError, parse_enum
 from polyret.io import atomic_path, write_json, write_text
+from polyret.progress import bars_on
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -25,48 +26,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RECORD_FILE = "polyret_debias.json"
-
-
-class Method(str, Enum):
-    """How to remove the language signal.
-
-    CENTER: subtract the embedding's own language centroid (nearest centroid, or a language the
-        caller names). The larger multilingual and cross-lingual gain, for a little monolingual
-        mAP; the saved model needs polyret to load.
-    PROJECT: project out the subspace spanned by the centroid differences with one fixed linear
-        map. Language-blind, keeps monolingual mAP, somewhat smaller gains, and loads with
-        sentence-transformers alone. Measured numbers for both: docs/debias.md.
-    """
-
-    CENTER = "center"
-    PROJECT = "project"
-
-
-class CentroidSource(str, Enum):
-    """Which encodings of the calibration text make the centroids of each input kind.
-
-    POOLED (default): one set for both kinds, the mean of the text encoded as queries and as
-        passages.
-    PER_KIND: query centroids from the text encoded as queries, passage centroids from the text
-        encoded as passages.
-    PASSAGE: one set from the passage encoding only (half the encoding time).
-    QUERY: one set from the query encoding only.
-
-    How they compare on XQuAD-R is in docs/debias.md (centering design measurements).
-    """
-
-    POOLED = "pooled"
-    PER_KIND = "per-kind"
-    QUERY = "query"
-    PASSAGE = "passage"
-
-    def encodings(self) -> tuple[Kind, ...]:
-        """The kinds the calibration text must be encoded as."""
-        if self is CentroidSource.QUERY:
-            return ("query",)
-        if self is CentroidSource.PASSAGE:
-            return ("passage",)
-        return KINDS
 
 
 def encode_calibration(
@@ -88,7 +47,7 @@ def encode_calibration(
                 list(texts),
                 batch_size=batch_size,
                 convert_to_tensor=True,
-                show_progress_bar=show_progress_bar,
+                show_progress_bar=bars_on(show_progress_bar),
             )
             out[kind][lang] = emb.detach().to("cpu", torch.float32)
         logger.info("encoded %d calibration sentences of %s", len(texts), lang)
@@ -207,7 +166,7 @@ def fit_centering(
         calibration,
         kinds=source.encodings(),
         batch_size=batch_size,
-        show_progress_bar=show_progress_bar,
+        show_progress_bar=bars_on(show_progress_bar),
     )
     query_embeddings = None
     if queries is not None:
@@ -218,7 +177,7 @@ def fit_centering(
             kept,
             kinds=("query",),
             batch_size=batch_size,
-            show_progress_bar=show_progress_bar,
+            show_progress_bar=bars_on(show_progress_bar),
         )["query"]
     return fit_from_embeddings(
         embeddings,

@@ -26,6 +26,7 @@ from polyret.errors import ConfigError, ModelError, parse_enum
 from polyret.evaluation.results import MULTI, LareqaResult, SettingResult
 from polyret.evaluation.scoring import Pool, count_before, topk_ties
 from polyret.precision import parse_precision, precision_scope
+from polyret.progress import bars_on
 
 __all__ = [
     "TIE_RULE",
@@ -113,32 +114,43 @@ class LareqaEmbeddings:
 
 
 @dataclass
-class LareqaEvalConfig:
-    """Options of :func:`evaluate_lareqa`.
+class ScoringOptions:
+    """What every evaluation of embeddings takes (LAReQA's and NTREX-128's).
 
-    ``seen_languages``: the training languages, to split aggregates into seen /
-    unseen (None: no split). ``chunk_size``: query rows scored at once; memory
-    is about chunk_size x pool size x 25 bytes (170 MB for 512 x XQuAD-R's 13,014).
-    ``precision``: auto, fp32, bf16 or fp16 (``polyret.precision``) for the encoding; None
-    leaves the model as it is (fp32 unless :func:`polyret.precision.set_precision` changed it).
+    ``seen_languages``: the training languages, to split aggregates into seen / unseen (None: no
+    split). ``chunk_size``: query rows scored at once; memory is about chunk_size x pool size x
+    25 bytes (170 MB for 512 x XQuAD-R's 13,014).
     """
 
     batch_size: int = 64
-    candidate_text: str = CandidateText.SENTENCE.value
     seen_languages: Sequence[str] | None = None
     ks: tuple[int, ...] = (1, 5, 10, 100)
     ndcg_k: int = 10
     chunk_size: int = 512
     show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        _check_scoring_options(self.ks, self.ndcg_k, self.chunk_size)
+
+
+@dataclass
+class LareqaEvalConfig(ScoringOptions):
+    """Options of :func:`evaluate_lareqa` (and those of :class:`ScoringOptions`).
+
+    ``precision``: auto, fp32, bf16 or fp16 (``polyret.precision``) for the encoding; None
+    leaves the model as it is (fp32 unless :func:`polyret.precision.set_precision` changed it).
+    """
+
+    candidate_text: str = CandidateText.SENTENCE.value
     precision: str | None = None
 
     def __post_init__(self) -> None:
         self.candidate_text = parse_enum(CandidateText, self.candidate_text, "candidate_text").value
         if self.precision is not None:
             self.precision = parse_precision(self.precision).value
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        _check_scoring_options(self.ks, self.ndcg_k, self.chunk_size)
+        super().__post_init__()
 
     def encode(self, model: Any, dataset: LareqaDataset) -> LareqaEmbeddings:
         """:func:`encode_lareqa` with these options."""
@@ -205,14 +217,19 @@ def _encode(
     order = token_length_order(model, texts) if len(texts) > batch_size else None
     if order is None:
         out = fn(
-            texts, batch_size=batch_size, show_progress_bar=show_progress, convert_to_tensor=True
+            texts,
+            batch_size=batch_size,
+            show_progress_bar=bars_on(show_progress),
+            convert_to_tensor=True,
         )
         out = torch.as_tensor(out)
     else:  # one call per batch, in token-length order
         from tqdm.auto import tqdm
 
         parts = []
-        for lo in tqdm(range(0, len(texts), batch_size), desc=method, disable=not show_progress):
+        for lo in tqdm(
+            range(0, len(texts), batch_size), desc=method, disable=not bars_on(show_progress)
+        ):
             batch = [texts[i] for i in order[lo : lo + batch_size]]
             part = fn(batch, batch_size=batch_size, show_progress_bar=False, convert_to_tensor=True)
             parts.append(torch.as_tensor(part))

@@ -147,7 +147,6 @@ def pooled_task(
         from datasets import Dataset
         from mteb.abstasks.retrieval import AbsTaskRetrieval
         from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
-        from mteb.abstasks.task_metadata import TaskMetadata
     except ImportError as err:
         raise ImportError("pooled mteb tasks need mteb: pip install 'polyret[mteb]'") from err
 
@@ -171,31 +170,7 @@ def pooled_task(
     }
 
     class PooledRetrieval(AbsTaskRetrieval):
-        metadata = TaskMetadata(
-            name=name,
-            description=(
-                f"{data.name} pooled: each query language's questions against every "
-                f"language's candidates in one corpus ({pool_size} candidates, "
-                f"{', '.join(langs)}); relevant: the answer sentence in every language "
-                "that holds the question (polyret's multilingual setting)."
-            ),
-            reference="https://arxiv.org/abs/2004.05484",
-            dataset={"path": f"polyret/{data.name}-pooled", "revision": revision},
-            type="Retrieval",
-            category="t2t",
-            modalities=["text"],
-            eval_splits=["test"],
-            eval_langs=eval_langs,
-            main_score=f"map_at_{pool_size}",
-            date=None,
-            domains=["Encyclopaedic", "Written"],
-            task_subtypes=["Question answering"],
-            license=LICENSES.get(data.name, "not specified"),
-            annotations_creators="human-annotated",
-            dialect=[],
-            sample_creation="found",
-            bibtex_citation=None,
-        )
+        metadata = _metadata(data, name, revision, eval_langs, pool_size)
         # Rank the whole pool: full-depth AP, and every relevant candidate's rank for the bias.
         k_values = tuple(sorted({1, 5, 10, 100, pool_size}))
 
@@ -227,3 +202,36 @@ def pooled_task(
             return _bias_scores(hf_subset, langs, qrels, results, pool_size)
 
     return PooledRetrieval()
+
+
+def _metadata(
+    data: LareqaDataset, name: str, revision: str, eval_langs: dict[str, list[str]], pool_size: int
+) -> Any:
+    """The pooled task's mteb ``TaskMetadata``: its name, languages and main score."""
+    from mteb.abstasks.task_metadata import TaskMetadata
+
+    return TaskMetadata(
+        name=name,
+        description=(
+            f"{data.name} pooled: each query language's questions against every "
+            f"language's candidates in one corpus ({pool_size} candidates, "
+            f"{', '.join(data.langs)}); relevant: the answer sentence in every language "
+            "that holds the question (polyret's multilingual setting)."
+        ),
+        reference="https://arxiv.org/abs/2004.05484",
+        dataset={"path": f"polyret/{data.name}-pooled", "revision": revision},
+        type="Retrieval",
+        category="t2t",
+        modalities=["text"],
+        eval_splits=["test"],
+        eval_langs=eval_langs,
+        main_score=f"map_at_{pool_size}",
+        date=None,
+        domains=["Encyclopaedic", "Written"],
+        task_subtypes=["Question answering"],
+        license=LICENSES.get(data.name, "not specified"),
+        annotations_creators="human-annotated",
+        dialect=[],
+        sample_creation="found",
+        bibtex_citation=None,
+    )

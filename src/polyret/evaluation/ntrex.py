@@ -18,7 +18,7 @@ with same-language-first redefined for a pool without an own-language answer (:d
 
 The evaluation part is held as a :class:`~polyret.data.lareqa.LareqaDataset` (each sentence a
 question ``ntrex:<line>`` and a candidate, documents as articles), so the LAReQA encoder,
-debiasers, results, reports and ``polyret.experiment.store`` serve it unchanged, and
+debiasers, results, reports and ``polyret.evaluation.store`` serve it unchanged, and
 ``dataset.question_articles()`` maps each question id to its document: the clusters of
 :func:`polyret.evaluation.significance.compare_results`.
 
@@ -31,7 +31,7 @@ Typical use (the experiment runner's shape: encode once, score plain and centere
     check_held_out(calibration, dataset)
     centered = score_ntrex(dataset, embeddings, config=config,
                            debiaser=fit_centering(model, calibration))
-    save_result(centered, folder, meta)       # polyret.experiment.store
+    save_result(centered, folder, meta)       # polyret.evaluation.store
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from polyret.evaluation.lareqa import (
     TIE_RULE,
     CandidateText,
     LareqaEmbeddings,
+    ScoringOptions,
     _build_pool,
     _check_embeddings,
     _check_scoring_options,
@@ -289,27 +290,14 @@ def evaluate_ntrex_embeddings(
 
 
 @dataclass
-class NtrexEvalConfig:
-    """Options of the NTREX-128 evaluation; ``encode`` / ``score`` as :class:`LareqaEvalConfig`'s.
-
-    ``seen_languages``: training languages, to split aggregates into seen / unseen.
-    ``chunk_size``: query rows scored at once (memory ~ chunk_size x pool size x 25 bytes).
-    """
+class NtrexEvalConfig(ScoringOptions):
+    """Options of the NTREX-128 evaluation (and those of :class:`ScoringOptions`); ``encode`` /
+    ``score`` as :class:`LareqaEvalConfig`'s."""
 
     candidate_text: ClassVar[str] = CandidateText.SENTENCE.value  # sentences, without context
-    batch_size: int = 64
-    seen_languages: Sequence[str] | None = None
     ks: tuple[int, ...] = (1, 10)
-    ndcg_k: int = 10
     mrr_k: int = 10
-    chunk_size: int = 512
     top_k: int = 10
-    show_progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        _check_scoring_options(self.ks, self.ndcg_k, self.chunk_size)
 
     def encode(self, model: Any, dataset: LareqaDataset) -> LareqaEmbeddings:
         """Each unique sentence once with the query prompt and once with the passage prompt."""
@@ -343,7 +331,7 @@ def score_ntrex(
 
     Plain and centered results come from one encoding. Fit the debiaser on text that is not
     evaluated (:func:`check_held_out`). The result saves and loads with
-    :func:`polyret.experiment.store.save_result` / ``load_result``.
+    :func:`polyret.evaluation.store.save_result` / ``load_result``.
     """
     config = config or NtrexEvalConfig()
     if debiaser is not None:

@@ -20,8 +20,8 @@ from typing import Any
 
 from polyret.evaluation.results import LareqaResult
 from polyret.evaluation.significance import compare_results, with_holm
+from polyret.evaluation.store import is_saved, load_result
 from polyret.experiment.stats import KINDS
-from polyret.experiment.store import is_saved, load_result
 from polyret.reports.tables import markdown_table
 
 RUN = re.compile(r"^(?P<strategy>.+)-seed(?P<seed>\d+)(?P<center>\+center)?$")

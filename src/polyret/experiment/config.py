@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +16,27 @@ from polyret.configfile import (
     is_int,
     read_yaml_mapping,
 )
-from polyret.errors import ConfigError
+from polyret.debias.options import Method
+from polyret.errors import ConfigError, parse_enum
 from polyret.precision import DEFAULT_PRECISION, parse_precision
-from polyret.samplers.config import SamplerConfig
+from polyret.samplers.config import BatchStrategy, SamplerConfig
 from polyret.training.config import TrainConfig
 
 # The saved configuration, beside an experiment's output and its report.
 CONFIG_FILE = "experiment.yaml"
 # Set by the runner for every run; an experiment's `train:` section may not set them.
 RUN_KEYS = ("model", "output_dir", "strategy", "alpha", "mixed_share", "seed")
-KEEP_WEIGHTS = ("all", "final", "none")
+
+
+class KeepWeights(str, Enum):
+    """What stays of a run's weights once it is evaluated: everything (checkpoints and the final
+    model), the final model (centering can still be added later), or nothing."""
+
+    ALL = "all"
+    FINAL = "final"
+    NONE = "none"
+
+
 OUT_OF_DOMAIN = ("ntrex",)
 
 
@@ -35,10 +47,14 @@ class StrategySpec:
     section (``train``: e.g. ``hard_negatives``, ``batch_size``; checked like that section)."""
 
     name: str
-    strategy: str
+    strategy: BatchStrategy | str
     alpha: float = 0.5
     mixed_share: float = 0.0
     train: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        strategy = parse_enum(BatchStrategy, self.strategy, f"strategy {self.name!r}: strategy")
+        object.__setattr__(self, "strategy", strategy)  # frozen: set once, checked
 
     @property
     def mono_share(self) -> float:
@@ -84,7 +100,7 @@ class CenteringSpec:
     """
 
     calibration: str = "ntrex"
-    method: str = "center"
+    method: Method | str = Method.CENTER
     sentences: int = 300
     # Real queries for the query centroids (``polyret debias --query-calibration``): a folder of
     # <lang>.txt or a LAReQA dataset other than the evaluated one; None: calibration text only.
@@ -94,10 +110,7 @@ class CenteringSpec:
     uncentered_ok: bool = False
 
     def __post_init__(self) -> None:
-        if self.method not in ("center", "project"):
-            raise ConfigError(
-                f"centering.method must be 'center' or 'project', got {self.method!r}"
-            )
+        self.method = parse_enum(Method, self.method, "centering.method")
         if not isinstance(self.calibration, str) or not self.calibration:
             raise ConfigError(
                 f"centering.calibration must be a folder or 'ntrex', got {self.calibration!r}"
@@ -119,7 +132,7 @@ class CenteringSpec:
     @property
     def suffix(self) -> str:
         """Appended to a condition's name: ``hybrid-0.5+center``."""
-        return f"+{self.method}"
+        return f"+{Method(self.method).value}"
 
 
 @dataclass
@@ -136,9 +149,7 @@ class ExperimentConfig:
     )
     data_dir: str | None = None
     centering: CenteringSpec | None = None
-    # What stays of a run's weights once it is evaluated: "all" (checkpoints and final model),
-    # "final" (the final model: centering can still be added later) or "none".
-    keep_weights: str = "final"
+    keep_weights: KeepWeights | str = KeepWeights.FINAL
     # Out-of-domain datasets scored for every model, with and without centering (one encoding
     # per model and dataset): "ntrex" (NTREX-128's evaluation part, news sentence retrieval).
     out_of_domain: list[str] = field(default_factory=list)
@@ -175,11 +186,9 @@ class ExperimentConfig:
                 f"experiment {self.name!r}: out_of_domain must be a list of "
                 f"{', '.join(OUT_OF_DOMAIN)}, got {self.out_of_domain!r}"
             )
-        if self.keep_weights not in KEEP_WEIGHTS:
-            raise ConfigError(
-                f"experiment {self.name!r}: keep_weights must be one of {', '.join(KEEP_WEIGHTS)}, "
-                f"got {self.keep_weights!r}"
-            )
+        self.keep_weights = parse_enum(
+            KeepWeights, self.keep_weights, f"experiment {self.name!r}: keep_weights"
+        )
         if not self.strategies:
             raise ConfigError(f"experiment {self.name!r}: list at least one strategy")
         names = [s.name for s in self.strategies]
@@ -231,7 +240,7 @@ class ExperimentConfig:
     def _where(self, spec: StrategySpec) -> str:
         """Where ``spec``'s options come from, for error messages: the strategy when it sets
         anything of its own, else the train section."""
-        own = spec.train or spec.mixed_share or spec.strategy == "hybrid"
+        own = spec.train or spec.mixed_share or spec.strategy is BatchStrategy.HYBRID
         index = next((i for i, s in enumerate(self.strategies) if s is spec), None)
         if own and index is not None:
             return f"strategies[{index}] ({spec.name!r}) and train"
@@ -298,12 +307,23 @@ class ExperimentConfig:
             raise ConfigError(f"{path}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain values (enum members as their values), as the YAML file holds them."""
+        return _plain(dataclasses.asdict(self))
 
     def to_yaml(self) -> str:
         import yaml
 
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _check_keys(values: dict[str, Any], cls: type, source: str) -> None:

@@ -25,15 +25,17 @@ from typing import TYPE_CHECKING, Any
 from polyret import __version__
 from polyret.errors import ConfigError
 from polyret.evaluation.results import LareqaResult
-from polyret.experiment.config import ExperimentConfig, StrategySpec
-from polyret.experiment.report import Centered, Curves, OutOfDomain, write_report
-from polyret.experiment.store import DONE_FILE, is_saved, load_result, save_result
+from polyret.evaluation.store import DONE_FILE, is_saved, load_result
+from polyret.experiment.config import ExperimentConfig, KeepWeights, StrategySpec
+from polyret.experiment.report import Curves, OutOfDomain, write_report
+from polyret.experiment.stats import Centered
 from polyret.io import atomic_path, check_output_dir, write_json, write_text
 from polyret.training.snapshots import snapshot_callback, snapshot_dir
 
 if TYPE_CHECKING:
     from polyret.data.lareqa import LareqaDataset
     from polyret.debias import Calibration
+    from polyret.evaluation.tasks import EvalTask
 
 logger = logging.getLogger(__name__)
 
@@ -103,15 +105,17 @@ def _previous_meta(config: ExperimentConfig) -> dict[str, Any]:
 
 def _prune_weights(config: ExperimentConfig, run_dir: Path) -> None:
     """Delete what ``keep_weights`` does not keep of an evaluated run."""
-    if config.keep_weights == "all" or not run_dir.is_dir():
+    if config.keep_weights is KeepWeights.ALL or not run_dir.is_dir():
         return
     doomed = sorted(run_dir.glob("checkpoint-*")) + sorted(run_dir.glob("steps-*"))
-    if config.keep_weights == "none":
+    if config.keep_weights is KeepWeights.NONE:
         doomed.append(run_dir / "final")
     for path in doomed:
         if path.exists():
             shutil.rmtree(path)
-            logger.info("deleted %s (keep_weights: %s)", path, config.keep_weights)
+            logger.info(
+                "deleted %s (keep_weights: %s)", path, KeepWeights(config.keep_weights).value
+            )
 
 
 def _check_or_save_config(config: ExperimentConfig) -> None:
@@ -247,6 +251,7 @@ def _evaluate(
     """
     from polyret.evaluation.lareqa import LareqaEvalConfig
     from polyret.evaluation.ntrex import NtrexEvalConfig
+    from polyret.evaluation.tasks import LareqaTask, NtrexTask
 
     options = LareqaEvalConfig(
         batch_size=config.eval.batch_size,
@@ -256,15 +261,19 @@ def _evaluate(
     ood_options = NtrexEvalConfig(
         batch_size=config.eval.batch_size, seen_languages=config.eval.seen_languages
     )
-    targets = [(dataset, options, folder)]
-    targets += [(data, ood_options, ood_folder(folder, name)) for name, data in (ood or {}).items()]
+    targets: list[tuple[EvalTask, Path]] = [(LareqaTask(dataset, options), folder)]
+    targets += [
+        (NtrexTask(data, ood_options), ood_folder(folder, name))
+        for name, data in (ood or {}).items()
+    ]
     use_centering = calibration is not None and config.centering is not None
 
     def done(target: Path) -> bool:
         return _evaluated(target, config, centered=use_centering)
 
-    if all(done(f) for *_, f in targets):
+    if all(done(f) for _, f in targets):
         return
+    from polyret.evaluate import Centering, evaluate, save_evaluation
     from polyret.models import load_model
     from polyret.precision import set_precision
 
@@ -273,44 +282,42 @@ def _evaluate(
     if config.eval.max_seq_length:
         model.max_seq_length = config.eval.max_seq_length
     meta = {**meta, "model": model_spec, "precision": precision}
+    centering = None
+    if use_centering:
+        assert calibration is not None and config.centering is not None
+        centering = Centering(
+            calibration, config.centering.method, queries, batch_size=config.eval.batch_size
+        )
     debiaser = None
-    for data, opts, target in targets:
+    for task, target in targets:
         if done(target):
             continue
-        logger.info("evaluating %s on %s -> %s", model_spec, data.name, target)
-        start = time.perf_counter()
-        embeddings = opts.encode(model, data)
-        if not is_saved(target):
-            result = opts.score(data, embeddings)
-            save_result(result, target, {**meta, "seconds": time.perf_counter() - start})
-            _publish(config, target)
+        logger.info("evaluating %s on %s -> %s", model_spec, task.name, target)
         twin = centered_folder(target, config)
-        if not use_centering or twin is None or is_saved(twin):
-            continue
-        assert calibration is not None and config.centering is not None
-        from polyret.debias.evaluate import evaluate_with_debias
-
-        start = time.perf_counter()
-        result, debiaser = evaluate_with_debias(
+        needs_twin = centering is not None and twin is not None and not is_saved(twin)
+        ev = evaluate(
             model,
-            data,
-            embeddings,
-            opts,
-            calibration,
-            method=config.centering.method,
-            queries=queries,
+            task,
+            plain=not is_saved(target),
+            centering=centering if needs_twin else None,
             debiaser=debiaser,
-            batch_size=config.eval.batch_size,
         )
-        centering = {
+        if ev.result is not None:
+            save_evaluation(target, ev.result, {**meta, "seconds": ev.seconds})
+            _publish(config, target)
+        if ev.debiased is None:
+            continue
+        assert twin is not None and calibration is not None and config.centering is not None
+        debiaser = ev.debiaser
+        record = {
             **dataclasses.asdict(config.centering),
             "calibration_files": calibration.describe(),
             "query_files": None if queries is None else queries.describe(),
         }
-        save_result(
-            result,
+        save_evaluation(
             twin,
-            {**meta, "centering": centering, "seconds_centering": time.perf_counter() - start},
+            ev.debiased,
+            {**meta, "centering": record, "seconds_centering": ev.seconds_debiased},
         )
         _publish(config, twin)
 

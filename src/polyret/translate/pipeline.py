@@ -31,6 +31,7 @@ from typing import Any
 
 from polyret.errors import ConfigError
 from polyret.io import write_json, write_text
+from polyret.progress import bars_on
 from polyret.translate.backends import (
     BACKENDS,
     DecodeOptions,
@@ -294,7 +295,7 @@ def _translate_chunks(
     uncached = len(pending) - len(cache.get_many(key, src, lang, pending))
     cut_before = translator.truncated
     with tqdm(
-        total=uncached, unit="sent", desc=f"{src}->{lang}", disable=not config.progress
+        total=uncached, unit="sent", desc=f"{src}->{lang}", disable=not bars_on(config.progress)
     ) as bar:
         for k in todo_chunks:
             texts = _texts(chunks[k])

@@ -11,8 +11,8 @@ import torch
 
 from lareqa_fixture import write_parallel_lareqa
 from polyret.data.lareqa import load_lareqa
+from polyret.evaluation import store
 from polyret.evaluation.lareqa import LareqaEmbeddings, evaluate_lareqa_embeddings
-from polyret.experiment import store
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_a_damaged_evaluation_is_reported_and_not_done(
         (saved / store.DONE_FILE).write_text(text.replace('"model": "m"', '"model": "x"'))
     else:
         (saved / store.SETTINGS_FILE).unlink()
-    with caplog.at_level(logging.WARNING, logger="polyret.experiment.store"):
+    with caplog.at_level(logging.WARNING, logger="polyret.evaluation.store"):
         assert not store.is_saved(saved)
     assert store.problem(saved) is not None
     if damage != "drop settings":

@@ -1,4 +1,5 @@
-"""Save and reload a ``LareqaResult`` with its per-query ranks, so finished evaluations are cached.
+"""The one saved format of every evaluation (``polyret eval --output-dir``, the experiment's cached
+evaluations): a ``LareqaResult`` with its per-query ranks, saved and reloaded.
 
 ``ranks.npz`` holds one int32 array per setting (no pickle); ``settings.json.gz`` holds the
 setting descriptions and query ids. Everything in ``LareqaResult`` is recomputed from these.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import math
 import zipfile
 import zlib
 from pathlib import Path
@@ -34,6 +36,18 @@ _verified: dict[tuple[str, tuple[float, ...]], str | None] = {}
 def save_result(result: LareqaResult, folder: str | Path, meta: dict[str, Any]) -> Path:
     """Write ``result`` into ``folder`` atomically (the folder appears only when complete)."""
     folder = Path(folder)
+    with atomic_path(folder) as tmp:
+        tmp.mkdir()
+        write_result(result, tmp, meta)
+    return folder
+
+
+def write_result(result: LareqaResult, folder: Path, meta: dict[str, Any]) -> None:
+    """Write the saved files of ``result`` into the existing ``folder``, sealed: the per-query
+    ranks, the settings, and ``results.json`` with ``meta`` (whose keys win), every number of
+    ``result`` and its language bias, NaN written as null."""
+    from polyret.evaluation.bias import language_bias
+
     arrays: dict[str, np.ndarray] = {}
     settings = []
     for i, s in enumerate(result.settings.values()):
@@ -65,17 +79,26 @@ def save_result(result: LareqaResult, folder: str | Path, meta: dict[str, Any]) 
         "timings": result.timings,
         "settings": settings,
     }
-    with atomic_path(folder) as tmp:
-        tmp.mkdir()
-        np.savez_compressed(tmp / RANKS_FILE, **arrays)
-        with gzip.open(tmp / SETTINGS_FILE, "wt", encoding="utf-8") as f:
-            json.dump(header, f)
-        (tmp / DONE_FILE).write_text(
-            json.dumps({**meta, **_compact(result.to_dict())}, indent=2, ensure_ascii=False),
-            encoding="utf-8",
-        )
-        seal(tmp)
-    return folder
+    np.savez_compressed(folder / RANKS_FILE, **arrays)
+    with gzip.open(folder / SETTINGS_FILE, "wt", encoding="utf-8") as f:
+        json.dump(header, f)
+    numbers = {k: v for k, v in result.to_dict().items() if k not in meta}
+    record = finite({**meta, **numbers, "bias": language_bias(result)})
+    (folder / DONE_FILE).write_text(
+        json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False), encoding="utf-8"
+    )
+    seal(folder)
+
+
+def finite(obj: Any) -> Any:
+    """A JSON-safe copy: NaN and infinities become null (strict JSON has neither)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
 
 
 def seal(folder: str | Path) -> None:
@@ -118,14 +141,6 @@ def problem(folder: str | Path) -> str | None:
             found = f"{folder} cannot be read ({type(exc).__name__}: {exc})"
     _verified[key] = found
     return found
-
-
-def _compact(record: dict[str, Any]) -> dict[str, Any]:
-    """The result's record without per-setting means (recomputed from the ranks on load).
-
-    Kept small so that finished evaluations can be committed (``results/<experiment>/evals``).
-    """
-    return {k: v for k, v in record.items() if k not in ("settings", "aggregates")}
 
 
 def is_saved(folder: str | Path) -> bool:

@@ -1,16 +1,15 @@
-"""scripts/recipe_study.py: the recipe grid and the design screen, on a tiny model and data."""
+"""polyret recipe: the recipe grid and the design screen on a dev split, on a tiny model and data."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
-from conftest import REPO
 from lareqa_fixture import write_parallel_lareqa
+from polyret.cli.main import main
 
 
 def _experiment(tmp_path: Path, model: Path) -> Path:
@@ -41,9 +40,8 @@ def _experiment(tmp_path: Path, model: Path) -> Path:
     return path
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, str(REPO / "scripts" / "recipe_study.py"), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+def _run(*args: str) -> int:
+    return main(["recipe", *args])
 
 
 def test_design_screen_trains_every_design_and_chooses_two(
@@ -61,8 +59,7 @@ def test_design_screen_trains_every_design_and_chooses_two(
     out, runs = tmp_path / "screen", tmp_path / "runs"
     args = ["--config", str(_experiment(tmp_path, tiny_model_dir)), "--designs", str(designs)]
     args += ["--steps", "4", "--dev-fraction", "0.3", "--out", str(out), "--runs", str(runs)]
-    proc = _run(*args)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _run(*args) == 0
     screen = json.loads((out / "screen.json").read_text())
     rows = {r["name"]: r for r in screen["designs_screened"]}
     assert list(rows) == ["cross", "hybrid-0.5", "mixed", "mixed+neg", "big"]
@@ -85,7 +82,28 @@ def test_design_screen_trains_every_design_and_chooses_two(
     assert sampler["data"]["hard_negatives"] == 1 and sampler["data"]["dev_ids"] > 0
     # A second call reuses the finished runs (same config) instead of training again.
     stamps = {name: (runs / name / "final").stat().st_mtime_ns for name in rows}
-    again = _run(*args)
-    assert again.returncode == 0, again.stderr[-3000:]
+    assert _run(*args) == 0
     assert stamps == {name: (runs / name / "final").stat().st_mtime_ns for name in rows}
     assert json.loads((out / "screen.json").read_text())["chosen"] == screen["chosen"]
+
+
+def test_recipe_grid_chooses_the_best_mean_dev_map(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, runs = tmp_path / "recipe", tmp_path / "runs"
+    args = ["--config", str(_experiment(tmp_path, tiny_model_dir)), "--steps", "2"]
+    args += ["--dev-fraction", "0.3", "--learning-rates", "1e-3", "1e-4", "--scales", "20"]
+    assert _run(*args, "--out", str(out), "--runs", str(runs)) == 0
+    study = json.loads((out / "study.json").read_text())
+    rows = study["settings"]
+    assert [r["name"] for r in rows] == ["lr0.001-scale20", "lr0.0001-scale20"]
+    for r in rows:
+        assert r["mean_map"] == pytest.approx(
+            (r["dev_mono_map"] + r["dev_cross_map"] + r["dev_multi_map"]) / 3
+        )
+    assert study["chosen"] == max(rows, key=lambda r: r["mean_map"])
+    assert "never" in study["what"] and study["base"]["mean_map"] > 0
+    assert "chosen:" in capsys.readouterr().out
+    # a dev fraction that holds out nothing, or everything, is refused before training
+    assert _run(*args, "--dev-fraction", "1.0", "--out", str(out)) == 2
+    assert "--dev-fraction must lie in (0, 1)" in capsys.readouterr().err
