@@ -24,7 +24,7 @@ from polyret.errors import ConfigError, parse_enum
 from polyret.evaluation.store import write_result
 from polyret.io import atomic_path
 from polyret.models.resolve import DEFAULT_MODEL
-from polyret.precision import DEFAULT_PRECISION, PRECISIONS
+from polyret.precision import DEFAULT_PRECISION, PRECISIONS, parse_precision
 
 if TYPE_CHECKING:
     from polyret.debias.calibration import Calibration
@@ -290,9 +290,9 @@ class EvalOptions:
         )
         if self.centering.debias_queries and not self.centering.debias:
             raise ConfigError("--debias-queries needs --debias SOURCE")
+        self.precision = parse_precision(self.precision).value
         for value, choices, flag in (
             (self.candidate_text, CANDIDATE_TEXTS, "--candidate-text"),
-            (self.precision, PRECISIONS, "--precision"),
             (self.corpus.index, INDEX_KINDS, "--index"),
             (self.corpus.dtype, VECTOR_DTYPES, "--dtype"),
         ):

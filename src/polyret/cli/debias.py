@@ -9,8 +9,8 @@ import argparse
 import logging
 from typing import Any
 
-from polyret.cli.parser import ArgumentParser
-from polyret.configfile import add_option_arguments, resolve_options, to_mapping
+from polyret.cli.parser import ArgumentParser, parse_config_flags, print_config
+from polyret.configfile import add_option_arguments
 from polyret.debias.options import DebiasOptions, Method
 from polyret.errors import ConfigError
 from polyret.flags import add_no_progress
@@ -53,21 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_options(argv: list[str]) -> tuple[dict[str, Any], DebiasOptions]:
     """(this invocation's flags, the debiasing options) from the command line (and --config)."""
-    argv = [  # --out: the short name of --output-dir that earlier versions documented
-        "--output-dir" + a[len("--out") :] if a == "--out" or a.startswith("--out=") else a
-        for a in argv
-    ]
-    args = vars(build_parser().parse_args(argv))
-    run = {k: args.pop(k) for k in RUN_FLAGS}
-    return run, resolve_options(DebiasOptions, run["config"], args)
+    return parse_config_flags(build_parser(), DebiasOptions, argv, RUN_FLAGS)
 
 
 def main(argv: list[str]) -> int:
     run, opts = parse_options(argv)
     if run["print_config"]:
-        import yaml
-
-        print(yaml.safe_dump(to_mapping(opts), sort_keys=False, allow_unicode=True), end="")
+        print_config(opts)
         return 0
     check_output_dir(opts.out, overwrite=opts.overwrite)
     if run["push_to_hub"] is not None:

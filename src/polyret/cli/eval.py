@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from polyret.cli.parser import ArgumentParser
-from polyret.configfile import add_option_arguments, resolve_options, to_mapping
+from polyret.cli.parser import ArgumentParser, parse_config_flags, print_config
+from polyret.configfile import add_option_arguments
 from polyret.errors import ConfigError
 from polyret.evaluate import CenteringOptions, CorpusOptions, EvalOptions
 from polyret.flags import add_no_progress
@@ -63,14 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_options(argv: list[str]) -> tuple[dict[str, Any], EvalOptions]:
     """(this invocation's flags, the evaluation options) from the command line (and --config)."""
-    # --out: the short name of --output-dir that earlier versions documented
-    argv = [
-        "--output-dir" + a[len("--out") :] if a == "--out" or a.startswith("--out=") else a
-        for a in argv
-    ]
-    args = vars(build_parser().parse_args(argv))
-    run = {k: args.pop(k) for k in RUN_FLAGS}
-    opts = resolve_options(EvalOptions, run["config"], args)
+    run, opts = parse_config_flags(build_parser(), EvalOptions, argv, RUN_FLAGS)
     opts.show_progress = not run["no_progress"]
     return run, opts
 
@@ -78,9 +71,7 @@ def parse_options(argv: list[str]) -> tuple[dict[str, Any], EvalOptions]:
 def main(argv: list[str]) -> int:
     run, opts = parse_options(argv)
     if run["print_config"]:
-        import yaml
-
-        print(yaml.safe_dump(to_mapping(opts), sort_keys=False, allow_unicode=True), end="")
+        print_config(opts)
         return 0
     if opts.out is not None:
         check_output_dir(opts.out, overwrite=opts.overwrite)
@@ -210,6 +201,12 @@ def _task(opts: EvalOptions) -> Any:
     from polyret.evaluation.tasks import EvalTask, LareqaTask, NtrexTask
 
     task: EvalTask
+    scoring = {  # the ScoringOptions both datasets take
+        "batch_size": opts.batch_size,
+        "seen_languages": opts.seen_languages,
+        "chunk_size": opts.chunk_size,
+        "show_progress": opts.show_progress,
+    }
     if opts.dataset in NTREX_NAMES:
         if opts.save_runs:
             raise ConfigError("--save-runs is not supported for --dataset ntrex")
@@ -217,22 +214,10 @@ def _task(opts: EvalOptions) -> Any:
             raise ConfigError(
                 "--dataset ntrex retrieves sentences: --candidate-text must be sentence"
             )
-        options = NtrexEvalConfig(
-            batch_size=opts.batch_size,
-            seen_languages=opts.seen_languages,
-            chunk_size=opts.chunk_size,
-            show_progress=opts.show_progress,
-        )
         dataset = load_ntrex_eval(opts.languages or DEFAULT_LANGUAGES, data_dir=opts.data_dir)
-        task = NtrexTask(dataset, options)
+        task = NtrexTask(dataset, NtrexEvalConfig(**scoring))
     else:
-        lareqa = LareqaEvalConfig(
-            batch_size=opts.batch_size,
-            candidate_text=opts.candidate_text,
-            seen_languages=opts.seen_languages,
-            chunk_size=opts.chunk_size,
-            show_progress=opts.show_progress,
-        )
+        lareqa = LareqaEvalConfig(**scoring, candidate_text=opts.candidate_text)
         task = LareqaTask(
             load_lareqa(str(opts.dataset), opts.languages, data_dir=opts.data_dir), lareqa
         )

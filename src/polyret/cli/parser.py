@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from collections.abc import Sequence
+from typing import Any, NoReturn, TypeVar
+
+T = TypeVar("T")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -14,3 +17,30 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
+
+
+def parse_config_flags(
+    parser: argparse.ArgumentParser, cls: type[T], argv: Sequence[str], run_flags: Sequence[str]
+) -> tuple[dict[str, Any], T]:
+    """(this invocation's own flags, the config ``cls`` from ``--config`` and the option flags).
+
+    ``--out`` is read as ``--output-dir``, the short name earlier versions documented.
+    """
+    from polyret.configfile import resolve_options
+
+    argv = [
+        "--output-dir" + a[len("--out") :] if a == "--out" or a.startswith("--out=") else a
+        for a in argv
+    ]
+    args = vars(parser.parse_args(argv))
+    run = {k: args.pop(k) for k in run_flags}
+    return run, resolve_options(cls, run["config"], args)
+
+
+def print_config(config: Any) -> None:
+    """``--print-config``: the resolved options as YAML that ``--config`` reads back."""
+    import yaml
+
+    from polyret.configfile import to_mapping
+
+    print(yaml.safe_dump(to_mapping(config), sort_keys=False, allow_unicode=True), end="")

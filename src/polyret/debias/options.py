@@ -14,7 +14,7 @@ from polyret.configfile import check_language_codes, option
 from polyret.debias.debiaser import KINDS, Kind
 from polyret.errors import ConfigError, parse_enum
 from polyret.models.resolve import DEFAULT_MODEL
-from polyret.precision import DEFAULT_PRECISION, PRECISIONS
+from polyret.precision import DEFAULT_PRECISION, PRECISIONS, parse_precision
 
 
 class Method(str, Enum):
@@ -123,10 +123,7 @@ class DebiasOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"--precision {self.precision!r}: must be one of {', '.join(PRECISIONS)}"
-            )
+        self.precision = parse_precision(self.precision).value
 
     @property
     def out(self) -> Path:
