@@ -15,6 +15,7 @@ from polyret.pairs import (
     PairSet,
     TrainingPair,
     add_hard_negatives,
+    build_alignment_pairs,
     build_pairs,
     fingerprint_texts,
     load_ntrex_pairs,
@@ -362,3 +363,88 @@ def test_hard_negative_errors(parallel: LareqaDataset) -> None:
                 TrainingPair("q2", "p2", "en", "en", "g2"),
             ]
         ).to_dataset()
+
+
+# --- parallel-question alignment rows ---------------------------------------------------------
+
+
+def test_alignment_rows_are_one_question_in_two_languages(parallel: LareqaDataset) -> None:
+    rows, dropped = build_alignment_pairs(parallel)
+    assert dropped == 0
+    langs = parallel.langs
+    assert len(rows) == len(parallel.question_ids) * len(langs) * (len(langs) - 1)
+    for row in rows:
+        assert row.kind == "align" and row.query_lang != row.passage_lang
+        assert row.query == parallel.languages[row.query_lang].question(row.group).text
+        assert row.passage == parallel.languages[row.passage_lang].question(row.group).text
+    summary = rows.summary()
+    assert summary["alignment"] == len(rows) and summary["mono"] == summary["cross"] == 0
+    assert set(rows.counts()) == {f"align:{x}-{y}" for x in langs for y in langs if x != y}
+    # Only the ids asked for; the QA pairs' fingerprint is unchanged by the new fields.
+    some = build_alignment_pairs(parallel, ids=["q0-0-0", "q1-0-1"])[0]
+    assert {r.group for r in some} == {"q0-0-0", "q1-0-1"}
+    qa = build_pairs(parallel)
+    assert (qa + some).fingerprint() != (
+        qa + PairSet([r._replace(kind="qa") for r in some])
+    ).fingerprint()
+
+
+def test_alignment_negatives_are_other_questions_of_the_article(parallel: LareqaDataset) -> None:
+    rows, dropped = build_alignment_pairs(parallel, negatives=2, seed=5)
+    assert dropped == 0  # 4 questions per article: 3 mates for 2 negatives
+    for row in rows:
+        data = parallel.languages[row.query_lang]
+        article = data.question(row.group).article
+        assert len(row.negatives) == 2 == len(set(row.negative_groups))
+        for text, group in zip(row.negatives, row.negative_groups, strict=True):
+            mate = data.question(group)
+            assert mate.text == text and mate.article == article and group != row.group
+    assert rows.columns == ["query", "passage", "negative_1", "negative_2"]
+    with pytest.raises(ConfigError, match="no alignment pairs"):
+        build_alignment_pairs(parallel, negatives=4)
+
+
+def test_alignment_rows_link_only_among_themselves(parallel: LareqaDataset) -> None:
+    qa, _ = add_hard_negatives(build_pairs(parallel), parallel, 1, seed=0)
+    rows, _ = build_alignment_pairs(parallel, negatives=1, seed=0)
+    links = (qa + rows).links()
+    n = len(qa)
+    assert (links[:n] == qa.links()).all(), "alignment rows change no QA batch"
+    assert not set(links[:n]) & set(links[n:])
+    # A row is linked to the rows of its negative's question: no batch holds a translation of
+    # a row's negative as another row's question or positive.
+    by_group = {}
+    for i, row in enumerate(rows.pairs):
+        by_group.setdefault(row.group, set()).add(links[n + i])
+    for i, row in enumerate(rows.pairs):
+        assert by_group[row.negative_groups[0]] == {links[n + i]}
+
+
+def test_alignment_steps_never_hold_a_row_and_its_negative_question(
+    parallel: LareqaDataset,
+) -> None:
+    from polyret.samplers import BatchPlanner, SamplerConfig
+
+    qa, _ = add_hard_negatives(build_pairs(parallel), parallel, 1, seed=1)
+    pairs = qa + build_alignment_pairs(parallel, negatives=1, seed=1)[0]
+    config = SamplerConfig("hybrid", 0.5, align_share=0.25, world_size=2)
+    planner = BatchPlanner(pairs.metadata(), config, 2)
+    assert planner.counts.align_steps > 0
+    for epoch in (0, 1):
+        steps: dict[int, list[int]] = {}
+        for info in planner.plan(epoch):
+            steps.setdefault(info.step, []).extend(info.indices)
+        for indices in steps.values():
+            rows = [pairs.pairs[i] for i in indices]
+            groups = {p.group for p in rows}
+            assert len({p.kind for p in rows}) == 1
+            for p in rows:
+                assert not groups & set(p.negative_groups), "a negative's question is in the step"
+
+
+def test_alignment_errors(parallel: LareqaDataset) -> None:
+    with pytest.raises(ConfigError, match="two or more languages"):
+        build_alignment_pairs(parallel, languages=["en"])
+    rows, _ = build_alignment_pairs(parallel)
+    with pytest.raises(ConfigError, match="alignment rows draw their own negatives"):
+        add_hard_negatives(build_pairs(parallel) + rows, parallel, 1)

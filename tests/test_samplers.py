@@ -26,7 +26,7 @@ from polyret.samplers import (
     make_batch_sampler,
     write_batch_log,
 )
-from polyret.samplers.planner import _apportion
+from polyret.samplers.planner import KINDS, _apportion
 
 
 def parallel_pairs(
@@ -73,7 +73,9 @@ def check_plan(meta: PairMetadata, plan: list[BatchInfo], p: BatchPlanner) -> No
         assert info.size == b == len(info.indices)
         assert not seen & set(info.indices), "a pair is used twice in one epoch"
         seen.update(info.indices)
-        if info.kind == "mixed":
+        align = meta.is_align[list(info.indices)]
+        assert align.all() if info.kind == "align" else not align.any(), "QA and alignment rows"
+        if info.kind in ("mixed", "align"):
             assert (info.query_lang, info.passage_lang) == ("*", "*")
         else:
             for i in info.indices:
@@ -91,7 +93,8 @@ def check_plan(meta: PairMetadata, plan: list[BatchInfo], p: BatchPlanner) -> No
         assert len(linked) == len(set(linked)), "linked groups (a shared text) in one step"
     assert sum(x.kind == "mono" for x in plan) == c.mono_steps * w
     assert sum(x.kind == "mixed" for x in plan) == c.mixed_steps * w
-    assert c.mono_steps + c.cross_steps + c.mixed_steps == c.steps
+    assert sum(x.kind == "align" for x in plan) == c.align_steps * w
+    assert c.mono_steps + c.cross_steps + c.mixed_steps + c.align_steps == c.steps
     strategy = p.config.strategy
     if strategy is BatchStrategy.MONO:
         assert c.cross_steps == c.mixed_steps == 0
@@ -99,10 +102,9 @@ def check_plan(meta: PairMetadata, plan: list[BatchInfo], p: BatchPlanner) -> No
         assert c.mono_steps == c.mixed_steps == 0
     if strategy is BatchStrategy.MIXED:
         assert c.mono_steps == c.cross_steps == 0
-    if strategy is BatchStrategy.HYBRID and p.config.mixed_share > 0:
-        shares = (p.config.mono_share, p.config.cross_share, p.config.mixed_share)
-        exact = [share * c.steps for share in shares]
-        got = (c.mono_steps, c.cross_steps, c.mixed_steps)
+    if p.config.uses_align or (strategy is BatchStrategy.HYBRID and p.config.mixed_share > 0):
+        exact = [share * c.steps for share in p.config.step_shares]
+        got = (c.mono_steps, c.cross_steps, c.mixed_steps, c.align_steps)
         assert all(abs(n - x) < 1 for n, x in zip(got, exact, strict=True)), (got, exact)
     elif strategy is BatchStrategy.HYBRID:
         alpha = p.config.alpha
@@ -114,6 +116,19 @@ def check_plan(meta: PairMetadata, plan: list[BatchInfo], p: BatchPlanner) -> No
         longer = c.steps + 1
         n_mono = int(np.floor(alpha * longer + 0.5))
         assert n_mono > pool["mono"] or longer - n_mono > pool["cross"]
+
+
+def with_alignment(pairs: PairSet) -> PairSet:
+    """``pairs`` plus one alignment row per group and ordered language pair (as
+    ``build_alignment_pairs`` makes them from the questions)."""
+    questions = {(p.group, p.query_lang): p.query for p in pairs}
+    rows = [
+        TrainingPair(questions[g, x], questions[g, y], x, y, g, kind="align")
+        for (g, x) in questions
+        for (h, y) in questions
+        if g == h and x != y
+    ]
+    return pairs + PairSet(rows)
 
 
 @st.composite
@@ -129,6 +144,8 @@ def corpora(draw: st.DrawFn) -> PairSet:
     pairs = parallel_pairs(
         presence, copies=draw(st.sampled_from([1, 1, 2, 3])), answer_of=answer_of
     )
+    if draw(st.booleans()):
+        pairs = with_alignment(pairs)
     order = draw(st.permutations(range(len(pairs))))
     return PairSet([pairs.pairs[i] for i in order])
 
@@ -138,6 +155,7 @@ configs = st.fixed_dictionaries(
         "strategy": st.sampled_from(list(BatchStrategy)),
         "alpha": st.sampled_from([0.0, 0.2, 0.5, 0.75, 1.0]),
         "mixed_share": st.sampled_from([0.0, 0.0, 0.25, 0.5]),
+        "align_share": st.sampled_from([0.0, 0.0, 0.2]),
         "pair_weighting": st.sampled_from(list(PairWeighting)),
         "world_size": st.integers(1, 3),
         "seed": st.integers(0, 2**20),
@@ -156,7 +174,7 @@ def mixed_side(meta: PairMetadata, cfg: SamplerConfig) -> np.ndarray:
     """Per row: whether a three-way mixture reserves it for the mixed steps."""
     if not (cfg.uses_mixed and (cfg.uses_mono or cfg.uses_cross)):
         return np.zeros(len(meta), bool)
-    return BatchPlanner._mixed_partition(p_stub(meta, cfg), np.ones(len(meta), bool))
+    return BatchPlanner._mixed_partition(p_stub(meta, cfg), ~meta.is_align)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -173,6 +191,12 @@ def test_plan_invariants(pairs: PairSet, config: dict, batch_size: int, epoch: i
         # Only legitimate refusals: a used cell or the mixed pool cannot fill one group-unique
         # step, or no pairs.
         step = batch_size * cfg.world_size
+        if "needs alignment rows" in str(exc):
+            assert cfg.uses_align and not meta.is_align.any()
+            return
+        if "align" in str(exc):
+            assert cfg.uses_align and "too few distinct groups" in str(exc), str(exc)
+            return
         if "mixed" in str(exc):
             assert cfg.uses_mixed and "too few distinct groups" in str(exc), str(exc)
             return
@@ -180,7 +204,7 @@ def test_plan_invariants(pairs: PairSet, config: dict, batch_size: int, epoch: i
         side = mixed_side(meta, cfg)
         for i in range(len(meta)):
             q, pl, _ = meta.row(i)
-            if side[i]:
+            if side[i] or meta.is_align[i]:
                 continue
             if (q == pl and cfg.uses_mono) or (q != pl and cfg.uses_cross):
                 cells[q, pl].add(int(meta.exclusive[i]))
@@ -195,20 +219,25 @@ def test_plan_invariants(pairs: PairSet, config: dict, batch_size: int, epoch: i
     # A cell yields as many steps as its group sizes allow: one more would need a group twice.
     s = p.step_size
     side = mixed_side(meta, cfg)
+    qa = ~meta.is_align
     for cell in p.cells:
-        if cell["kind"] == "mixed":
-            rows = [i for i in range(len(meta)) if side[i] or not side.any()]
+        if cell["kind"] == "align":
+            rows = np.flatnonzero(meta.is_align).tolist()
+        elif cell["kind"] == "mixed":
+            rows = [i for i in range(len(meta)) if qa[i] and (side[i] or not side.any())]
         else:
             rows = [
                 i
                 for i in range(len(meta))
-                if meta.row(i)[:2] == (cell["query_lang"], cell["passage_lang"]) and not side[i]
+                if meta.row(i)[:2] == (cell["query_lang"], cell["passage_lang"])
+                and not side[i]
+                and qa[i]
             ]
         sizes = np.array(list(Counter(meta.exclusive[i] for i in rows).values()))
         t = cell["steps"]
         assert np.minimum(sizes, t).sum() >= t * s
         assert np.minimum(sizes, t + 1).sum() < (t + 1) * s
-        if cfg.strategy in (BatchStrategy.MONO, BatchStrategy.CROSS):
+        if cfg.strategy in (BatchStrategy.MONO, BatchStrategy.CROSS) and not cfg.uses_align:
             used = sum(
                 x.query_lang == cell["query_lang"] and x.passage_lang == cell["passage_lang"]
                 for x in plan
@@ -664,3 +693,53 @@ def test_mixed_share_options_are_checked() -> None:
     assert (full.uses_mono, full.uses_cross, full.uses_mixed) == (False, False, True)
     two_way = SamplerConfig("hybrid", 0.5)
     assert (two_way.cross_share, two_way.mixed_fraction) == (0.5, 0.0)
+
+
+# --- parallel-question alignment steps --------------------------------------------------------
+
+
+def test_align_share_is_exact_over_max_steps_and_keeps_every_guarantee() -> None:
+    pairs = with_alignment(balanced(["en", "de", "zh"], 90))
+    meta = pairs.metadata()
+    for config in (
+        {"strategy": "hybrid", "alpha": 0.5, "align_share": 0.2},
+        {"strategy": "cross", "align_share": 0.3},
+        {"strategy": "hybrid", "alpha": 0.3, "mixed_share": 0.3, "align_share": 0.25},
+    ):
+        shares = SamplerConfig(**config).step_shares
+        per_epoch = planner(pairs, 4, **config).counts.steps
+        for max_steps in (7, per_epoch + 5):
+            p = planner(pairs, 4, **config, max_steps=max_steps)
+            kinds: Counter[str] = Counter()
+            for epoch in range(2):
+                plan = p.plan(epoch)
+                check_plan(meta, plan, p)
+                for info in plan[: max(0, max_steps - epoch * per_epoch)]:
+                    kinds[info.kind] += 1
+            expected = dict(zip(KINDS, _apportion(max_steps, shares), strict=True))
+            assert kinds == {k: n for k, n in expected.items() if n}, (config, max_steps)
+            mixing = []
+            for step in (x for x in p.plan(0) if x.kind == "align"):
+                rows = [meta.row(i) for i in step.indices]
+                assert all(q != lp for q, lp, _ in rows), "a question aligned with itself"
+                mixing.append(len({q for q, _, _ in rows}) > 1)
+            # Every row draws its own language pair: 4 rows in 3 languages mix 96% of the time.
+            assert np.mean(mixing) > 0.8, "alignment steps mix languages"
+
+
+def test_alignment_rows_change_nothing_without_align_share() -> None:
+    plain = balanced(["en", "de", "zh"], 40)
+    both = with_alignment(plain)
+    for config in ({"strategy": "hybrid", "alpha": 0.5}, {"strategy": "mixed"}):
+        a, b = planner(plain, 4, **config), planner(both, 4, **config)
+        assert a.plan(0) == b.plan(0) and a.plan(1) == b.plan(1)
+        assert b.counts.excluded == a.counts.excluded + len(both) - len(plain)
+
+
+def test_align_share_errors() -> None:
+    with pytest.raises(ConfigError, match="must be below 1"):
+        SamplerConfig("hybrid", align_share=1.0)
+    with pytest.raises(ConfigError, match="needs alignment rows"):
+        planner(balanced(["en", "de"], 20), 4, strategy="hybrid", align_share=0.2)
+    assert SamplerConfig("mono", align_share=0.25).step_shares == (0.75, 0.0, 0.0, 0.25)
+    assert "align_share" not in SamplerConfig().to_dict()  # runs saved before it stay equal

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ALIGN",
     "METADATA_COLUMNS",
     "NTREX_CODES",
     "ArticleSplit",
@@ -56,6 +57,7 @@ __all__ = [
     "PairSet",
     "TrainingPair",
     "add_hard_negatives",
+    "build_alignment_pairs",
     "build_pairs",
     "fingerprint_texts",
     "load_ntrex_pairs",
@@ -67,6 +69,8 @@ __all__ = [
 
 #: Per-row fields that must never become dataset columns (the collator would tokenize them).
 METADATA_COLUMNS = ("query_lang", "passage_lang", "group")
+#: ``TrainingPair.kind`` of parallel-question alignment rows (:func:`build_alignment_pairs`).
+ALIGN = "align"
 
 
 class TrainingPair(NamedTuple):
@@ -77,6 +81,9 @@ class TrainingPair(NamedTuple):
     that paragraph); pairs that share it, or a query or passage text, never share a batch.
     ``negatives`` are hard negatives (:func:`add_hard_negatives`): extra candidate columns that
     must not answer the query; a pair whose positive is one of them never shares its batch.
+    ``negative_groups``: the groups the negatives belong to (their rows never share the batch).
+    ``kind``: ``"qa"`` (question, answer passage) or ``"align"`` (the same question in two
+    languages, :func:`build_alignment_pairs`); the sampler gives each kind its own steps.
     """
 
     query: str
@@ -86,6 +93,8 @@ class TrainingPair(NamedTuple):
     group: str
     passage_key: str | None = None
     negatives: tuple[str, ...] = ()
+    negative_groups: tuple[str, ...] = ()
+    kind: str = "qa"
 
 
 def passage_text(sentence: str, context: str | None = None) -> str:
@@ -118,6 +127,7 @@ class PairMetadata:
     group: np.ndarray
     fingerprint: str | None = None
     link: np.ndarray | None = None
+    align: np.ndarray | None = None  # per row: an alignment row (None: none is)
 
     def __post_init__(self) -> None:
         n = len(self.query_lang)
@@ -128,6 +138,8 @@ class PairMetadata:
             )
         if self.link is not None and len(self.link) != n:
             raise DataError(f"metadata link has {len(self.link)} rows, the others {n}")
+        if self.align is not None and len(self.align) != n:
+            raise DataError(f"metadata align has {len(self.align)} rows, the others {n}")
         for name, codes, vocab in (
             ("query_lang", self.query_lang, self.languages),
             ("passage_lang", self.passage_lang, self.languages),
@@ -153,6 +165,7 @@ class PairMetadata:
         *,
         fingerprint: str | None = None,
         link: np.ndarray | None = None,
+        align: np.ndarray | None = None,
     ) -> PairMetadata:
         """Build from one string per row for each field."""
         languages = tuple(sorted(set(query_langs) | set(passage_langs)))
@@ -170,7 +183,13 @@ class PairMetadata:
             group=np.asarray(codes, dtype=np.int64),
             fingerprint=fingerprint,
             link=link,
+            align=align,
         )
+
+    @property
+    def is_align(self) -> np.ndarray:
+        """Per row: whether it is an alignment row (all false without ``align``)."""
+        return self.align if self.align is not None else np.zeros(len(self), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.query_lang)
@@ -205,21 +224,29 @@ class PairSet:
         return sorted({p.query_lang for p in self.pairs} | {p.passage_lang for p in self.pairs})
 
     def counts(self) -> dict[str, int]:
-        """Pairs per ``"<query_lang>-<passage_lang>"``, sorted by key."""
-        c = Counter(f"{p.query_lang}-{p.passage_lang}" for p in self.pairs)
+        """Pairs per ``"<query_lang>-<passage_lang>"`` (alignment rows: ``"align:<q>-<p>"``),
+        sorted by key."""
+        c = Counter(
+            f"{'align:' if p.kind == ALIGN else ''}{p.query_lang}-{p.passage_lang}"
+            for p in self.pairs
+        )
         return dict(sorted(c.items()))
 
     def summary(self) -> dict[str, Any]:
         """Pairs, groups, mono/cross split and per-language-pair counts (JSON-able)."""
-        mono = sum(p.query_lang == p.passage_lang for p in self.pairs)
-        return {
+        align = sum(p.kind == ALIGN for p in self.pairs)
+        mono = sum(p.query_lang == p.passage_lang and p.kind != ALIGN for p in self.pairs)
+        out = {
             "pairs": len(self.pairs),
             "groups": len({p.group for p in self.pairs}),
             "mono": mono,
-            "cross": len(self.pairs) - mono,
+            "cross": len(self.pairs) - mono - align,
             "languages": self.languages,
             "language_pairs": self.counts(),
         }
+        if align:
+            out["alignment"] = align
+        return out
 
     def fingerprint(self) -> str:
         """sha256 over every field of every pair, in order: what the run trains on."""
@@ -233,7 +260,9 @@ class PairSet:
                 p.group,
                 p.passage_key or "",
             )
-            h.update("\x1f".join((*fields, *p.negatives)).encode("utf-8", "surrogatepass"))
+            # Alignment rows add their kind and negative groups; QA rows hash as they always did.
+            extra = (p.kind, *p.negative_groups) if p.kind != "qa" else ()
+            h.update("\x1f".join((*fields, *p.negatives, *extra)).encode("utf-8", "surrogatepass"))
             h.update(b"\x1e")
         return h.hexdigest()
 
@@ -268,7 +297,10 @@ class PairSet:
         Groups are merged (union-find) when they share a query text, a passage text (a hard
         negative counts as one) or a ``passage_key``: two questions with one answer sentence
         would otherwise make that sentence both the positive and an in-batch negative of each
-        other, and a hard negative could be the positive of another row of its batch.
+        other, and a hard negative could be the positive of another row of its batch. A row is
+        also linked to the groups of its negatives (``negative_groups``). Alignment rows link
+        only among themselves (they never share a batch with QA rows), every text of theirs
+        (question or negative) counting on either side, since all of them are questions.
         """
         parent = list(range(len(self.pairs)))
 
@@ -280,8 +312,13 @@ class PairSet:
 
         first: dict[tuple[str, str], int] = {}
         for i, p in enumerate(self.pairs):
-            keys = [("g", p.group), ("q", p.query), ("p", p.passage)]
-            keys += [("p", negative) for negative in p.negatives]
+            if p.kind == ALIGN:
+                keys = [("ag", group) for group in (p.group, *p.negative_groups)]
+                keys += [("at", text) for text in (p.query, p.passage, *p.negatives)]
+            else:
+                keys = [("g", p.group), ("q", p.query), ("p", p.passage)]
+                keys += [("p", negative) for negative in p.negatives]
+                keys += [("g", group) for group in p.negative_groups]
             if p.passage_key is not None:
                 keys.append(("k", p.passage_key))
             for key in keys:
@@ -303,6 +340,11 @@ class PairSet:
                 (p.query for p in self.pairs), (p.passage for p in self.pairs)
             ),
             link=self.links(),
+            align=(
+                np.fromiter((p.kind == ALIGN for p in self.pairs), bool, len(self.pairs))
+                if any(p.kind == ALIGN for p in self.pairs)
+                else None
+            ),
         )
 
 
@@ -408,6 +450,88 @@ def build_pairs(
     return PairSet(pairs)
 
 
+def build_alignment_pairs(
+    dataset: LareqaDataset,
+    *,
+    languages: Iterable[str] | None = None,
+    exclude_titles: Iterable[str] = (),
+    ids: Collection[str] | None = None,
+    negatives: int = 0,
+    seed: int = 0,
+) -> tuple[PairSet, int]:
+    """Parallel-question alignment rows: ``(question in X, the same question in Y)``.
+
+    Translation ranking, the objective LaBSE was trained with, taken from the QA data itself:
+    for every id held by two or more ``languages`` and every ordered pair ``X != Y`` of them, one
+    row of kind :data:`ALIGN` (group: the id). Rows whose two questions read the same are left
+    out. The passage side is encoded as a passage (the model's passage prompt), as NTREX
+    translation pairs are. ``ids`` and ``exclude_titles`` filter ids as in :func:`build_pairs`.
+
+    ``negatives``: per row, that many other questions of the same article in ``X`` (the query's
+    own language, never the id's own question or a question of the same text); their ids go
+    into ``negative_groups`` so no row of theirs shares the batch. A row without enough
+    article mates is dropped.
+
+    Returns the rows and how many were dropped for want of negatives. Deterministic for
+    ``seed``.
+    """
+    langs = resolve_languages(languages, list(dataset.languages), f"dataset {dataset.name!r}")
+    if len(langs) < 2:
+        raise ConfigError(f"alignment pairs need two or more languages, got {langs}")
+    if negatives < 0:
+        raise ConfigError(f"negatives={negatives!r}: must be 0 or more")
+    excluded = excluded_ids(dataset, exclude_titles)
+    keep = None if ids is None else set(ids)
+    # (lang, article) -> that article's questions in that language: (id, text)
+    mates: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    for lang in langs:
+        for q in dataset.languages[lang].questions:
+            mates.setdefault((lang, q.article), []).append((q.id, q.text))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x616C6E]))
+    pairs: list[TrainingPair] = []
+    dropped = 0
+    for qid in dataset.question_ids:
+        if qid in excluded or (keep is not None and qid not in keep):
+            continue
+        present = {
+            lang: q for lang in langs if (q := dataset.languages[lang].question(qid)) is not None
+        }
+        own_texts = {q.text for q in present.values()}
+        for x, qx in present.items():
+            pool = [
+                (i, t)
+                for i, t in dict.fromkeys(mates[(x, qx.article)])
+                if i != qid and t not in own_texts
+            ]
+            for y, qy in present.items():
+                if x == y or qx.text == qy.text:
+                    continue
+                chosen = [pool[k] for k in rng.permutation(len(pool))[:negatives]]
+                if len(chosen) < negatives:
+                    dropped += 1
+                    continue
+                pairs.append(
+                    TrainingPair(
+                        qx.text,
+                        qy.text,
+                        x,
+                        y,
+                        qid,
+                        negatives=tuple(t for _, t in chosen),
+                        negative_groups=tuple(i for i, _ in chosen),
+                        kind=ALIGN,
+                    )
+                )
+    if not pairs:
+        raise ConfigError(
+            f"no alignment pairs from {dataset.name!r} for languages {langs}"
+            + (f" with {negatives} negative(s) from the same article" if negatives else "")
+            + ": no question is held by two of them"
+            + ("" if not negatives else " with enough other questions in its article")
+        )
+    return PairSet(pairs), dropped
+
+
 class NegativeSource(str, Enum):
     """Where same-language hard negatives are drawn from.
 
@@ -450,6 +574,11 @@ def add_hard_negatives(
         raise ConfigError(
             "hard negatives are answer-less sentences; they do not go with context passages "
             "(context: true)"
+        )
+    if any(p.kind == ALIGN for p in pairs.pairs):
+        raise ConfigError(
+            "add_hard_negatives is for QA pairs; alignment rows draw their own negatives "
+            "(build_alignment_pairs(negatives=...))"
         )
     link = pairs.links()
     # Every answer sentence of a linked group, in every language: never a negative of it.

@@ -72,7 +72,7 @@ def test_two_process_gloo_run(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert model.encode_query(["Which river?"]).shape == (1, 32)
 
 
-def test_two_process_gloo_run_with_mixed_batches_and_hard_negatives(
+def test_two_process_gloo_run_with_mixed_and_alignment_batches_and_hard_negatives(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     data = write_parallel_lareqa(tmp_path / "qa", ("en", "de", "es", "ru"), articles=12)
@@ -81,7 +81,7 @@ def test_two_process_gloo_run_with_mixed_batches_and_hard_negatives(
         sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
         "--master-port", "29534", "-m", "polyret.cli.main", "train",
         "--model", str(tiny_model_dir), "--dataset", str(data),
-        "--strategy", "hybrid", "--alpha", "0.3", "--mixed-share", "0.4",
+        "--strategy", "hybrid", "--alpha", "0.3", "--mixed-share", "0.4", "--align-share", "0.2",
         "--hard-negatives", "1", "--max-steps", "12", "--batch-size", "2",
         "--dev-fraction", "0", "--exclude-titles", "none", "--output-dir", str(out),
         "--device", "cpu",
@@ -94,6 +94,7 @@ def test_two_process_gloo_run_with_mixed_batches_and_hard_negatives(
     sampler = json.loads((out / "polyret_sampler.json").read_text())
     assert sampler["sampler"]["world_size"] == 2
     assert sampler["data"]["hard_negatives"] == 1
+    assert sampler["data"]["alignment_pairs"] > 0
     log = out / "batch_composition" / "epoch-0.jsonl"
     batches = [json.loads(x) for x in log.read_text().splitlines()]
     kinds = set()
@@ -102,6 +103,6 @@ def test_two_process_gloo_run_with_mixed_batches_and_hard_negatives(
         assert [b["rank"] for b in step] == [0, 1]
         assert len({(b["kind"], b["query_lang"], b["passage_lang"]) for b in step}) == 1
         kinds.add(step[0]["kind"])
-    assert kinds == {"mono", "cross", "mixed"}
+    assert kinds == {"mono", "cross", "mixed", "align"}
     model = SentenceTransformer(str(out / "final"), device="cpu")
     assert model.encode_query(["Which river?"]).shape == (1, 32)

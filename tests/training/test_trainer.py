@@ -241,8 +241,13 @@ def _steps_per_epoch(cfg: TrainConfig) -> int:
             "hard_negatives": 1,
             "batch_size": 4,  # negatives link the questions of a paragraph: fewer groups
         },
+        {
+            "sampler": SamplerConfig("hybrid", 0.5, align_share=0.25),
+            "hard_negatives": 1,
+            "batch_size": 4,
+        },
     ],
-    ids=["mono", "mixed", "three-way+negatives"],
+    ids=["mono", "mixed", "three-way+negatives", "alignment+negatives"],
 )
 def test_resume_across_an_epoch_boundary_continues_exactly(
     options: dict, tiny_poolerless_model_dir: Path, qa_dir: Path, tmp_path: Path

@@ -82,6 +82,11 @@ def training_section(
         if sampler.mixed_share:
             batches += f", {sampler.mixed_share:g} mixed-language"
         batches += f", {sampler.cross_share:g} cross-lingual"
+    if sampler.align_share:
+        batches += (
+            f"; {sampler.align_share:g} of the steps parallel-question alignment (translation "
+            "ranking), the rest as above"
+        )
     name, licence = DATA.get(config.dataset, (config.dataset, None))
     languages = data_summary.get("languages") or config.languages or []
     pairs = (data_summary.get("pairs") or {}).get("pairs")

@@ -31,6 +31,11 @@ How an epoch is planned (:meth:`BatchPlanner.plan`):
    of the linked groups (drawn once from the seed) serves the mixed steps and the rest the mono
    and cross cells, so no pair is used twice in an epoch; each kind's share of the steps
    trained is exact (largest remainders) over ``max_steps``.
+6. ``align_share`` makes that share of the steps *alignment* steps: rows of kind ``align``
+   (``PairMetadata.align``; the same question in two languages, ``polyret.pairs
+   .build_alignment_pairs``) drawn from their own pool as mixed steps are, never beside a
+   question-answer row; the strategy's kinds share the rest in their proportions, each share
+   exact over ``max_steps``. Without ``align_share`` alignment rows are excluded.
 
 The plan depends only on the data, the configuration, the seed and the epoch
 (``SeedSequence([seed, epoch])``); its length is the same in every epoch and is known without

@@ -96,6 +96,12 @@ class SamplerConfig:
         "the rest, 1 - alpha - mixed_share, is cross-lingual",
         default=0.0,
     )
+    align_share: float = option(
+        "share of the steps that are parallel-question alignment steps (the same question in "
+        "two languages, translation ranking as LaBSE trained; rows built from the training "
+        "data); the strategy's own shares fill the rest, 1 - align_share",
+        default=0.0,
+    )
     world_size: int | None = internal(default=None)
     seed: int | None = internal(default=None)
     languages: Sequence[str] | None = internal(default=None)
@@ -106,6 +112,12 @@ class SamplerConfig:
         self.pair_weighting = parse_enum(PairWeighting, self.pair_weighting, "pair_weighting")
         self.alpha = _share(self.alpha, "alpha")
         self.mixed_share = _share(self.mixed_share, "mixed_share")
+        self.align_share = _share(self.align_share, "align_share")
+        if self.align_share >= 1.0:
+            raise ConfigError(
+                f"align_share={self.align_share!r}: must be below 1 (the rest of the steps are "
+                "the strategy's question-answer batches)"
+            )
         if self.mixed_share > 0.0 and self.strategy is not BatchStrategy.HYBRID:
             raise ConfigError(
                 f"mixed_share={self.mixed_share!r}: applies to strategy hybrid only (strategy "
@@ -170,12 +182,30 @@ class SamplerConfig:
         """Whether mixed-language steps occur."""
         return self.mixed_fraction > 0.0
 
+    @property
+    def uses_align(self) -> bool:
+        """Whether alignment steps occur."""
+        return self.align_share > 0.0
+
+    @property
+    def step_shares(self) -> tuple[float, float, float, float]:
+        """Shares of mono, cross, mixed and alignment steps (summing to 1)."""
+        rest = 1.0 - self.align_share
+        return (
+            rest * self.mono_share,
+            rest * self.cross_share,
+            rest * self.mixed_fraction,
+            self.align_share,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form, to record next to a checkpoint."""
         return {
             "strategy": self.strategy.value,
             "alpha": self.alpha,
             "mixed_share": self.mixed_share,
+            # Only when used: the records of runs made before the option stay as they were.
+            **({"align_share": self.align_share} if self.align_share else {}),
             "pair_weighting": self.pair_weighting.value,
             "world_size": self.world_size,
             "seed": self.seed,

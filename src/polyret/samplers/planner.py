@@ -29,7 +29,9 @@ class BatchInfo(NamedTuple):
     index: int  # position in the sampler's output for this epoch
     step: int  # optimizer step (= index // world_size)
     rank: int  # data-parallel process that receives it (= index % world_size)
-    kind: str  # "mono", "cross" or "mixed" (then both languages are "*": every pair has its own)
+    kind: (
+        str  # "mono", "cross", "mixed" or "align" (the last two: languages "*", every pair its own)
+    )
     query_lang: str
     passage_lang: str
     size: int
@@ -52,7 +54,8 @@ class PlanCounts:
     ``excluded``: not eligible (a language outside ``languages``, or a batch type the strategy
     does not use). ``dropped``: leftovers of a cell that cannot fill a full group-unique step.
     ``unused``: full steps not needed this epoch (hybrid keeps the mono share at ``alpha``).
-    Rows of the mixed pool count once, whether mixed steps use them or not.
+    Rows of the mixed pool count once, whether mixed steps use them or not. Alignment rows
+    (``align_share``) are the alignment pool; without ``align_share`` they are excluded.
     """
 
     rows: int
@@ -65,6 +68,7 @@ class PlanCounts:
     cross_steps: int
     batches: int
     mixed_steps: int = 0
+    align_steps: int = 0
 
 
 @dataclass
@@ -110,7 +114,7 @@ def _hybrid_steps(alpha: float, mono: int, cross: int) -> tuple[int, int]:
     return 0, 0
 
 
-KINDS = ("mono", "cross", "mixed")
+KINDS = ("mono", "cross", "mixed", "align")
 
 
 def _apportion(total: int, shares: Sequence[float]) -> list[int]:
@@ -173,13 +177,24 @@ class BatchPlanner:
             raise ConfigError(f"seed={self.seed!r}: must be non-negative")
         self.step_size = self.batch_size * self.world_size
         self._cells = self._build_cells()
-        self._mixed = self._build_mixed_cell() if config.uses_mixed else None
+        self._mixed = (
+            self._build_pooled_cell("mixed", self._mixed_rows) if config.uses_mixed else None
+        )
+        self._align = (
+            self._build_pooled_cell("align", self._align_rows) if config.uses_align else None
+        )
         self._plan_cache: tuple[int, list[BatchInfo]] | None = None
 
         mono = [c.steps for c in self._cells if c.kind == "mono"]
         cross = [c.steps for c in self._cells if c.kind == "cross"]
         mixed_cap = self._mixed.steps if self._mixed is not None else 0
-        if config.strategy is BatchStrategy.HYBRID and not config.uses_mixed:
+        align_cap = self._align.steps if self._align is not None else 0
+        n_align = 0
+        if config.uses_align:
+            n_mono, n_cross, n_mixed, n_align = _mixture_steps(
+                config.step_shares, (sum(mono), sum(cross), mixed_cap, align_cap)
+            )
+        elif config.strategy is BatchStrategy.HYBRID and not config.uses_mixed:
             n_mono, n_cross = _hybrid_steps(config.alpha, sum(mono), sum(cross))
             n_mixed = 0
         elif config.strategy is BatchStrategy.HYBRID:
@@ -188,11 +203,12 @@ class BatchPlanner:
         else:
             n_mono, n_cross, n_mixed = sum(mono), sum(cross), mixed_cap
         self._n_mono, self._n_cross, self._n_mixed = n_mono, n_cross, n_mixed
+        self._n_align = n_align
         n_rows = len(metadata)
-        pooled = [*self._cells, *([self._mixed] if self._mixed is not None else [])]
+        pooled = [*self._cells, *self._pools]
         eligible = sum(len(c.rows) for c in pooled)
         full = sum(c.steps for c in pooled) * self.step_size
-        steps = n_mono + n_cross + n_mixed
+        steps = n_mono + n_cross + n_mixed + n_align
         used = steps * self.step_size
         self.counts = PlanCounts(
             rows=n_rows,
@@ -205,12 +221,13 @@ class BatchPlanner:
             cross_steps=n_cross,
             batches=steps * self.world_size,
             mixed_steps=n_mixed,
+            align_steps=n_align,
         )
         c = self.counts
         logger.log(
             logging.INFO if verbose else logging.DEBUG,
             "batch plan (%s, alpha=%g, mixed_share=%g, %s weighting): %d steps x %d batches x %d "
-            "pairs (%d mono, %d cross, %d mixed steps); of %d pairs per epoch %d used, %d "
+            "pairs (%d mono, %d cross, %d mixed steps%s); of %d pairs per epoch %d used, %d "
             "excluded, %d dropped (cannot fill a group-unique step), %d unused (hybrid balance)",
             config.strategy.value,
             config.alpha,
@@ -222,6 +239,9 @@ class BatchPlanner:
             c.mono_steps,
             c.cross_steps,
             c.mixed_steps,
+            f", {c.align_steps} alignment steps (align_share={config.align_share:g})"
+            if config.uses_align
+            else "",
             c.rows,
             c.used,
             c.excluded,
@@ -252,6 +272,16 @@ class BatchPlanner:
             allowed = np.isin(np.asarray(languages), np.asarray(config.languages))
         q, p = meta.query_lang.astype(np.int64), meta.passage_lang.astype(np.int64)
         eligible = allowed[q] & allowed[p]
+        # Alignment rows are their own pool (align_share), never in a QA step.
+        is_align = meta.is_align
+        self._align_rows = np.flatnonzero(eligible & is_align)
+        if config.uses_align and len(self._align_rows) == 0:
+            raise ConfigError(
+                f"align_share={config.align_share:g} needs alignment rows (the same question in "
+                "two languages), but the training pairs have none"
+                + (f" in {list(config.languages)}" if config.languages else "")
+            )
+        eligible &= ~is_align
         self._mixed_rows = np.flatnonzero(eligible)
         if config.uses_mixed and not (config.uses_mono or config.uses_cross):
             if not eligible.any():
@@ -326,6 +356,11 @@ class BatchPlanner:
                 )
         return cells
 
+    @property
+    def _pools(self) -> list[_Cell]:
+        """The pooled cells in use (mixed, alignment): every row its own languages."""
+        return [c for c in (self._mixed, self._align) if c is not None]
+
     def _mixed_partition(self, eligible: np.ndarray) -> np.ndarray:
         """Per row: whether its linked group serves the mixed steps (a ``mixed_share`` of the
         groups, drawn once from the seed, the same in every epoch)."""
@@ -335,20 +370,20 @@ class BatchPlanner:
         chosen = rng.random(len(uniq)) < self.config.mixed_fraction
         return chosen[inverse.reshape(-1)] & eligible
 
-    def _build_mixed_cell(self) -> _Cell:
-        """All rows of the mixed pool as one cell: any query and passage language per row."""
-        rows = self._mixed_rows
+    def _build_pooled_cell(self, kind: str, rows: np.ndarray) -> _Cell:
+        """All rows of a pool (``mixed`` or ``align``) as one cell: any languages per row."""
         uniq, local, counts = np.unique(
             self.metadata.exclusive[rows], return_inverse=True, return_counts=True
         )
         steps = _step_capacity(counts, self.step_size)
         if steps == 0:
+            option = "mixed_share" if kind == "mixed" else "align_share"
             raise ConfigError(
-                f"too few distinct groups for mixed batches of {self.step_size} pairs: the mixed "
-                f"pool has {len(uniq)} ({len(rows)} pairs). Lower the batch size or mixed_share."
+                f"too few distinct groups for {kind} batches of {self.step_size} pairs: the "
+                f"{kind} pool has {len(uniq)} ({len(rows)} pairs). Lower the batch size or {option}."
             )
         return _Cell(
-            kind="mixed",
+            kind=kind,
             query_lang="*",
             passage_lang="*",
             rows=rows,
@@ -380,27 +415,25 @@ class BatchPlanner:
         low, high = max(0, trained - self._n_cross), min(trained, n_mono)
         return trained, min(max(wanted, low), high)
 
-    def trained_mixture(self, epoch: int) -> tuple[int, tuple[int, int, int]]:
-        """Steps of ``epoch`` that will be trained, and how many of those are mono, cross and
-        mixed: over all epochs, each kind's total is its share of ``max_steps`` (largest
-        remainders), within what the epochs' steps of each kind allow."""
-        counts = (self._n_mono, self._n_cross, self._n_mixed)
-        if self._n_mixed == 0:
+    def trained_mixture(self, epoch: int) -> tuple[int, tuple[int, ...]]:
+        """Steps of ``epoch`` that will be trained, and how many of those are of each of
+        :data:`KINDS` (mono, cross, mixed, align): over all epochs, each kind's total is its
+        share of ``max_steps`` (largest remainders), within what the epochs' steps of each kind
+        allow."""
+        counts = (self._n_mono, self._n_cross, self._n_mixed, self._n_align)
+        if self._n_mixed == 0 and self._n_align == 0:
             trained, n_mono = self.trained_steps(epoch)
-            return trained, (n_mono, trained - n_mono, 0)
+            return trained, (n_mono, trained - n_mono, 0, 0)
         total, max_steps = self.counts.steps, self.config.max_steps
         if max_steps is None or total == 0 or max_steps >= (epoch + 1) * total:
             return total, counts
         trained = max(0, max_steps - epoch * total)
-        config = self.config
-        targets = _apportion(
-            max_steps, (config.mono_share, config.cross_share, config.mixed_fraction)
-        )
+        targets = _apportion(max_steps, self.config.step_shares)
         want = [min(max(t - epoch * n, 0), n) for t, n in zip(targets, counts, strict=True)]
-        for k in range(3):  # fill or trim to `trained`, kind by kind
+        for k in range(len(KINDS)):  # fill or trim to `trained`, kind by kind
             gap = trained - sum(want)
             want[k] = min(max(want[k] + gap, 0), counts[k]) if gap else want[k]
-        return trained, (want[0], want[1], want[2])
+        return trained, tuple(want)
 
     @property
     def cells(self) -> list[dict[str, Any]]:
@@ -414,7 +447,7 @@ class BatchPlanner:
                 "groups": c.n_groups,
                 "steps": c.steps,
             }
-            for c in [*self._cells, *([self._mixed] if self._mixed is not None else [])]
+            for c in [*self._cells, *self._pools]
         ]
 
     def describe(self) -> dict[str, Any]:
@@ -484,7 +517,7 @@ class BatchPlanner:
             per_kind[kind] = (drawn, occurrence)
 
         cells = list(self._cells)
-        if self._mixed is None:
+        if not self._pools:
             total = self._n_mono + self._n_cross
             is_mono = np.zeros(total, dtype=bool)
             trained, mono_trained = self.trained_steps(int(epoch))
@@ -495,18 +528,19 @@ class BatchPlanner:
             is_mono[tail] = True
             kind_of_step = np.where(is_mono, 0, 1)
         else:
-            # The mixed pool is one cell whose k-th step is its k-th chunk.
-            cells.append(self._mixed)
-            chunks.append(self._chunks(self._mixed, rng))
-            n_mixed = self._n_mixed
-            per_kind["mixed"] = (np.full(n_mixed, len(cells) - 1), np.arange(n_mixed))
+            # Each pool is one cell whose k-th step is its k-th chunk.
+            for pool, n in ((self._mixed, self._n_mixed), (self._align, self._n_align)):
+                if pool is not None:
+                    cells.append(pool)
+                    chunks.append(self._chunks(pool, rng))
+                    per_kind[pool.kind] = (np.full(n, len(cells) - 1), np.arange(n))
             trained, head_counts = self.trained_mixture(int(epoch))
-            all_counts = (self._n_mono, self._n_cross, n_mixed)
+            all_counts = (self._n_mono, self._n_cross, self._n_mixed, self._n_align)
             tail_counts = [n - h for n, h in zip(all_counts, head_counts, strict=True)]
             kind_of_step = np.concatenate(
                 [
-                    rng.permutation(np.repeat(np.arange(3), head_counts)),
-                    rng.permutation(np.repeat(np.arange(3), tail_counts)),
+                    rng.permutation(np.repeat(np.arange(len(KINDS)), head_counts)),
+                    rng.permutation(np.repeat(np.arange(len(KINDS)), tail_counts)),
                 ]
             )
         total = len(kind_of_step)

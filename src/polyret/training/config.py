@@ -101,7 +101,7 @@ class TrainConfig:
     )
     # batches
     sampler: SamplerConfig = option(
-        "the batch sampler's options: strategy, alpha, mixed_share, pair_weighting",
+        "the batch sampler's options: strategy, alpha, mixed_share, align_share, pair_weighting",
         default_factory=SamplerConfig,
     )
     batch_size: int = option("pairs per batch per device", default=32)

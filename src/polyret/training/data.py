@@ -50,11 +50,17 @@ class TrainData:
 
 
 def load_training_data(config: TrainConfig) -> TrainData:
-    """Load the QA set, hold out dev articles, build pairs (+ NTREX pairs)."""
+    """Load the QA set, hold out dev articles, build pairs (+ hard negatives, alignment rows
+    when ``align_share`` > 0, NTREX pairs)."""
     from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
     from polyret.data.registry import data_root
     from polyret.data.splits import split_by_article
-    from polyret.pairs import add_hard_negatives, build_pairs, load_ntrex_pairs
+    from polyret.pairs import (
+        add_hard_negatives,
+        build_alignment_pairs,
+        build_pairs,
+        load_ntrex_pairs,
+    )
 
     folder = resolve_lareqa_folder(config.dataset, config.data_dir)
     data = load_lareqa(folder, config.languages)
@@ -87,6 +93,18 @@ def load_training_data(config: TrainConfig) -> TrainData:
         )
         summary["hard_negatives"] = config.hard_negatives
         summary["pairs_without_negatives"] = dropped
+    if config.sampler.align_share > 0:
+        align, dropped = build_alignment_pairs(
+            data,
+            exclude_titles=config.exclude_titles,
+            ids=split.train_ids,
+            negatives=config.hard_negatives,
+            seed=config.seed,
+        )
+        summary["alignment_pairs"] = len(align)
+        if config.hard_negatives:
+            summary["alignment_pairs_without_negatives"] = dropped
+        pairs = pairs + align
     if config.ntrex_languages:
         ntrex = load_ntrex_pairs(data_root(config.data_dir), config.ntrex_languages)
         summary["ntrex_pairs"] = len(ntrex)
