@@ -267,7 +267,7 @@ def test_centering_missing_calibration_language(tmp_path: Path, tiny_model_dir: 
 def test_bad_centering_and_articles_config(tmp_path: Path, tiny_model_dir: Path) -> None:
     with pytest.raises(ConfigError, match=r"centering\.method"):
         _config(tmp_path, tiny_model_dir, centering={"method": "whiten"})
-    with pytest.raises(ConfigError, match="unknown key 'sentence'"):
+    with pytest.raises(ConfigError, match="unknown option 'sentence'; did you mean 'sentences'"):
         _config(tmp_path, tiny_model_dir, centering={"sentence": 100})
     with pytest.raises(ConfigError, match=r"eval\.articles"):
         _config(tmp_path, tiny_model_dir, eval={"dataset": "x", "articles": 0})

@@ -7,13 +7,15 @@ import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from polyret.configfile import (
     check_known_keys,
     check_language_codes,
     flat_options,
+    from_options,
     is_int,
+    option,
     read_yaml_mapping,
 )
 from polyret.debias.options import Method
@@ -21,6 +23,8 @@ from polyret.errors import ConfigError, parse_enum
 from polyret.precision import DEFAULT_PRECISION, parse_precision
 from polyret.samplers.config import BatchStrategy, SamplerConfig
 from polyret.training.config import TrainConfig
+
+T = TypeVar("T")
 
 # The saved configuration, beside an experiment's output and its report.
 CONFIG_FILE = "experiment.yaml"
@@ -66,21 +70,34 @@ class StrategySpec:
 class EvalSpec:
     """Evaluation of every model (the base model included) on one LAReQA dataset."""
 
-    dataset: str = "xquad-r"
-    languages: list[str] | None = None
-    seen_languages: list[str] | None = None
-    high_resource: list[str] | None = None
-    batch_size: int = 128
-    candidate_text: str = "sentence"
-    max_seq_length: int | None = 128
-    # Small budgets: evaluate on the questions of this many articles, evenly spaced, and the
-    # candidate sentences of their paragraphs (default: every article).
-    articles: int | None = None
-    # The same for the out-of-domain datasets: this many documents, evenly spaced.
-    ood_documents: int | None = None
-    # Learning-curve points (``budgets``) are scored on this many articles (None: the same
-    # questions as the final evaluation).
-    curve_articles: int | None = None
+    dataset: str = option("LAReQA dataset: xquad-r, mlqa-r or a folder", default="xquad-r")
+    languages: list[str] | None = option("languages evaluated (default: all)", default=None)
+    seen_languages: list[str] | None = option(
+        "the training languages, for the seen vs unseen tables and tests", default=None
+    )
+    high_resource: list[str] | None = option(
+        "high-resource languages, for their table and the degradation test", default=None
+    )
+    batch_size: int = option("encoding batch size", default=128)
+    candidate_text: str = option(
+        "what a candidate is: its sentence, or sentence+context (with its paragraph)",
+        default="sentence",
+        choices=("sentence", "sentence+context"),
+    )
+    max_seq_length: int | None = option("max tokens per text (None: the model's)", default=128)
+    articles: int | None = option(
+        "small budgets: the questions of this many evenly spaced articles and the candidates of "
+        "their paragraphs (default: every article)",
+        default=None,
+    )
+    ood_documents: int | None = option(
+        "the same for the out-of-domain datasets: this many evenly spaced documents", default=None
+    )
+    curve_articles: int | None = option(
+        "learning-curve points (budgets) are scored on this many articles (default: the "
+        "questions of the final evaluation)",
+        default=None,
+    )
 
     def __post_init__(self) -> None:
         for key in ("languages", "seen_languages", "high_resource"):
@@ -99,15 +116,26 @@ class CenteringSpec:
     ``<lang>.txt`` or ``ntrex``) with that model, from the same encoding of the evaluation texts.
     """
 
-    calibration: str = "ntrex"
-    method: Method | str = Method.CENTER
-    sentences: int = 300
-    # Real queries for the query centroids (``polyret debias --query-calibration``): a folder of
-    # <lang>.txt or a LAReQA dataset other than the evaluated one; None: calibration text only.
-    query_calibration: str | None = None
-    # Accept evaluation languages without calibration text. They get no centroid of their own:
-    # like the saved module at encode time, their texts take the nearest calibrated centroid.
-    uncentered_ok: bool = False
+    calibration: str = option(
+        "calibration text: a folder of <lang>.txt, or ntrex (NTREX-128's calibration part)",
+        default="ntrex",
+    )
+    method: Method | str = option(
+        "center (subtract each language's centroid) or project (also remove the language subspace)",
+        default=Method.CENTER,
+    )
+    sentences: int = option("calibration sentences per language", default=300)
+    query_calibration: str | None = option(
+        "real queries for the query centroids (polyret debias --query-calibration): a folder of "
+        "<lang>.txt or a LAReQA dataset other than the evaluated one (default: calibration text "
+        "only)",
+        default=None,
+    )
+    uncentered_ok: bool = option(
+        "accept evaluation languages without calibration text: they get no centroid of their "
+        "own and take the nearest calibrated one, as the saved module does at encode time",
+        default=False,
+    )
 
     def __post_init__(self) -> None:
         self.method = parse_enum(Method, self.method, "centering.method")
@@ -272,13 +300,10 @@ class ExperimentConfig:
                 f"{source}: eval is empty; give at least its dataset (eval: {{dataset: xquad-r}}), "
                 "or leave the key out for the defaults"
             )
-        _check_keys(eval_values, EvalSpec, f"{source}: eval")
+        eval_spec = _section(EvalSpec, eval_values, f"{source}: eval")
         centering = values.pop("centering", None)
         if centering is not None:
-            if not isinstance(centering, dict):
-                raise ConfigError(f"{source}: centering must be a mapping, got {centering!r}")
-            _check_keys(centering, CenteringSpec, f"{source}: centering")
-            centering = CenteringSpec(**centering)
+            centering = _section(CenteringSpec, centering, f"{source}: centering")
         strategies = []
         for i, item in enumerate(values.pop("strategies", None) or []):
             if isinstance(item, str):
@@ -293,9 +318,7 @@ class ExperimentConfig:
         for key in ("name", "output_dir"):
             if key not in values:
                 raise ConfigError(f"{source}: missing required key {key!r}")
-        return cls(
-            strategies=strategies, eval=EvalSpec(**eval_values), centering=centering, **values
-        )
+        return cls(strategies=strategies, eval=eval_spec, centering=centering, **values)
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> ExperimentConfig:
@@ -324,6 +347,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
+
+
+def _section(cls: type[T], values: Any, source: str) -> T:
+    """A typed config section (:mod:`polyret.configfile` options) from its YAML mapping."""
+    return from_options(cls, flat_options(cls, values, source), source)
 
 
 def _check_keys(values: dict[str, Any], cls: type, source: str) -> None:
