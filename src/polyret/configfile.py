@@ -334,17 +334,24 @@ def add_option_arguments(parser: Any, cls: type, *, groups: bool = True) -> None
             parser.add_argument(opt.flag, metavar=opt.name.upper(), **kw)
 
 
-def resolve_options(cls: type[T], config_file: str | None, overrides: Mapping[str, Any]) -> T:
-    """The options of ``config_file`` (YAML), then the flags given (``overrides``, flat names),
-    validated into ``cls``."""
-    values = (
-        flat_options(cls, read_yaml_mapping(config_file), str(config_file)) if config_file else {}
-    )
+def resolve_options(
+    cls: type[T],
+    config_file: str | None,
+    overrides: Mapping[str, Any],
+    base: Mapping[str, Any] | None = None,
+    base_source: str | None = None,
+) -> T:
+    """``base`` (flat names, e.g. a preset's), then the options of ``config_file`` (YAML), then
+    the flags given (``overrides``, flat names), validated into ``cls``."""
+    values = dict(base or {})
+    if config_file:
+        values.update(flat_options(cls, read_yaml_mapping(config_file), str(config_file)))
     for key, value in overrides.items():
         if isinstance(value, list) and len(value) == 1 and "," in value[0]:
             value = value[0].split(",")
         values[key] = value
-    sources = [str(config_file)] if config_file else []
+    sources = [base_source] if base and base_source else []
+    sources += [str(config_file)] if config_file else []
     if overrides or not sources:
         sources.append("command line")
     return from_options(cls, values, " and ".join(sources))

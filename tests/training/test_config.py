@@ -67,6 +67,7 @@ def test_a_config_saved_with_flat_sampler_options_loads(tmp_path: Path) -> None:
         "alpha": 0.5,
         "pair_weighting": "uniform",
         "mixed_share": 0.0,
+        "align_share": 0.0,
     }
     assert not {"strategy", "alpha", "pair_weighting"} & set(saved)
     assert TrainConfig.from_dict(yaml.safe_load(yaml.safe_dump(saved))) == config
@@ -75,6 +76,7 @@ def test_a_config_saved_with_flat_sampler_options_loads(tmp_path: Path) -> None:
     added = {
         "length_chunk_size": None,
         "mixed_share": 0.0,
+        "align_share": 0.0,
         "hard_negatives": 0,
         "negative_source": "paragraph",
         "loss_precision": "fp32",

@@ -8,6 +8,7 @@ from typing import Any
 from polyret.cli.parser import ArgumentParser
 from polyret.flags import add_no_progress
 from polyret.training.config import add_config_arguments, resolve_config
+from polyret.training.presets import PRESETS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,6 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="YAML file with any of the options below (strategy, alpha and pair_weighting at the "
         "top level or under sampler:)",
+    )
+    parser.add_argument(
+        "--preset",
+        default=None,
+        choices=sorted(PRESETS),
+        help="start from a named recipe, the options a committed result trained with ("
+        + "; ".join(f"{p.name}: {p.summary}, {p.evidence}" for p in PRESETS.values())
+        + "); --config and flags override any of them",
     )
     parser.add_argument(
         "--resume",
@@ -48,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Flags about this invocation, not training options (--no-progress: polyret.cli.main).
-RUN_FLAGS = ("config", "resume", "print_config", "no_progress", "push_to_hub")
+RUN_FLAGS = ("config", "preset", "resume", "print_config", "no_progress", "push_to_hub")
 
 
 def split_args(argv: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -61,7 +70,7 @@ def main(argv: list[str]) -> int:
     run, options = split_args(argv)
     config_file, resume = run["config"], run["resume"]
     print_config, push_to = run["print_config"], run["push_to_hub"]
-    config = resolve_config(config_file, options)
+    config = resolve_config(config_file, options, run["preset"])
     if print_config:
         import yaml
 

@@ -265,6 +265,14 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     add_option_arguments(parser, TrainConfig)
 
 
-def resolve_config(config_file: str | None, overrides: dict[str, Any]) -> TrainConfig:
-    """File values, then flag overrides (flat names, as argparse gives them); validated."""
-    return resolve_options(TrainConfig, config_file, overrides)
+def resolve_config(
+    config_file: str | None, overrides: dict[str, Any], preset: str | None = None
+) -> TrainConfig:
+    """A preset's values (:mod:`polyret.training.presets`), then the file's, then the flag
+    overrides (flat names, as argparse gives them); validated."""
+    from polyret.training.presets import preset_options
+
+    base = preset_options(preset) if preset else None
+    return resolve_options(
+        TrainConfig, config_file, overrides, base, f"preset {preset!r}" if preset else None
+    )

@@ -1,0 +1,71 @@
+"""Named training recipes: ``polyret train --preset NAME`` trains as a measured result did.
+
+A preset is the set of options a committed result was trained with, so that one flag reproduces
+it on other data or another model; a config file and flags still override any of them. A test
+keeps each preset equal to the experiment strategy it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from polyret.errors import ConfigError
+
+__all__ = ["PRESETS", "Preset", "preset_options"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named recipe: ``options`` (flat ``TrainConfig`` names) and where its result is."""
+
+    name: str
+    summary: str
+    evidence: str  # the experiment config and strategy it reproduces, and its results
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            name="hybrid-neg",
+            summary=(
+                "hybrid batches (alpha 0.5) with one same-language hard negative per pair, "
+                "protocol A's recipe: the batch design with the best multilingual pool score"
+            ),
+            evidence=(
+                "experiments/protocol_a.yaml, strategy hybrid-0.5-neg; results/designs/README.md"
+            ),
+            options={
+                "dataset": "mlqa-r",
+                "languages": ["ar", "de", "en", "es", "hi", "vi", "zh"],
+                "exclude_titles": ["Prime number", "Harvard University"],
+                "dev_fraction": 0.0,
+                "strategy": "hybrid",
+                "alpha": 0.5,
+                "hard_negatives": 1,
+                "batch_size": 32,
+                "max_steps": 300,
+                "learning_rate": 5e-5,
+                "scale": 100.0,
+                "warmup_ratio": 0.1,
+                "max_query_length": 48,
+                "max_passage_length": 96,
+                "freeze_word_embeddings": True,
+                # As the measured runs trained (protocol A pins them for every run alike).
+                "length_chunk_size": 0,
+                "loss_precision": "autocast",
+            },
+        ),
+    )
+}
+
+
+def preset_options(name: str) -> dict[str, Any]:
+    """The options of preset ``name`` (a copy); ConfigError names the known presets."""
+    preset = PRESETS.get(name)
+    if preset is None:
+        raise ConfigError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+    return {k: list(v) if isinstance(v, list) else v for k, v in preset.options.items()}
