@@ -156,6 +156,29 @@ def rows(name: str) -> list[str] | None:
     ]
 
 
+def family_note(name: str) -> str:
+    """Which strategies share the protocol's families: each one added widens Holm's correction,
+    so the same difference's Holm p grows with the family."""
+    folder_name, _ = PROTOCOLS[name]
+    summary = json.loads((REPO / "results" / folder_name / "summary.json").read_text())
+    main = summary["significance"]
+    tested = list(dict.fromkeys(t["hybrid"] for t in main if "+" not in t["hybrid"]))
+    others = [x for x in tested if x != METHOD]
+    return (
+        f"Protocol {name}'s main family holds {len(main)} tests: {METHOD}"
+        + (f" and {', '.join(others)}" if others else "")
+        + " against mono-only, cross-only and the base model (with and without centering); "
+        "the table answers for "
+        + METHOD
+        + (
+            "; the other strategies are read in their own pages (`results/designs/` for the batch "
+            "designs), and each strategy added to a family widens its Holm correction."
+            if others
+            else "."
+        )
+    )
+
+
 def main() -> None:
     lines = [
         "# Findings: the five questions, answered",
@@ -170,13 +193,15 @@ def main() -> None:
         "| question | what was measured | number (95% interval) | verdict | report |",
         "|---|---|---|---|---|",
     ]
-    missing = []
+    missing, notes = [], []
     for name in PROTOCOLS:
         found = rows(name)
         if found is None:
             missing.append(name)
         else:
             lines += found
+            notes.append(family_note(name))
+    lines += ["", *notes]
     for name in missing:
         lines += [
             "",
