@@ -393,7 +393,7 @@ def test_alignment_negatives_are_other_questions_of_the_article(parallel: Lareqa
     rows, dropped = build_alignment_pairs(parallel, negatives=2, seed=5)
     assert dropped == 0  # 4 questions per article: 3 mates for 2 negatives
     for row in rows:
-        data = parallel.languages[row.query_lang]
+        data = parallel.languages[row.passage_lang]  # the positive's language
         article = data.question(row.group).article
         assert len(row.negatives) == 2 == len(set(row.negative_groups))
         for text, group in zip(row.negatives, row.negative_groups, strict=True):

@@ -467,9 +467,9 @@ def build_alignment_pairs(
     out. The passage side is encoded as a passage (the model's passage prompt), as NTREX
     translation pairs are. ``ids`` and ``exclude_titles`` filter ids as in :func:`build_pairs`.
 
-    ``negatives``: per row, that many other questions of the same article in ``X`` (the query's
-    own language, never the id's own question or a question of the same text); their ids go
-    into ``negative_groups`` so no row of theirs shares the batch. A row without enough
+    ``negatives``: per row, that many other questions of the same article in ``Y`` (the
+    positive's language, never the id's own question or a question of the same text); their ids
+    go into ``negative_groups`` so no row of theirs shares the batch. A row without enough
     article mates is dropped.
 
     Returns the rows and how many were dropped for want of negatives. Deterministic for
@@ -497,15 +497,22 @@ def build_alignment_pairs(
             lang: q for lang in langs if (q := dataset.languages[lang].question(qid)) is not None
         }
         own_texts = {q.text for q in present.values()}
-        for x, qx in present.items():
-            pool = [
+        # Negatives in the positive's language (y): in the query's language they would reward
+        # "the other language answers", the shortcut that wrecked cross-only batches with
+        # negatives (results/designs/: query-language negatives cost 0.07 dev multilingual mAP).
+        pools = {
+            y: [
                 (i, t)
-                for i, t in dict.fromkeys(mates[(x, qx.article)])
+                for i, t in dict.fromkeys(mates[(y, qy.article)])
                 if i != qid and t not in own_texts
             ]
+            for y, qy in present.items()
+        }
+        for x, qx in present.items():
             for y, qy in present.items():
                 if x == y or qx.text == qy.text:
                     continue
+                pool = pools[y]
                 chosen = [pool[k] for k in rng.permutation(len(pool))[:negatives]]
                 if len(chosen) < negatives:
                     dropped += 1
