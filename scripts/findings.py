@@ -164,9 +164,10 @@ def family_note(name: str) -> str:
     main = summary["significance"]
     tested = list(dict.fromkeys(t["hybrid"] for t in main if "+" not in t["hybrid"]))
     others = [x for x in tested if x != METHOD]
+    names = [METHOD, *others]
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     return (
-        f"Protocol {name}'s main family holds {len(main)} tests: {METHOD}"
-        + (f" and {', '.join(others)}" if others else "")
+        f"Protocol {name}'s main family holds {len(main)} tests: {listed}"
         + " against mono-only, cross-only and the base model (with and without centering); "
         "the table answers for "
         + METHOD
