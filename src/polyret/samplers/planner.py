@@ -29,9 +29,8 @@ class BatchInfo(NamedTuple):
     index: int  # position in the sampler's output for this epoch
     step: int  # optimizer step (= index // world_size)
     rank: int  # data-parallel process that receives it (= index % world_size)
-    kind: (
-        str  # "mono", "cross", "mixed" or "align" (the last two: languages "*", every pair its own)
-    )
+    # "mono", "cross", "mixed" or "align" (the last two: languages "*", every pair its own)
+    kind: str
     query_lang: str
     passage_lang: str
     size: int
