@@ -15,7 +15,7 @@ With ``designs`` it screens batch designs instead: the file lists strategies as 
 with the experiment's recipe on the same dev split; the two best by dev multilingual mAP whose
 dev mono and cross mAP are not below the reference's (default hybrid-0.5) are chosen.
 
-    polyret recipe --config experiments/protocol_a.yaml --steps 300 \
+    polyret recipe --config experiments/designs_screen.yaml --steps 300 \
         --designs experiments/designs.yaml --out results/designs/screen
 """
 
