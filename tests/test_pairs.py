@@ -280,6 +280,14 @@ def parallel(tmp_path: Path) -> LareqaDataset:
     return load_lareqa(write_parallel_lareqa(tmp_path / "qa", ("en", "de", "ru"), articles=4))
 
 
+def step_rows(planner, pairs: PairSet, epoch: int) -> list[list[TrainingPair]]:
+    """The pairs of each optimizer step of ``epoch`` (all its data-parallel batches together)."""
+    steps: dict[int, list[int]] = {}
+    for info in planner.plan(epoch):
+        steps.setdefault(info.step, []).extend(info.indices)
+    return [[pairs.pairs[i] for i in indices] for indices in steps.values()]
+
+
 @pytest.mark.parametrize("source", ["paragraph", "article"])
 def test_hard_negatives_are_same_language_non_answers(parallel: LareqaDataset, source: str) -> None:
     pairs = build_pairs(parallel)
@@ -341,11 +349,7 @@ def test_hard_negatives_never_meet_their_positive_in_a_batch(parallel: LareqaDat
         # Two data-parallel processes: the step (both batches) gathers its passages.
         planner = BatchPlanner(pairs.metadata(), SamplerConfig(strategy, world_size=2), 2)
         for epoch in (0, 1):
-            steps: dict[int, list[int]] = {}
-            for info in planner.plan(epoch):
-                steps.setdefault(info.step, []).extend(info.indices)
-            for indices in steps.values():
-                rows = [pairs.pairs[i] for i in indices]
+            for rows in step_rows(planner, pairs, epoch):
                 positives = {p.passage for p in rows}
                 for p in rows:
                     assert not positives & set(p.negatives), "a negative is a positive here"
@@ -431,11 +435,7 @@ def test_alignment_steps_never_hold_a_row_and_its_negative_question(
     planner = BatchPlanner(pairs.metadata(), config, 2)
     assert planner.counts.align_steps > 0
     for epoch in (0, 1):
-        steps: dict[int, list[int]] = {}
-        for info in planner.plan(epoch):
-            steps.setdefault(info.step, []).extend(info.indices)
-        for indices in steps.values():
-            rows = [pairs.pairs[i] for i in indices]
+        for rows in step_rows(planner, pairs, epoch):
             groups = {p.group for p in rows}
             assert len({p.kind for p in rows}) == 1
             for p in rows:
