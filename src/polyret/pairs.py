@@ -261,7 +261,7 @@ class PairSet:
                 p.passage_key or "",
             )
             # Alignment rows add their kind and negative groups; QA rows hash as they always did.
-            extra = (p.kind, *p.negative_groups) if p.kind != "qa" else ()
+            extra = (p.kind, *p.negative_groups) if p.kind == ALIGN else ()
             h.update("\x1f".join((*fields, *p.negatives, *extra)).encode("utf-8", "surrogatepass"))
             h.update(b"\x1e")
         return h.hexdigest()
@@ -332,6 +332,7 @@ class PairSet:
 
     def metadata(self) -> PairMetadata:
         """Languages, group and link (see :meth:`links`) per row, in the row order of :meth:`to_dataset`."""
+        align = np.fromiter((p.kind == ALIGN for p in self.pairs), bool, len(self.pairs))
         return PairMetadata.from_columns(
             [p.query_lang for p in self.pairs],
             [p.passage_lang for p in self.pairs],
@@ -340,11 +341,7 @@ class PairSet:
                 (p.query for p in self.pairs), (p.passage for p in self.pairs)
             ),
             link=self.links(),
-            align=(
-                np.fromiter((p.kind == ALIGN for p in self.pairs), bool, len(self.pairs))
-                if any(p.kind == ALIGN for p in self.pairs)
-                else None
-            ),
+            align=align if align.any() else None,
         )
 
 
