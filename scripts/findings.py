@@ -77,15 +77,17 @@ def _mrr_at_10(folder: Path, config: dict[str, Any]) -> tuple[str, str]:
     return number, verdict
 
 
-def rows(name: str) -> list[str] | None:
+def summary_of(name: str) -> dict[str, Any] | None:
+    """The committed report summary of protocol ``name`` (None before its report exists)."""
+    path = REPO / "results" / PROTOCOLS[name][0] / "summary.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def rows(name: str, summary: dict[str, Any]) -> list[str] | None:
     folder_name, what = PROTOCOLS[name]
     folder = REPO / "results" / folder_name
-    path = folder / "summary.json"
-    if not path.is_file():
-        return None
     import yaml
 
-    summary = json.loads(path.read_text())
     config = yaml.safe_load((folder / "experiment.yaml").read_text())
     tests = {(t["hybrid"], t["baseline"], t["kind"]): t for t in summary["significance"]}
     if (METHOD, "mono", "multi") not in tests:
@@ -156,11 +158,9 @@ def rows(name: str) -> list[str] | None:
     ]
 
 
-def family_note(name: str) -> str:
+def family_note(name: str, summary: dict[str, Any]) -> str:
     """Which strategies share the protocol's families: each one added widens Holm's correction,
     so the same difference's Holm p grows with the family."""
-    folder_name, _ = PROTOCOLS[name]
-    summary = json.loads((REPO / "results" / folder_name / "summary.json").read_text())
     main = summary["significance"]
     tested = list(dict.fromkeys(t["hybrid"] for t in main if "+" not in t["hybrid"]))
     others = [x for x in tested if x != METHOD]
@@ -196,12 +196,13 @@ def main() -> None:
     ]
     missing, notes = [], []
     for name in PROTOCOLS:
-        found = rows(name)
+        summary = summary_of(name)
+        found = rows(name, summary) if summary is not None else None
         if found is None:
             missing.append(name)
         else:
             lines += found
-            notes.append(family_note(name))
+            notes.append(family_note(name, summary))
     lines += ["", *notes]
     for name in missing:
         lines += [
