@@ -16,7 +16,7 @@ import gzip
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -122,6 +122,22 @@ def _json_object(path: Path, lineno: int, line: str) -> dict[str, Any]:
             f"expected a JSON object, got {type(obj).__name__}", path=path, record=f"line {lineno}"
         )
     return obj
+
+
+def split_fields(
+    line: str, names: tuple[str, ...], *, path: Path, lineno: int, sep: str | None = "\t"
+) -> list[str]:
+    """The stripped fields of ``line`` split on ``sep`` (None: on whitespace), exactly one per
+    name in ``names``; a DataError naming the line and the expected fields otherwise."""
+    fields = line.split(sep)
+    if len(fields) != len(names):
+        how = "tab-separated " if sep == "\t" else ""
+        raise DataError(
+            f"expected {len(names)} {how}fields ({', '.join(names)}), got {len(fields)}",
+            path=path,
+            record=f"line {lineno}",
+        )
+    return [f.strip() for f in fields]
 
 
 def check_id(value: Any, *, path: Path, lineno: int, field: str) -> str:
@@ -232,15 +248,10 @@ def read_beir_qrels(path: str | os.PathLike[str]) -> Qrels:
                 )
             header_seen = True
             continue
-        if len(fields) != 3:
-            raise DataError(
-                f"expected 3 tab-separated fields (query-id, corpus-id, score), got {len(fields)}",
-                path=path,
-                record=f"line {lineno}",
-            )
-        qid = check_id(fields[0].strip(), path=path, lineno=lineno, field="query-id")
-        docid = check_id(fields[1].strip(), path=path, lineno=lineno, field="corpus-id")
-        score = parse_relevance(fields[2].strip(), path=path, lineno=lineno, field="score")
+        qid, docid, score_text = split_fields(line, BEIR_QRELS_HEADER, path=path, lineno=lineno)
+        qid = check_id(qid, path=path, lineno=lineno, field="query-id")
+        docid = check_id(docid, path=path, lineno=lineno, field="corpus-id")
+        score = parse_relevance(score_text, path=path, lineno=lineno, field="score")
         add_judgment(qrels, qid, docid, score, path=path, lineno=lineno)
     if not header_seen:
         raise DataError("empty qrels file", path=path)
@@ -260,20 +271,16 @@ def add_judgment(qrels: Qrels, qid: str, docid: str, rel: int, *, path: Path, li
 
 
 def judged_queries(
-    queries: dict[str, Query],
-    qrels: Qrels,
-    *,
-    qrels_path: Path,
-    find_line: Callable[[str], int] | None = None,
+    queries: dict[str, Query], qrels: Qrels, *, qrels_path: Path
 ) -> tuple[Query, ...]:
-    """The queries that have judgments, in query-file order; a judged id without a query is an error."""
+    """The queries that have judgments, in query-file order; a judged id without a query is an
+    error naming the first qrels line that judges it."""
     missing = [qid for qid in qrels if qid not in queries]
     if missing:
-        record = f"line {find_line(missing[0])}" if find_line else None
         raise DataError(
             f"{len(missing)} judged query id(s) have no query text, e.g. {missing[0]!r}",
             path=qrels_path,
-            record=record,
+            record=f"line {first_line_with_id(qrels_path, missing[0])}",
         )
     return tuple(q for qid, q in queries.items() if qid in qrels)
 
@@ -323,12 +330,7 @@ def load_beir(
             path=qrels_path,
         )
     qrels = read_beir_qrels(qrels_path)
-    selected = judged_queries(
-        queries,
-        qrels,
-        qrels_path=qrels_path,
-        find_line=lambda qid: first_line_with_id(qrels_path, qid),
-    )
+    selected = judged_queries(queries, qrels, qrels_path=qrels_path)
     return CorpusCollection(
         name=f"beir:{folder.name}",
         lang=lang,

@@ -27,10 +27,10 @@ from polyret.data.beir import (
     add_judgment,
     add_query,
     check_id,
-    first_line_with_id,
     iter_lines,
     judged_queries,
     parse_relevance,
+    split_fields,
 )
 from polyret.errors import DataError
 
@@ -145,15 +145,9 @@ def read_topics(path: str | os.PathLike[str], *, lang: str | None = None) -> dic
     path = Path(path)
     topics: dict[str, Query] = {}
     for lineno, line in iter_lines(path, skip_blank=True):
-        fields = line.split("\t")
-        if len(fields) != 2:
-            raise DataError(
-                f"expected 2 tab-separated fields (qid, query), got {len(fields)}",
-                path=path,
-                record=f"line {lineno}",
-            )
-        qid = check_id(fields[0].strip(), path=path, lineno=lineno, field="qid")
-        query = Query(qid, fields[1].strip(), lang)
+        qid, text = split_fields(line, ("qid", "query"), path=path, lineno=lineno)
+        qid = check_id(qid, path=path, lineno=lineno, field="qid")
+        query = Query(qid, text, lang)
         add_query(topics, query, path=path, lineno=lineno, fields=("qid", "query"))
     return topics
 
@@ -163,17 +157,11 @@ def read_trec_qrels(path: str | os.PathLike[str]) -> Qrels:
     path = Path(path)
     qrels: Qrels = {}
     for lineno, line in iter_lines(path):
-        fields = line.split()
-        if not fields:
+        if not line.strip():
             continue
-        if len(fields) != 4:
-            raise DataError(
-                f"expected 4 fields (qid Q0 docid relevance), got {len(fields)}",
-                path=path,
-                record=f"line {lineno}",
-            )
-        qid, docid = fields[0], fields[2]
-        rel = parse_relevance(fields[3], path=path, lineno=lineno, field="relevance")
+        columns = ("qid", "Q0", "docid", "relevance")
+        qid, _, docid, rel_text = split_fields(line, columns, path=path, lineno=lineno, sep=None)
+        rel = parse_relevance(rel_text, path=path, lineno=lineno, field="relevance")
         add_judgment(qrels, qid, docid, rel, path=path, lineno=lineno)
     if not qrels:
         raise DataError("empty qrels file", path=path)
@@ -188,12 +176,7 @@ def load_miracl(
     files = locate_miracl(root, lang, split)
     topics = read_topics(files.topics, lang=lang)
     qrels = read_trec_qrels(files.qrels)
-    queries = judged_queries(
-        topics,
-        qrels,
-        qrels_path=files.qrels,
-        find_line=lambda qid: first_line_with_id(files.qrels, qid),
-    )
+    queries = judged_queries(topics, qrels, qrels_path=files.qrels)
     return CorpusCollection(
         name=f"miracl-{MIRACL_VERSION}-{lang}",
         lang=lang,

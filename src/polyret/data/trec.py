@@ -9,7 +9,7 @@ descending, then docno descending; :func:`trec_order` is that order and
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -56,20 +56,7 @@ def write_run(path: str | Path, run: RunLike, *, tag: str = "polyret") -> None:
 
 def read_run(path: str | Path) -> Run:
     """Read a run file into qid -> {docno: score}."""
-    path = Path(path)
-    run: Run = {}
-    for lineno, parts in _lines(path, "qid Q0 docno rank score tag"):
-        qid, _, docno, _, score_text, _ = parts
-        score = _number(float, score_text, "score", path=path, lineno=lineno)
-        if not math.isfinite(score):
-            raise DataError(
-                f"score {score_text!r} is not finite",
-                path=path,
-                record=f"line {lineno}",
-                field="score",
-            )
-        _add_once(run.setdefault(qid, {}), qid, docno, score, path=path, lineno=lineno)
-    return run
+    return _read_table(Path(path), "qid Q0 docno rank score tag", "score", _score)
 
 
 def write_qrels(path: str | Path, qrels: Mapping[str, Mapping[str, int]]) -> None:
@@ -85,13 +72,33 @@ def write_qrels(path: str | Path, qrels: Mapping[str, Mapping[str, int]]) -> Non
 
 def read_qrels(path: str | Path) -> Qrels:
     """Read a qrels file into qid -> {docno: relevance}."""
-    path = Path(path)
-    qrels: Qrels = {}
-    for lineno, parts in _lines(path, "qid iter docno relevance"):
-        qid, _, docno, rel_text = parts
-        rel = _number(int, rel_text, "relevance", path=path, lineno=lineno)
-        _add_once(qrels.setdefault(qid, {}), qid, docno, rel, path=path, lineno=lineno)
-    return qrels
+    return _read_table(Path(path), "qid iter docno relevance", "relevance", _relevance)
+
+
+def _read_table(
+    path: Path, columns: str, column: str, value: Callable[[str, Path, int], _V]
+) -> dict[str, dict[str, _V]]:
+    """qid -> {docno: ``value`` of ``column``} of a run or qrels file with ``columns``."""
+    index = columns.split().index(column)
+    table: dict[str, dict[str, _V]] = {}
+    for lineno, parts in _lines(path, columns):
+        qid, docno = parts[0], parts[2]
+        found = value(parts[index], path, lineno)
+        _add_once(table.setdefault(qid, {}), qid, docno, found, path=path, lineno=lineno)
+    return table
+
+
+def _score(text: str, path: Path, lineno: int) -> float:
+    score = _number(float, text, "score", path=path, lineno=lineno)
+    if not math.isfinite(score):
+        raise DataError(
+            f"score {text!r} is not finite", path=path, record=f"line {lineno}", field="score"
+        )
+    return score
+
+
+def _relevance(text: str, path: Path, lineno: int) -> int:
+    return _number(int, text, "relevance", path=path, lineno=lineno)
 
 
 def _number(kind: type[_N], text: str, field: str, *, path: Path, lineno: int) -> _N:
