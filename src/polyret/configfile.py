@@ -31,6 +31,16 @@ def is_int(value: Any) -> bool:
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]+)*")
 
 
+def check_at_least(config: Any, *names: str, minimum: int = 1, flags: bool = True) -> None:
+    """A ConfigError for the first field of ``names`` below ``minimum`` (None passes), named as
+    its flag (``--batch-size``) or, with ``flags=False``, as its config key (``batch_size``)."""
+    for name in names:
+        value = getattr(config, name)
+        if value is not None and value < minimum:
+            label = "--" + name.replace("_", "-") if flags else name
+            raise ConfigError(f"{label} must be at least {minimum}, got {value}")
+
+
 def check_language_codes(codes: Iterable[str] | None, name: str) -> None:
     """Refuse language codes that no data file is named by (``EN``, ``en ``, ``english``), before
     any work: the files are ``<code>.json`` / ``<code>.txt`` with lower-case ISO 639 codes."""

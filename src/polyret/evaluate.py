@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from polyret.configfile import check_language_codes, internal, option
+from polyret.configfile import check_at_least, check_language_codes, internal, option
 from polyret.debias.options import Method
 from polyret.errors import ConfigError, parse_enum
 from polyret.evaluation.store import write_result
@@ -274,11 +274,7 @@ class EvalOptions:
             raise ConfigError("--dataset is required (dataset: in a config file)")
         check_language_codes(self.languages, "--languages")
         check_language_codes(self.seen_languages, "--seen-languages")
-        for name in ("batch_size", "chunk_size", "articles"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                flag = "--" + name.replace("_", "-")
-                raise ConfigError(f"{flag} must be at least 1, got {value}")
+        check_at_least(self, "batch_size", "chunk_size", "articles")
         if self.run_depth < 0:
             raise ConfigError(
                 f"--run-depth must be 0 (full pool) or positive, got {self.run_depth}"

@@ -102,7 +102,7 @@ def test_errors(tmp_path: Path, data) -> None:
     vectors, queries = data
     with pytest.raises(ConfigError, match="unknown index 'annoy'"):
         SearchConfig(index="annoy")
-    with pytest.raises(ConfigError, match="k must be positive"):
+    with pytest.raises(ConfigError, match="k must be at least 1"):
         SearchConfig(k=0)
     with pytest.raises(DataError, match="dimension 24, queries 5"):
         search(queries[:, :5], write_shards(tmp_path, vectors[:10], 5), SearchConfig(k=2))

@@ -12,6 +12,7 @@ import argparse
 import logging
 import shlex
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -129,15 +130,9 @@ def _corpus_eval(opts: EvalOptions) -> int:
             batch_size=opts.batch_size,
             save_runs=opts.save_runs,
             device=opts.device,
-            split=opts.corpus.split,
-            k=opts.corpus.k,
-            index=opts.corpus.index,
-            dtype=opts.corpus.dtype,
-            shard_size=opts.corpus.shard_size,
-            encode_dir=opts.corpus.encode_dir,
-            multilingual_pool=opts.corpus.multilingual_pool,
             show_progress=opts.show_progress,
             precision=opts.precision,
+            **asdict(opts.corpus),  # --split, --k, --index, ...: the same names in both
         )
     )
     return 0

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from polyret import __version__
+from polyret.configfile import check_at_least
 from polyret.corpus.shards import (
     DTYPES,
     EncodedCorpus,
@@ -71,12 +72,7 @@ class EncodeConfig:
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if self.shard_size < 1:
-            raise ConfigError(f"shard_size must be positive, got {self.shard_size}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be positive, got {self.batch_size}")
-        if self.max_seq_length is not None and self.max_seq_length < 1:
-            raise ConfigError(f"max_seq_length must be positive, got {self.max_seq_length}")
+        check_at_least(self, "shard_size", "batch_size", "max_seq_length", flags=False)
 
 
 @dataclass(frozen=True)

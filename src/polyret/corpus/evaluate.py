@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from polyret import __version__
+from polyret.configfile import check_at_least
 from polyret.corpus.datasets import default_split, encode_root, load_collections, parse_dataset
 from polyret.corpus.encode import EncodeConfig, encode_collection, encode_queries
 from polyret.corpus.index import IndexKind, SearchConfig, SearchResult, recall_against, search
@@ -30,7 +31,7 @@ from polyret.corpus.metrics import (
     language_shares,
     mean_metrics,
 )
-from polyret.corpus.shards import DTYPES, CorpusPart, EncodedCorpus, docids_for_rows
+from polyret.corpus.shards import CorpusPart, EncodedCorpus, docids_for_rows
 from polyret.data.beir import CorpusCollection
 from polyret.data.trec import write_run
 from polyret.errors import ConfigError
@@ -84,25 +85,14 @@ class CorpusEvalConfig:
             self.out_dir = Path(self.out_dir)
         if self.encode_dir is not None:
             self.encode_dir = Path(self.encode_dir)
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if self.k < 1:
-            raise ConfigError(f"k must be positive, got {self.k}")
-        if self.recall_queries < 1:
-            raise ConfigError(f"recall_queries must be positive, got {self.recall_queries}")
+        check_at_least(self, "k", "recall_queries", flags=False)
         self.precision = parse_precision(self.precision).value
         self.search_config()  # validates the index options
-        self.encode_config()
+        self.encode_config()  # and the encoding options (dtype, shard_size, ...)
 
     def encode_config(self) -> EncodeConfig:
-        return EncodeConfig(
-            shard_size=self.shard_size,
-            dtype=self.dtype,
-            batch_size=self.batch_size,
-            include_title=self.include_title,
-            max_seq_length=self.max_seq_length,
-            show_progress=self.show_progress,
-        )
+        """The encoding options, each field of :class:`EncodeConfig` taken from this config."""
+        return EncodeConfig(**{f.name: getattr(self, f.name) for f in fields(EncodeConfig)})
 
     def search_config(self, index: str | None = None) -> SearchConfig:
         gpu = False if self.device is not None and not str(self.device).startswith("cuda") else None

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from polyret.configfile import check_at_least
 from polyret.corpus.shards import VectorShard
 from polyret.errors import ConfigError, DataError
 
@@ -65,11 +66,8 @@ class SearchConfig:
             raise ConfigError(
                 f"unknown index {self.index!r}; choose one of {', '.join(k.value for k in IndexKind)}"
             ) from None
-        for name in ("k", "nprobe", "train_size", "hnsw_m", "ef_construction", "ef_search"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.nlist is not None and self.nlist < 1:
-            raise ConfigError(f"nlist must be positive, got {self.nlist}")
+        names = ("k", "nprobe", "train_size", "hnsw_m", "ef_construction", "ef_search", "nlist")
+        check_at_least(self, *names, flags=False)
 
 
 @dataclass(frozen=True)

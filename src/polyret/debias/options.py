@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from polyret.configfile import check_language_codes, option
+from polyret.configfile import check_at_least, check_language_codes, option
 from polyret.debias.debiaser import KINDS, Kind
 from polyret.errors import ConfigError, parse_enum
 from polyret.models.resolve import DEFAULT_MODEL
@@ -119,10 +119,7 @@ class DebiasOptions:
         check_language_codes(self.languages, "--languages")
         if self.k is not None and self.method is not Method.PROJECT:
             raise ConfigError("--k applies to --method project only")
-        for name in ("k", "batch_size", "sentences"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        check_at_least(self, "k", "batch_size", "sentences")
         self.precision = parse_precision(self.precision).value
 
     @property

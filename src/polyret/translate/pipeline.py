@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from polyret.configfile import check_at_least
 from polyret.errors import ConfigError
 from polyret.io import write_json, write_text
 from polyret.progress import bars_on
@@ -99,10 +100,7 @@ class TranslateConfig:
             raise ConfigError(
                 f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}"
             )
-        if self.batch_size < 1:
-            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if self.chunk_size < 1:
-            raise ConfigError(f"--chunk-size must be at least 1, got {self.chunk_size}")
+        check_at_least(self, "batch_size", "chunk_size")
         self.spec = ModelSpec.parse(self.model)
         for lang in self.targets:
             self.spec.model_for(self.source_lang, lang)
