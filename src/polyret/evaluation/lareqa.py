@@ -134,6 +134,15 @@ class ScoringOptions:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         _check_scoring_options(self.ks, self.ndcg_k, self.chunk_size)
 
+    def scoring(self) -> dict[str, Any]:
+        """The keyword arguments every ``evaluate_*_embeddings`` function takes from these."""
+        return {
+            "seen_languages": self.seen_languages,
+            "ks": self.ks,
+            "ndcg_k": self.ndcg_k,
+            "chunk_size": self.chunk_size,
+        }
+
 
 @dataclass
 class LareqaEvalConfig(ScoringOptions):
@@ -165,14 +174,7 @@ class LareqaEvalConfig(ScoringOptions):
 
     def score(self, dataset: LareqaDataset, embeddings: LareqaEmbeddings) -> LareqaResult:
         """:func:`evaluate_lareqa_embeddings` with these options (one encoding, many scorings)."""
-        return evaluate_lareqa_embeddings(
-            dataset,
-            embeddings,
-            seen_languages=self.seen_languages,
-            ks=self.ks,
-            ndcg_k=self.ndcg_k,
-            chunk_size=self.chunk_size,
-        )
+        return evaluate_lareqa_embeddings(dataset, embeddings, **self.scoring())
 
 
 def _check_scoring_options(ks: Sequence[int], ndcg_k: int, chunk_size: int) -> None:

@@ -308,14 +308,7 @@ class NtrexEvalConfig(ScoringOptions):
     def score(self, dataset: LareqaDataset, embeddings: LareqaEmbeddings) -> LareqaResult:
         """:func:`evaluate_ntrex_embeddings` with these options."""
         return evaluate_ntrex_embeddings(
-            dataset,
-            embeddings,
-            seen_languages=self.seen_languages,
-            ks=self.ks,
-            ndcg_k=self.ndcg_k,
-            mrr_k=self.mrr_k,
-            chunk_size=self.chunk_size,
-            top_k=self.top_k,
+            dataset, embeddings, **self.scoring(), mrr_k=self.mrr_k, top_k=self.top_k
         )
 
 

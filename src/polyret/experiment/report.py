@@ -767,26 +767,30 @@ def _group_tables(
     config: ExperimentConfig, table: dict[str, dict[str, tuple[float, float]]], seeds: dict
 ) -> list[str]:
     """Markdown: seen vs unseen and high-resource vs other languages (where configured)."""
+    seen, high = config.eval.seen_languages, config.eval.high_resource
+    groups = [
+        (
+            seen,
+            ("seen", "unseen"),
+            f"Seen vs unseen languages (seen = {', '.join(seen or [])})",
+            [
+                "A mono or multilingual setting is seen when its query language is a training "
+                "language; a cross-lingual setting when both languages are.",
+                "",
+            ],
+        ),
+        (
+            high,
+            ("high", "other"),
+            f"High-resource ({', '.join(high or [])}) vs other query languages",
+            [],
+        ),
+    ]
     lines: list[str] = []
-    if config.eval.seen_languages:
-        cols = [(f"{p}_{k}_map", f"{p} {k}") for k in KINDS for p in ("seen", "unseen")]
-        lines += [
-            "",
-            f"## Seen vs unseen languages (seen = {', '.join(config.eval.seen_languages)})",
-            "",
-            "A mono or multilingual setting is seen when its query language is a training language; a "
-            "cross-lingual setting when both languages are.",
-            "",
-            *_table(table, cols, seeds),
-        ]
-    if config.eval.high_resource:
-        cols = [(f"{p}_{k}_map", f"{p} {k}") for k in KINDS for p in ("high", "other")]
-        lines += [
-            "",
-            f"## High-resource ({', '.join(config.eval.high_resource)}) vs other query languages",
-            "",
-            *_table(table, cols, seeds),
-        ]
+    for languages, parts, title, intro in groups:
+        if languages:
+            cols = [(f"{p}_{k}_map", f"{p} {k}") for k in KINDS for p in parts]
+            lines += ["", f"## {title}", "", *intro, *_table(table, cols, seeds)]
     return lines
 
 

@@ -136,23 +136,14 @@ class BatchSamplerFactory:
         for sampler in self.samplers:
             sampler.set_epoch(epoch)
 
-    def __call__(
-        self,
-        dataset: Any,
-        batch_size: int,
-        drop_last: bool = True,
-        valid_label_columns: list[str] | None = None,
-        generator: Any = None,
-        seed: int = 0,
-    ) -> HybridBatchSampler:
+    def __call__(self, dataset: Any, *args: Any, **kwargs: Any) -> HybridBatchSampler:
+        """``HybridBatchSampler(dataset, *args, **kwargs)``, with this factory's metadata and
+        config: the trainer's arguments pass through as they come, by position or by name."""
         metadata = self._select(dataset)
         sampler = HybridBatchSampler(
             dataset,
-            batch_size,
-            drop_last,
-            valid_label_columns,
-            generator,
-            seed,
+            *args,
+            **kwargs,
             metadata=metadata,
             config=self.config,
             # Only the training dataset's plan is logged (the first metadata).
