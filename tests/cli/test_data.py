@@ -76,6 +76,36 @@ def test_experiment_print_config_lists_every_run(
     assert not (tmp_path / "x").exists()
 
 
+def test_experiment_flags_override_the_config_and_its_sections(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Each experiment option has a flag: top-level options, ``eval:`` options and ``centering:``
+    options (starting the section when the file has none) land where the YAML would put them,
+    and the runs' training configs follow (precision)."""
+    config = Path(__file__).parents[2] / "experiments" / "protocol_a.yaml"
+    argv = ["experiment", "--config", str(config), "--print-config"]
+    flags = ["--output-dir", str(tmp_path / "x"), "--dataset", "mlqa-r", "--languages", "de,en"]
+    flags += ["--keep-weights", "none", "--precision", "fp32", "--method", "project"]
+    assert main([*argv, *flags]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out.split("\n# ")[0])
+    assert printed["output_dir"] == str(tmp_path / "x") and printed["keep_weights"] == "none"
+    assert printed["eval"]["dataset"] == "mlqa-r" and printed["eval"]["languages"] == ["de", "en"]
+    assert printed["eval"]["seen_languages"] == ["ar", "de", "en", "es", "hi", "vi", "zh"]  # kept
+    assert printed["centering"]["method"] == "project"
+    assert printed["centering"]["calibration"] == "ntrex"  # the file's value stays
+    assert printed["precision"] == "fp32"
+
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("name: b\noutput_dir: out\nstrategies: [mono]\n")
+    assert main(["experiment", "--config", str(bare), "--print-config", "--sentences", "50"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out.split("\n# ")[0])
+    assert printed["centering"] == {**printed["centering"], "calibration": "ntrex", "sentences": 50}
+
+    bad = ["experiment", "--config", str(bare), "--print-config", "--keep-weights", "some"]
+    assert main(bad) == 2  # a bad value is the config's error, naming both sources
+    assert f"{bare} and command line" in capsys.readouterr().err
+
+
 def test_quiet_and_verbose_set_the_log_level(monkeypatch: pytest.MonkeyPatch) -> None:
     import logging
     import os

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from polyret.cli.parser import ArgumentParser
-from polyret.flags import add_data_dir, add_no_progress, add_precision
+from polyret.configfile import add_option_arguments
+from polyret.experiment.config import ExperimentConfig
+from polyret.flags import add_no_progress
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,13 +19,6 @@ def build_parser() -> argparse.ArgumentParser:
         "killed experiment resumes where it stopped.",
     )
     parser.add_argument("--config", required=True, help="experiment YAML (see experiments/)")
-    parser.add_argument("--output-dir", default=None, help="override the config's output_dir")
-    parser.add_argument(
-        "--report-dir",
-        default=None,
-        help="override the config's report_dir (report, plots and finished evaluations to commit)",
-    )
-    add_data_dir(parser)
     parser.add_argument(
         "--report-only", action="store_true", help="only rebuild the report from finished runs"
     )
@@ -33,27 +28,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the resolved experiment (YAML) and each run's training configuration, then "
         "exit without running anything",
     )
-    add_precision(
-        parser, what="override the config's precision of training and evaluation", default=None
-    )
     add_no_progress(parser)
+    options = parser.add_argument_group(
+        "experiment options", "each overrides the config's value (eval: and centering: included)"
+    )
+    add_option_arguments(options, ExperimentConfig)
     return parser
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    from polyret.experiment.config import ExperimentConfig
     from polyret.experiment.runner import run_experiment
 
-    config = ExperimentConfig.from_yaml(args.config)
-    if args.output_dir:
-        config.output_dir = args.output_dir
-    if args.report_dir:
-        config.report_dir = args.report_dir
-    if args.data_dir:
-        config.data_dir = args.data_dir
-    if args.precision:
-        config.precision = args.precision
+    run_flags = ("config", "report_only", "print_config", "no_progress")
+    overrides = {k: v for k, v in vars(args).items() if k not in run_flags}
+    config = ExperimentConfig.from_yaml(args.config, overrides)
     if args.print_config:
         import yaml
 

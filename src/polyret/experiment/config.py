@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -12,15 +13,18 @@ from typing import Any, TypeVar
 from polyret.configfile import (
     check_known_keys,
     check_language_codes,
+    config_options,
     flat_options,
     from_options,
+    internal,
     is_int,
     option,
     read_yaml_mapping,
 )
 from polyret.debias.options import Method
 from polyret.errors import ConfigError, parse_enum
-from polyret.precision import DEFAULT_PRECISION, parse_precision
+from polyret.models.resolve import DEFAULT_MODEL
+from polyret.precision import DEFAULT_PRECISION, PRECISIONS, parse_precision
 from polyret.samplers.config import BatchStrategy, SamplerConfig
 from polyret.training.config import TrainConfig
 
@@ -165,28 +169,45 @@ class CenteringSpec:
 
 @dataclass
 class ExperimentConfig:
-    name: str
-    output_dir: str
-    base_model: str = "bundled:multilingual-e5-small"
-    train: dict[str, Any] = field(default_factory=dict)
-    strategies: list[StrategySpec] = field(default_factory=list)
-    seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
+    """An experiment: strategies x seeds trained from one base model, every model evaluated.
+
+    The scalar options (and those of ``eval:`` and ``centering:``) are :mod:`polyret.configfile`
+    options, so ``polyret experiment`` has a flag for each; the sections that are lists or
+    free mappings (``train``, ``strategies``, ``seeds``, ``budgets``) are set in the YAML only.
+    """
+
+    name: str = option("the experiment's name (report title)")
+    output_dir: str = option("runs, evaluations and the report (large; not committed)")
+    base_model: str = option("the model every run starts from", default=DEFAULT_MODEL)
+    train: dict[str, Any] = internal(default_factory=dict)
+    strategies: list[StrategySpec] = internal(default_factory=list)
+    seeds: list[int] = internal(default_factory=lambda: [1, 2, 3])
     eval: EvalSpec = field(default_factory=EvalSpec)
-    report_dir: str | None = (
-        None  # where report.md and the plots are copied (e.g. results/protocol-a)
+    report_dir: str | None = option(
+        "where the report, plots and finished evaluations are copied, to commit "
+        "(e.g. results/protocol-a)",
+        default=None,
     )
-    data_dir: str | None = None
+    data_dir: str | None = option("data root (default $POLYRET_DATA, then the cache)", default=None)
     centering: CenteringSpec | None = None
-    keep_weights: KeepWeights | str = KeepWeights.FINAL
+    keep_weights: KeepWeights | str = option(
+        "what stays of a run's weights once evaluated: all, final or none",
+        default=KeepWeights.FINAL,
+    )
     # Out-of-domain datasets scored for every model, with and without centering (one encoding
     # per model and dataset): "ntrex" (NTREX-128's evaluation part, news sentence retrieval).
-    out_of_domain: list[str] = field(default_factory=list)
+    out_of_domain: list[str] = option(
+        f"out-of-domain datasets scored for every model: {', '.join(OUT_OF_DOMAIN)}",
+        default_factory=list,
+    )
     # Learning curves: step budgets at which every run is scored (snapshots of one run; the
     # last must equal train.max_steps). Empty: only the final model is scored.
-    budgets: list[int] = field(default_factory=list)
-
-    # Training and evaluation precision (polyret.precision): auto, fp32, bf16 or fp16.
-    precision: str = DEFAULT_PRECISION
+    budgets: list[int] = internal(default_factory=list)
+    precision: str = option(
+        "training and evaluation precision: auto, fp32, bf16 or fp16 (polyret.precision)",
+        choices=PRECISIONS,
+        default=DEFAULT_PRECISION,
+    )
 
     def __post_init__(self) -> None:
         self.precision = parse_precision(self.precision).value
@@ -321,13 +342,19 @@ class ExperimentConfig:
         return cls(strategies=strategies, eval=eval_spec, centering=centering, **values)
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike[str]) -> ExperimentConfig:
+    def from_yaml(
+        cls, path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
+    ) -> ExperimentConfig:
+        """The experiment of the YAML file at ``path``, with ``overrides`` (flat option names,
+        as ``polyret experiment``'s flags give them) set over the file's values."""
+        source = f"{path} and command line" if overrides else str(path)
         try:
-            return cls.from_dict(read_yaml_mapping(path), source=str(path))
+            values = with_overrides(read_yaml_mapping(path), overrides or {})
+            return cls.from_dict(values, source=source)
         except ConfigError as exc:  # every error names the file
             if str(path) in str(exc):
                 raise
-            raise ConfigError(f"{path}: {exc}") from None
+            raise ConfigError(f"{source}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (enum members as their values), as the YAML file holds them."""
@@ -337,6 +364,26 @@ class ExperimentConfig:
         import yaml
 
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def with_overrides(values: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The experiment mapping ``values`` with each option of ``overrides`` (a flat name:
+    ``output_dir``, ``dataset``, ``calibration``) set where it belongs, at the top level or in
+    its section (``eval:``, ``centering:``; a section the file lacks is started)."""
+    options = config_options(ExperimentConfig)
+    values = dict(values)
+    for name, value in overrides.items():
+        if name not in options:
+            raise ConfigError(f"no experiment option {name!r}")
+        if isinstance(value, list) and len(value) == 1 and "," in value[0]:
+            value = value[0].split(",")  # --languages de,en as well as --languages de en
+        path = options[name].path
+        if len(path) == 1:
+            values[name] = value
+        else:
+            section = values.get(path[0])
+            values[path[0]] = {**(section if isinstance(section, dict) else {}), name: value}
+    return values
 
 
 def _plain(value: Any) -> Any:
