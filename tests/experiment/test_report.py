@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from lareqa_fixture import write_parallel_lareqa
+from polyret.errors import ConfigError
 from polyret.experiment.config import ExperimentConfig
 from polyret.experiment.report import write_report
 
@@ -126,3 +129,51 @@ def test_findings_read_without_double_negatives(results, other_results, tmp_path
     pattern = r"^- hybrid-0\.25 is \d\.\d{4} (mono|cross|multi) mAP (higher|lower) than "
     assert all(re.search(pattern, line) for line in tests), tests
     assert not re.search(r"(higher|lower|worse|better)( by)? -", findings)
+
+
+def test_declared_families_are_holm_corrected_apart(results, other_results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A strategy's ``family:`` puts its tests in a Holm family of their own: each family's Holm
+    p is what Holm over that family alone gives, the table names each row's family, and the
+    summary records it; without families the report keeps its one-family wording."""
+    from polyret.evaluation.significance import with_holm
+    from polyret.experiment.stats import significance
+
+    config = _config(tmp_path)
+    one = significance(config, results, {"mono": [results], "hybrid-0.25": [other_results]})
+    assert {config.family_of(h) for h, *_ in one} == {"main"}
+
+    values = config.to_dict()
+    values["strategies"].append(
+        {"name": "hybrid-0.75", "strategy": "hybrid", "alpha": 0.75, "family": "alpha-sweep"}
+    )
+    config = ExperimentConfig.from_dict(values)
+    assert config.family_of("hybrid-0.75+center") == "alpha-sweep"
+    assert config.family_of("base") == config.family_of("hybrid-0.25") == "main"
+    runs = {"mono": [results], "hybrid-0.25": [other_results], "hybrid-0.75": [results]}
+    tests = significance(config, results, runs)
+    for family in ("main", "alpha-sweep"):
+        mine = [t for h, _, _, t in tests if config.family_of(h) == family]
+        assert len(mine) == 6  # vs mono and the base model, three kinds
+        alone = with_holm([dataclasses.replace(t, p_holm=None) for t in mine])
+        assert [t.p_holm for t in mine] == [t.p_holm for t in alone]
+
+    text = write_report(config, results, runs, tmp_path / "report", {}).read_text()
+    assert "- Families: Holm's correction within each family" in text
+    assert "main (6 tests), alpha-sweep (6 tests)" in text
+    assert "hybrid-0.75: hybrid, α = 0.75 (Holm family alpha-sweep)" in text
+    rows = [x for x in text.splitlines() if x.startswith("| hybrid-0.75 | mono | multi |")]
+    assert rows and rows[0].endswith("| alpha-sweep |")
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert {t["holm_family"] for t in summary["significance"]} == {"main", "alpha-sweep"}
+
+    single = write_report(
+        _config(tmp_path), results, {"hybrid-0.25": [other_results]}, tmp_path / "r1", {}
+    )
+    assert "- Family: Holm's correction over all" in single.read_text()
+
+
+def test_a_family_must_be_a_name(tmp_path: Path) -> None:
+    values = _config(tmp_path).to_dict()
+    values["strategies"][2]["family"] = ""
+    with pytest.raises(ConfigError, match="family must be a name"):
+        ExperimentConfig.from_dict(values)

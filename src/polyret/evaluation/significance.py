@@ -250,6 +250,19 @@ def with_holm(comparisons: Sequence[Comparison]) -> list[Comparison]:
     ]
 
 
+def with_holm_within(
+    comparisons: Sequence[Comparison], families: Sequence[str]
+) -> list[Comparison]:
+    """The comparisons with ``p_holm`` set, Holm-adjusted within each family: ``families[i]``
+    names the family of ``comparisons[i]``; the order is kept."""
+    out = list(comparisons)
+    for family in dict.fromkeys(families):
+        index = [i for i, f in enumerate(families) if f == family]
+        for i, c in zip(index, with_holm([comparisons[i] for i in index]), strict=True):
+            out[i] = c
+    return out
+
+
 def question_values(
     results: LareqaResult | Sequence[LareqaResult],
     kind: str,

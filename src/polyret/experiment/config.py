@@ -48,21 +48,36 @@ class KeepWeights(str, Enum):
 OUT_OF_DOMAIN = ("ntrex",)
 
 
+# The Holm family of a strategy that names none: its tests are corrected together with those
+# of every other strategy of the family, and apart from other families' (each a question the
+# experiment asks on its own, such as an alpha sweep beside the main comparison).
+MAIN_FAMILY = "main"
+
+
 @dataclass(frozen=True)
 class StrategySpec:
     """One training condition: ``mono``, ``cross``, ``mixed`` or ``hybrid`` (with ``alpha`` and
     ``mixed_share``), and the training options it sets on top of the experiment's ``train:``
-    section (``train``: e.g. ``hard_negatives``, ``batch_size``; checked like that section)."""
+    section (``train``: e.g. ``hard_negatives``, ``batch_size``; checked like that section).
+
+    ``family``: the Holm family its significance tests are corrected in (default ``main``).
+    """
 
     name: str
     strategy: BatchStrategy | str
     alpha: float = 0.5
     mixed_share: float = 0.0
     train: dict[str, Any] = field(default_factory=dict, hash=False)
+    family: str = MAIN_FAMILY
 
     def __post_init__(self) -> None:
         strategy = parse_enum(BatchStrategy, self.strategy, f"strategy {self.name!r}: strategy")
         object.__setattr__(self, "strategy", strategy)  # frozen: set once, checked
+        if not isinstance(self.family, str) or not self.family.strip():
+            raise ConfigError(
+                f"strategy {self.name!r}: family must be a name (e.g. alpha-sweep), "
+                f"got {self.family!r}"
+            )
 
     @property
     def mono_share(self) -> float:
@@ -261,6 +276,17 @@ class ExperimentConfig:
         )
         for spec in self.strategies:  # validates every training option before anything runs
             self.train_config(spec, self.seeds[0])
+
+    def family_of(self, condition: str) -> str:
+        """The Holm family of a report condition: its strategy's (``hybrid-0.25+center``: that of
+        ``hybrid-0.25``); the base model and unknown names belong to the main family."""
+        name = condition.split("+", 1)[0]
+        return next((s.family for s in self.strategies if s.name == name), MAIN_FAMILY)
+
+    @property
+    def families(self) -> list[str]:
+        """The Holm families of the strategies, main first, in the order they appear."""
+        return list(dict.fromkeys([MAIN_FAMILY, *(s.family for s in self.strategies)]))
 
     def run_name(self, spec: StrategySpec, seed: int) -> str:
         return f"{spec.name}-seed{seed}"

@@ -15,7 +15,7 @@ the unseen test only when it has both seen and unseen settings of the kind, weig
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +27,7 @@ from polyret.evaluation.significance import (
     compare,
     compare_values,
     question_values,
-    with_holm,
+    with_holm_within,
 )
 from polyret.experiment.stats import KINDS
 
@@ -85,10 +85,12 @@ def question_tests(
     *,
     seen_languages: Sequence[str] | None,
     high_resource: Sequence[str] | None,
+    family_of: Callable[[str], str] | None = None,
 ) -> list[QuestionTest]:
     """Every strategy's unseen-vs-seen gain and high-resource monolingual change, Holm-adjusted
-    over this family (empty where the evaluation has no seen languages or no high-resource
-    ones)."""
+    over this family, or within each strategy family (``family_of(strategy)``: the config's
+    ``family_of``) when there are several (empty where the evaluation has no seen languages or
+    no high-resource ones)."""
     tests: list[QuestionTest] = []
     if seen_languages:
         for kind in KINDS:
@@ -110,7 +112,8 @@ def question_tests(
             a = question_values(results, "mono", where=where)
             test = compare_values(a, b, articles, b_fixed=True)
             tests.append(QuestionTest("high-resource", name, "mono", test))
-    adjusted = with_holm([t.test for t in tests])
+    families = [family_of(t.strategy) if family_of else "" for t in tests]
+    adjusted = with_holm_within([t.test for t in tests], families)
     return [
         QuestionTest(t.question, t.strategy, t.kind, a)
         for t, a in zip(tests, adjusted, strict=True)

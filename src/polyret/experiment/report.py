@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import numpy as np
 
 from polyret.evaluation.results import LareqaResult
 from polyret.evaluation.significance import METHOD, Comparison
-from polyret.experiment.config import CONFIG_FILE, ExperimentConfig, StrategySpec
+from polyret.experiment.config import CONFIG_FILE, MAIN_FAMILY, ExperimentConfig, StrategySpec
 from polyret.experiment.questions import FAMILY, QuestionTest, question_tests
 from polyret.experiment.stats import (
     ALPHA,
@@ -191,6 +192,7 @@ def _findings(
                 else f"; base {table[BASE][key][0]:.4f}, {table[top][key][0] - table[BASE][key][0]:+.4f}"
             )
             lines.append(f"- Best {kind} mAP: **{top}** ({table[top][key][0]:.4f}{versus}).")
+    sizes = Counter(config.family_of(h) for h, *_ in tests)
     for h, b, kind, t in tests:
         below = t.p_holm is not None and t.p_holm < ALPHA
         if not t.covers_seeds:
@@ -200,6 +202,9 @@ def _findings(
                 f"Holm p {'below' if below else 'not below'} {ALPHA}, but with one seed the "
                 "seed variance is not covered: descriptive, not a comparison of strategies"
             )
+        elif below and len(sizes) > 1:
+            family = config.family_of(h)
+            verdict = f"significant after Holm correction over the {sizes[family]} tests of family {family}"
         elif below:
             verdict = f"significant after Holm correction over the {len(tests)} tests"
         else:
@@ -255,6 +260,8 @@ def _meta_lines(meta: Mapping[str, Any]) -> list[str]:
 
 def _strategy_line(spec: StrategySpec) -> str:
     extra = "".join(f", {k} {v}" for k, v in spec.train.items())
+    if spec.family != MAIN_FAMILY:
+        extra += f" (Holm family {spec.family})"
     if spec.strategy == BatchStrategy.MONO:
         return f"{spec.name}: monolingual batches only (α = 1){extra}"
     if spec.strategy == BatchStrategy.CROSS:
@@ -377,11 +384,15 @@ def significance_section(
     clustered: bool = True,
     title: str = "## Significance tests (hybrid vs each baseline and the base model)",
     unit: str = "articles",
+    family_of: Callable[[str], str] | None = None,
 ) -> list[str]:
     """Markdown: how the tests work, what limits them, and one row per test.
 
-    ``clustered``: the tests were given the article of each question.
+    ``clustered``: the tests were given the article of each question. ``family_of``: a row's
+    Holm family (the config's ``family_of``); a column of its own when there are several.
     """
+    families = [family_of(h) if family_of else MAIN_FAMILY for h, *_ in tests]
+    sizes = Counter(families)
     first = tests[0][3]
     counts = sorted(
         {t.seeds_a for *_, t in tests} | {t.seeds_b for *_, t in tests if not t.b_fixed}
@@ -408,10 +419,7 @@ def significance_section(
             if suffix
             else ""
         ),
-        f"- Family: Holm's correction over all {len(tests)} tests of this table (every kind, "
-        f"every pair). A row is called significant only when its Holm p is below {ALPHA}; "
-        f"then the chance of any false positive among the {len(tests)} is at most {ALPHA}. "
-        "The uncorrected p is shown for reference, not to be read one row at a time.",
+        _family_line(sizes, len(tests)),
     ]
     if high == 1:
         lines.append(
@@ -435,13 +443,14 @@ def significance_section(
                 else ""
             )
         )
+    several = len(sizes) > 1
     lines += [
         "",
         "| hybrid | baseline | kind | seeds | hybrid mAP | baseline mAP | diff | 95% CI | "
-        "SE seeds / questions | p | Holm p |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "SE seeds / questions | p | Holm p |" + (" family |" if several else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if several else ""),
     ]
-    for h, b, kind, t in tests:
+    for (h, b, kind, t), family in zip(tests, families, strict=True):
         if t.paired_seeds:
             n = f"{t.seeds_a} paired"
         elif t.b_fixed:
@@ -453,8 +462,29 @@ def significance_section(
             f"| {h} | {b} | {kind} | {n}{mark} | {t.mean_a:.4f} | {t.mean_b:.4f} | "
             f"{t.diff:+.4f} | [{t.ci_low:+.4f}, {t.ci_high:+.4f}] | "
             f"{t.se_seeds:.4f} / {t.se_questions:.4f} | {t.p:.3g} | {t.p_holm:.3g} |"
+            + (f" {family} |" if several else "")
         )
     return lines
+
+
+def _family_line(sizes: Mapping[str, int], total: int) -> str:
+    """The Family bullet: one family of ``total`` tests, or each family's size (``sizes``)."""
+    if len(sizes) <= 1:
+        return (
+            f"- Family: Holm's correction over all {total} tests of this table (every kind, "
+            f"every pair). A row is called significant only when its Holm p is below {ALPHA}; "
+            f"then the chance of any false positive among the {total} is at most {ALPHA}. "
+            "The uncorrected p is shown for reference, not to be read one row at a time."
+        )
+    listed = ", ".join(f"{name} ({n} tests)" for name, n in sizes.items())
+    return (
+        f"- Families: Holm's correction within each family the config declares (a strategy's "
+        f"`family:`; the base model and the baselines are in each): {listed}. A row is called "
+        f"significant only when its Holm p is below {ALPHA}; then the chance of any false "
+        f"positive among a family's tests is at most {ALPHA}. Each family is a question asked on "
+        "its own; across families the chance of a false positive adds up. The uncorrected p is "
+        "shown for reference, not to be read one row at a time."
+    )
 
 
 @dataclass
@@ -642,6 +672,7 @@ def ood_section(
             clustered=True,
             title=f"### Significance tests on {ood.name} (a family of its own)",
             unit="documents",
+            family_of=config.family_of,
         )
     return lines, table, tests
 
@@ -708,7 +739,9 @@ def write_report(
     if suffix:
         lines += centering_section(config, table, suffix)
     if tests:
-        lines += significance_section(tests, suffix, clustered=articles is not None)
+        lines += significance_section(
+            tests, suffix, clustered=articles is not None, family_of=config.family_of
+        )
     questions = (
         question_tests(
             base,
@@ -716,6 +749,7 @@ def write_report(
             articles,
             seen_languages=config.eval.seen_languages,
             high_resource=config.eval.high_resource,
+            family_of=config.family_of,
         )
         if runs
         else []
@@ -728,7 +762,7 @@ def write_report(
         lines += ood_lines
         ood_json[ood.name] = {
             "table": _json_table(ood_table),
-            "significance": _json_tests(ood_tests),
+            "significance": _json_tests(config, ood_tests),
         }
     lines += ["", "## What the numbers say (generated)", "", *_findings(config, table, tests), ""]
     write_text(folder / "report.md", "\n".join(lines))
@@ -739,17 +773,23 @@ def write_report(
             "table": _json_table(table),
             "seeds": seeds,
             "significance_method": METHOD,
-            "significance": _json_tests(tests),
+            "significance": _json_tests(config, tests),
             "out_of_domain": ood_json,
-            "research_questions": _json_questions(questions),
+            "research_questions": _json_questions(config, questions),
         },
     )
     return folder / "report.md"
 
 
-def _json_questions(questions: Sequence[QuestionTest]) -> dict[str, Any]:
+def _json_questions(config: ExperimentConfig, questions: Sequence[QuestionTest]) -> dict[str, Any]:
     tests = [
-        {"question": q.question, "strategy": q.strategy, "kind": q.kind, **_json_ready(q.test)}
+        {
+            "question": q.question,
+            "strategy": q.strategy,
+            "kind": q.kind,
+            **_json_ready(q.test),
+            "holm_family": config.family_of(q.strategy),
+        }
         for q in questions
     ]
     return {"family": FAMILY, "tests": tests}
@@ -759,8 +799,19 @@ def _json_table(table: dict[str, dict[str, tuple[float, float]]]) -> dict[str, A
     return {n: {k: {"mean": v[0], "std": v[1]} for k, v in row.items()} for n, row in table.items()}
 
 
-def _json_tests(tests: Sequence[tuple[str, str, str, Comparison]]) -> list[dict[str, Any]]:
-    return [{"hybrid": h, "baseline": b, "kind": k, **_json_ready(t)} for h, b, k, t in tests]
+def _json_tests(
+    config: ExperimentConfig, tests: Sequence[tuple[str, str, str, Comparison]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "hybrid": h,
+            "baseline": b,
+            "kind": k,
+            **_json_ready(t),
+            "holm_family": config.family_of(h),
+        }
+        for h, b, k, t in tests
+    ]
 
 
 def _group_tables(
@@ -829,7 +880,10 @@ def _plots_section(
 
 
 def questions_section(config: ExperimentConfig, tests: Sequence[QuestionTest]) -> list[str]:
-    """Markdown: the unseen-language and high-resource tests, a Holm family of their own."""
+    """Markdown: the unseen-language and high-resource tests, a Holm family of their own (one
+    per strategy family when the config declares several)."""
+    sizes = Counter(config.family_of(q.strategy) for q in tests)
+    several = len(sizes) > 1
     seen = ", ".join(config.eval.seen_languages or [])
     high = ", ".join(config.eval.high_resource or [])
     lines = [
@@ -842,16 +896,23 @@ def questions_section(config: ExperimentConfig, tests: Sequence[QuestionTest]) -
         "question counts when it has seen and unseen settings of the kind.",
         f"- **High-resource languages** ({high}): per strategy, monolingual mAP over those query "
         "languages minus the base model's. Negative: training degrades them.",
-        f"- Unit, clusters and seeds as in the significance tests above. Family: Holm over these "
-        f"{len(tests)} tests only ({FAMILY}); they are not in the table above's family."
+        (
+            f"- Unit, clusters and seeds as in the significance tests above. Family: Holm over "
+            f"these {len(tests)} tests only ({FAMILY}); they are not in the table above's family."
+            if not several
+            else "- Unit, clusters and seeds as in the significance tests above. Families: Holm "
+            f"over these tests only ({FAMILY}; not in the table above's families), within each "
+            f"strategy family: {', '.join(f'{name} ({n} tests)' for name, n in sizes.items())}."
+        )
         + (
             " ¹ One seed: the test covers question sampling only, not training noise."
             if any(not q.test.covers_seeds for q in tests)
             else ""
         ),
         "",
-        "| question | strategy | kind | seeds | diff | 95% CI | p | Holm p | verdict |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| question | strategy | kind | seeds | diff | 95% CI | p | Holm p | verdict |"
+        + (" family |" if several else ""),
+        "|---|---|---|---|---|---|---|---|---|" + ("---|" if several else ""),
     ]
     for q in tests:
         t = q.test
@@ -870,6 +931,7 @@ def questions_section(config: ExperimentConfig, tests: Sequence[QuestionTest]) -
         lines.append(
             f"| {q.question} | {q.strategy} | {q.kind} | {t.seeds_a} vs fixed{mark} | {t.diff:+.4f} | "
             f"[{t.ci_low:+.4f}, {t.ci_high:+.4f}] | {t.p:.3g} | {t.p_holm:.3g} | {verdict} |"
+            + (f" {config.family_of(q.strategy)} |" if several else "")
         )
     return lines
 

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from polyret.evaluation.results import LareqaResult
-from polyret.evaluation.significance import Comparison, compare_values, question_values, with_holm
+from polyret.evaluation.significance import (
+    Comparison,
+    compare_values,
+    question_values,
+    with_holm_within,
+)
 from polyret.experiment.config import ExperimentConfig, StrategySpec
 from polyret.samplers.config import BatchStrategy
 
@@ -118,7 +123,8 @@ def significance(
     ``articles``: question id -> article, the clusters of questions (None: every question its
     own). Seeds enter the tests (``polyret.evaluation.significance``); the base model is one
     fixed model, and a hybrid with and without centering are the same runs (paired seeds).
-    The p-values are Holm-adjusted over all returned tests, the report's family.
+    The p-values are Holm-adjusted within each family of tests (a strategy's ``family``; one
+    family, the report's, unless the config declares others).
     """
     specs = {s.name: s for s in config.strategies if s.name in runs}
     baselines = [s.name for s in specs.values() if is_baseline(s)]
@@ -145,5 +151,6 @@ def significance(
             out.append((h + suffix, BASE + suffix, kind, test))
             test = compare_values(both, values[h], articles, paired_seeds=True)
             out.append((h + suffix, h, kind, test))
-    adjusted = with_holm([t for *_, t in out])
+    families = [config.family_of(h) for h, *_ in out]
+    adjusted = with_holm_within([t for *_, t in out], families)
     return [(h, b, k, t) for (h, b, k, _), t in zip(out, adjusted, strict=True)]
