@@ -135,6 +135,8 @@ def rows(name: str, summary: dict[str, Any]) -> list[str] | None:
         ("on news: " + "; ".join(ood_words)) if ood_words else "on news no difference resolved"
     )
 
+    sweep = _alpha_sweep(summary, config, tests, setup, link)
+
     high = [q for q in questions if q["question"] == "high-resource"]
     high_text = "; ".join(f"{q['strategy']} {_ci(q)} ({_holm(q)})" for q in high)
     degraded = [q["strategy"] for q in high if _sig(q) and q["diff"] < 0]
@@ -148,6 +150,7 @@ def rows(name: str, summary: dict[str, Any]) -> list[str] | None:
         f"{unseen_text} | {verdict1} | {link} |",
         f"| 2. hybrid vs mono-only and cross-only | {setup} | {'; '.join(parts)} | {verdict2} "
         f"| {link} |",
+        *sweep,
         f"| 3. domain shift (NTREX-128 news, out of domain) | {setup}; {METHOD} against the "
         f"baselines on NTREX-128's evaluation part | {ood_text} | {verdict3} | {link} |",
         f"| 4. out-of-domain accuracy | {setup}; NTREX-128 multilingual pool | "
@@ -158,19 +161,67 @@ def rows(name: str, summary: dict[str, Any]) -> list[str] | None:
     ]
 
 
+def _alpha_sweep(
+    summary: dict[str, Any],
+    config: dict[str, Any],
+    tests: dict[tuple[str, str, str], dict[str, Any]],
+    setup: str,
+    link: str,
+) -> list[str]:
+    """Question 2's α sweep, where the protocol ran one: does another share of monolingual batches
+    beat cross-only on the pool or mono-only monolingually, and where does the trade-off lie."""
+    hybrids = [
+        s for s in config["strategies"]
+        if isinstance(s, dict) and s.get("strategy") == "hybrid"
+        and not s.get("train") and not s.get("mixed_share")
+    ]  # fmt: skip
+    alphas = sorted((float(s["alpha"]), s["name"]) for s in hybrids)
+    if len(alphas) < 2 or not all((n, "cross", "multi") in tests for _, n in alphas):
+        return []
+    table = summary["table"]
+    curve = [("mono-only (α 1)", "mono"), *[(f"α {a:g}", n) for a, n in reversed(alphas)]]
+    curve.append(("cross-only (α 0)", "cross"))
+    points = "; ".join(
+        f"{label} {table[n]['mono_map']['mean']:.3f} / {table[n]['multi_map']['mean']:.3f}"
+        for label, n in curve
+    )
+    parts, beats = [], []
+    for _, n in alphas:
+        for baseline, kind in (("cross", "multi"), ("mono", "mono")):
+            t = tests[(n, baseline, kind)]
+            parts.append(f"{n} vs {baseline}-only {kind} {_ci(t)} ({_holm(t)})")
+            if _sig(t) and t["diff"] > 0:
+                beats.append(f"{n} beats {baseline}-only on {kind}")
+    families = sorted({tests[(n, "cross", "multi")].get("holm_family", "main") for _, n in alphas})
+    verdict = "; ".join(beats) or (
+        "no α beats cross-only on the pool or mono-only monolingually; the α sweep trades "
+        "monolingual for multilingual mAP along one line (mono / multi mAP: " + points + ")"
+    )
+    return [
+        f"| 2b. the share of monolingual batches (α sweep) | {setup}; hybrid at α "
+        f"{', '.join(f'{a:g}' for a, _ in alphas)}, Holm family {', '.join(families)} | "
+        f"{'; '.join(parts)} | {verdict} | {link} |"
+    ]
+
+
 def family_note(name: str, summary: dict[str, Any]) -> str:
-    """Which strategies share the protocol's families: each one added widens Holm's correction,
-    so the same difference's Holm p grows with the family."""
-    main = summary["significance"]
-    tested = list(dict.fromkeys(t["hybrid"] for t in main if "+" not in t["hybrid"]))
-    others = [x for x in tested if x != METHOD]
-    names = [METHOD, *others]
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-    return (
-        f"Protocol {name}'s main family holds {len(main)} tests: {listed}"
-        + " against mono-only, cross-only and the base model (with and without centering); "
-        "the table answers for "
-        + METHOD
+    """Which strategies share the protocol's Holm families: each one added to a family widens
+    its correction, so the same difference's Holm p grows with the family."""
+    tests = summary["significance"]
+    families: dict[str, list[dict[str, Any]]] = {}
+    for t in tests:
+        families.setdefault(t.get("holm_family", "main"), []).append(t)
+
+    def listed(family: list[dict[str, Any]]) -> str:
+        names = list(dict.fromkeys(t["hybrid"] for t in family if "+" not in t["hybrid"]))
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+    main = families.pop("main", [])
+    others = [x for x in dict.fromkeys(t["hybrid"] for t in main) if "+" not in x and x != METHOD]
+    text = (
+        f"Protocol {name}'s main family holds {len(main)} tests: {listed(main)} against "
+        "mono-only, cross-only and the base model (with and without centering); the table "
+        f"answers for {METHOD}"
         + (
             "; the other strategies are read in their own pages (`results/designs/` for the batch "
             "designs), and each strategy added to a family widens its Holm correction."
@@ -178,6 +229,12 @@ def family_note(name: str, summary: dict[str, Any]) -> str:
             else "."
         )
     )
+    for family, rows in families.items():
+        text += (
+            f" The {family} family ({len(rows)} tests: {listed(rows)}, the same comparisons) is "
+            "corrected on its own, as the experiment config declares."
+        )
+    return text
 
 
 def main() -> None:
