@@ -117,3 +117,19 @@ def test_a_strategy_sets_mixed_share_and_its_own_training_options() -> None:
                     "strategies": [{"name": "x", "strategy": "cross", "train": train}],
                 }
             )
+
+
+def test_a_model_trained_on_ntrex_is_not_tested_out_of_domain_on_it() -> None:
+    """NTREX-128 sentence pairs in training (its calibration part) rule out NTREX-128 as the
+    out-of-domain test of that experiment: the config is refused, naming the strategy."""
+    values = {
+        "name": "with-ntrex",
+        "output_dir": "runs/x",
+        "train": {"dataset": "mlqa-r", "batch_size": 32, "max_steps": 10},
+        "strategies": ["cross", {"name": "news", "strategy": "cross",
+                                 "train": {"ntrex_languages": ["de", "en"]}}],
+        "seeds": [1],
+    }  # fmt: skip
+    assert ExperimentConfig.from_dict(values).out_of_domain == []
+    with pytest.raises(ConfigError, match="strategy 'news' trains on NTREX-128"):
+        ExperimentConfig.from_dict({**values, "out_of_domain": ["ntrex"]})

@@ -275,7 +275,13 @@ class ExperimentConfig:
             {**train, "model": self.base_model}, source=f"experiment {self.name!r} train"
         )
         for spec in self.strategies:  # validates every training option before anything runs
-            self.train_config(spec, self.seeds[0])
+            run = self.train_config(spec, self.seeds[0])
+            if run.ntrex_languages and "ntrex" in self.out_of_domain:
+                raise ConfigError(
+                    f"experiment {self.name!r}: strategy {spec.name!r} trains on NTREX-128 "
+                    "sentence pairs (ntrex_languages), so NTREX-128 is not out of domain for its "
+                    "models; drop ntrex from out_of_domain, or train without ntrex_languages"
+                )
 
     def family_of(self, condition: str) -> str:
         """The Holm family of a report condition: its strategy's (``hybrid-0.25+center``: that of
