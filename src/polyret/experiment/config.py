@@ -286,13 +286,10 @@ class ExperimentConfig:
     def family_of(self, condition: str) -> str:
         """The Holm family of a report condition: its strategy's (``hybrid-0.25+center``: that of
         ``hybrid-0.25``); the base model and unknown names belong to the main family."""
-        name = condition.split("+", 1)[0]
-        return next((s.family for s in self.strategies if s.name == name), MAIN_FAMILY)
-
-    @property
-    def families(self) -> list[str]:
-        """The Holm families of the strategies, main first, in the order they appear."""
-        return list(dict.fromkeys([MAIN_FAMILY, *(s.family for s in self.strategies)]))
+        families = {s.name: s.family for s in self.strategies}
+        if condition in families:
+            return families[condition]
+        return families.get(condition.split("+", 1)[0], MAIN_FAMILY)
 
     def run_name(self, spec: StrategySpec, seed: int) -> str:
         return f"{spec.name}-seed{seed}"
