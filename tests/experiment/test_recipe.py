@@ -55,6 +55,7 @@ def test_design_screen_trains_every_design_and_chooses_two(
         "  - mixed\n"
         "  - {name: mixed+neg, strategy: mixed, train: {hard_negatives: 1}}\n"
         "  - {name: big, strategy: hybrid, train: {batch_size: 8, max_steps: 2}}\n"
+        "  - {name: huge, strategy: cross, train: {batch_size: 64, max_steps: 1}}\n"
     )
     out, runs = tmp_path / "screen", tmp_path / "runs"
     args = ["--config", str(_experiment(tmp_path, tiny_model_dir)), "--designs", str(designs)]
@@ -63,6 +64,9 @@ def test_design_screen_trains_every_design_and_chooses_two(
     screen = json.loads((out / "screen.json").read_text())
     rows = {r["name"]: r for r in screen["designs_screened"]}
     assert list(rows) == ["cross", "hybrid-0.5", "mixed", "mixed+neg", "big"]
+    # A design the data cannot hold is recorded with its reason; the others are still screened.
+    [huge] = screen["designs_infeasible"]
+    assert huge["name"] == "huge" and "too few distinct groups for batch_size 64" in huge["error"]
     assert rows["big"]["steps"] == 2 and rows["big"]["batch_size"] == 8  # same pairs seen
     assert rows["mixed+neg"]["train"] == {"hard_negatives": 1}
     for row in rows.values():

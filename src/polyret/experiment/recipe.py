@@ -146,13 +146,20 @@ def screen_designs(study: RecipeStudy, experiment: ExperimentConfig) -> None:
     ).strategies
     out = study.out or Path("results/designs/screen")
     runs = study.runs or Path("runs/designs-screen")
-    rows, config = [], None
+    rows, infeasible, config = [], [], None
     for spec in specs:
         config = setting_config(experiment, spec, study, None, None, runs / spec.name)
-        row = {"name": spec.name, "strategy": spec.strategy, "alpha": spec.alpha,
-               "mixed_share": spec.mixed_share, "train": spec.train,
-               "steps": config.max_steps, "batch_size": config.batch_size,
-               **run_setting(config, runs / spec.name)}  # fmt: skip
+        described = {"name": spec.name, "strategy": spec.strategy, "alpha": spec.alpha,
+                     "mixed_share": spec.mixed_share, "train": spec.train,
+                     "steps": config.max_steps, "batch_size": config.batch_size}  # fmt: skip
+        try:
+            row = {**described, **run_setting(config, runs / spec.name)}
+        except ConfigError as exc:
+            # A design the data cannot hold (e.g. too few linked question groups for its batch
+            # size) is a finding of the screen, not a reason to lose the others.
+            logger.warning("design %s cannot be trained: %s", spec.name, exc)
+            infeasible.append({**described, "error": str(exc)})
+            continue
         rows.append(row)
         logger.info("%s", json.dumps(row))
     if config is None:
@@ -189,6 +196,7 @@ def screen_designs(study: RecipeStudy, experiment: ExperimentConfig) -> None:
         ),
         "base": base_row(config),
         "designs_screened": rows,
+        "designs_infeasible": infeasible,
         "chosen": [r["name"] for r in chosen],
     }
     write_json(out / "screen.json", record)
