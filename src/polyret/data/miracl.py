@@ -156,10 +156,10 @@ def read_trec_qrels(path: str | os.PathLike[str]) -> Qrels:
     """Read TREC qrels (``qid Q0 docid relevance``, whitespace-separated) into pytrec_eval's dict."""
     path = Path(path)
     qrels: Qrels = {}
+    columns = ("qid", "Q0", "docid", "relevance")
     for lineno, line in iter_lines(path):
         if not line.strip():
             continue
-        columns = ("qid", "Q0", "docid", "relevance")
         qid, _, docid, rel_text = split_fields(line, columns, path=path, lineno=lineno, sep=None)
         rel = parse_relevance(rel_text, path=path, lineno=lineno, field="relevance")
         add_judgment(qrels, qid, docid, rel, path=path, lineno=lineno)
