@@ -104,11 +104,16 @@ def check_known_keys(
 # (``sampler: {alpha: 0.5}``); configs are saved with the groups.
 
 
-def option(help: str, *, choices: tuple[str, ...] | None = None, **kw: Any) -> Any:
-    """A config field with its help text (and, for a plain string, the values it takes)."""
+def option(
+    help: str, *, choices: tuple[str, ...] | None = None, metavar: str | None = None, **kw: Any
+) -> Any:
+    """A config field with its help text (and, for a plain string, the values it takes;
+    ``metavar``: how ``--help`` names a value, e.g. LANG)."""
     metadata: dict[str, Any] = {"help": help}
     if choices is not None:
         metadata["choices"] = tuple(choices)
+    if metavar is not None:
+        metadata["metavar"] = metavar
     return dataclasses.field(metadata=metadata, **kw)
 
 
@@ -127,6 +132,7 @@ class Option:
     help: str
     default: Any
     choices: tuple[str, ...] | None = None  # a plain string option's values (flag choices)
+    metavar: str | None = None  # how --help names a value (default: from the name)
 
     @property
     def name(self) -> str:
@@ -177,6 +183,7 @@ def config_options(cls: type) -> dict[str, Option]:
                     f.metadata.get("help", ""),
                     _default(f),
                     f.metadata.get("choices"),
+                    f.metadata.get("metavar"),
                 )
             ]
         )
@@ -333,7 +340,7 @@ def add_option_arguments(parser: Any, cls: type, *, groups: bool = True) -> None
         if opt.type is bool:
             parser.add_argument(opt.flag, action=argparse.BooleanOptionalAction, **kw)
         elif typing.get_origin(opt.type) is list:
-            metavar = "LANG" if opt.name.endswith("languages") else "X"
+            metavar = opt.metavar or ("LANG" if opt.name.endswith("languages") else "X")
             parser.add_argument(opt.flag, nargs="+", metavar=metavar, **kw)
         elif isinstance(opt.type, type) and issubclass(opt.type, Enum):
             choices = ",".join(str(m.value) for m in opt.type)
@@ -341,7 +348,7 @@ def add_option_arguments(parser: Any, cls: type, *, groups: bool = True) -> None
         elif opt.choices:
             parser.add_argument(opt.flag, choices=opt.choices, **kw)
         else:
-            parser.add_argument(opt.flag, metavar=opt.name.upper(), **kw)
+            parser.add_argument(opt.flag, metavar=opt.metavar or opt.name.upper(), **kw)
 
 
 def resolve_options(

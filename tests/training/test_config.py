@@ -186,3 +186,5 @@ def test_train_help_names_the_recipe_defaults(capsys: pytest.CaptureFixture[str]
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: 5e-05)" in text and "(default: 100.0)" in text
     assert text.count("results/recipe/protocol-a/study.json") >= 2
+    # list flags name what they take
+    assert "--exclude-titles TITLE [TITLE ...]" in text and "--languages LANG [LANG ...]" in text

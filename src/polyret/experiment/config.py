@@ -95,7 +95,9 @@ class EvalSpec:
         "the training languages, for the seen vs unseen tables and tests", default=None
     )
     high_resource: list[str] | None = option(
-        "high-resource languages, for their table and the degradation test", default=None
+        "high-resource languages, for their table and the degradation test",
+        metavar="LANG",
+        default=None,
     )
     batch_size: int = option("encoding batch size", default=128)
     candidate_text: str = option(
@@ -213,6 +215,7 @@ class ExperimentConfig:
     # per model and dataset): "ntrex" (NTREX-128's evaluation part, news sentence retrieval).
     out_of_domain: list[str] = option(
         f"out-of-domain datasets scored for every model: {', '.join(OUT_OF_DOMAIN)}",
+        metavar="DATASET",
         default_factory=list,
     )
     # Learning curves: step budgets at which every run is scored (snapshots of one run; the

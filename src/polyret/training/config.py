@@ -75,7 +75,8 @@ class TrainConfig:
     exclude_titles: list[str] = field(
         default_factory=lambda: ["Prime number", "Harvard University"],
         metadata={
-            "help": "article titles left out of training (e.g. those shared with the evaluation set)"
+            "help": "article titles left out of training (e.g. those shared with the evaluation set)",
+            "metavar": "TITLE",
         },
     )
     dev_fraction: float = option("fraction of articles held out as the dev split", default=0.1)
