@@ -351,6 +351,14 @@ def add_option_arguments(parser: Any, cls: type, *, groups: bool = True) -> None
             parser.add_argument(opt.flag, metavar=opt.metavar or opt.name.upper(), **kw)
 
 
+def flag_value(value: Any) -> Any:
+    """A flag's parsed value, with one comma-separated item split (``--languages de,en`` as
+    well as ``--languages de en``)."""
+    if isinstance(value, list) and len(value) == 1 and "," in value[0]:
+        return value[0].split(",")
+    return value
+
+
 def resolve_options(
     cls: type[T],
     config_file: str | None,
@@ -364,9 +372,7 @@ def resolve_options(
     if config_file:
         values.update(flat_options(cls, read_yaml_mapping(config_file), str(config_file)))
     for key, value in overrides.items():
-        if isinstance(value, list) and len(value) == 1 and "," in value[0]:
-            value = value[0].split(",")
-        values[key] = value
+        values[key] = flag_value(value)
     sources = [base_source] if base and base_source else []
     sources += [str(config_file)] if config_file else []
     if overrides or not sources:

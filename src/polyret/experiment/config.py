@@ -14,6 +14,7 @@ from polyret.configfile import (
     check_known_keys,
     check_language_codes,
     config_options,
+    flag_value,
     flat_options,
     from_options,
     internal,
@@ -407,8 +408,7 @@ def with_overrides(values: Mapping[str, Any], overrides: Mapping[str, Any]) -> d
     for name, value in overrides.items():
         if name not in options:
             raise ConfigError(f"no experiment option {name!r}")
-        if isinstance(value, list) and len(value) == 1 and "," in value[0]:
-            value = value[0].split(",")  # --languages de,en as well as --languages de en
+        value = flag_value(value)
         path = options[name].path
         if len(path) == 1:
             values[name] = value

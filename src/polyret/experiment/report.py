@@ -467,6 +467,11 @@ def significance_section(
     return lines
 
 
+def _sizes(sizes: Mapping[str, int]) -> str:
+    """Each Holm family with its number of tests: ``main (45 tests), alpha-sweep (30 tests)``."""
+    return ", ".join(f"{name} ({n} tests)" for name, n in sizes.items())
+
+
 def _family_line(sizes: Mapping[str, int], total: int) -> str:
     """The Family bullet: one family of ``total`` tests, or each family's size (``sizes``)."""
     if len(sizes) <= 1:
@@ -476,10 +481,9 @@ def _family_line(sizes: Mapping[str, int], total: int) -> str:
             f"then the chance of any false positive among the {total} is at most {ALPHA}. "
             "The uncorrected p is shown for reference, not to be read one row at a time."
         )
-    listed = ", ".join(f"{name} ({n} tests)" for name, n in sizes.items())
     return (
         f"- Families: Holm's correction within each family the config declares (a strategy's "
-        f"`family:`; the base model and the baselines are in each): {listed}. A row is called "
+        f"`family:`; the base model and the baselines are in each): {_sizes(sizes)}. A row is called "
         f"significant only when its Holm p is below {ALPHA}; then the chance of any false "
         f"positive among a family's tests is at most {ALPHA}. Each family is a question asked on "
         "its own; across families the chance of a false positive adds up. The uncorrected p is "
@@ -902,7 +906,7 @@ def questions_section(config: ExperimentConfig, tests: Sequence[QuestionTest]) -
             if not several
             else "- Unit, clusters and seeds as in the significance tests above. Families: Holm "
             f"over these tests only ({FAMILY}; not in the table above's families), within each "
-            f"strategy family: {', '.join(f'{name} ({n} tests)' for name, n in sizes.items())}."
+            f"strategy family: {_sizes(sizes)}."
         )
         + (
             " ¹ One seed: the test covers question sampling only, not training noise."
