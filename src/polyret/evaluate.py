@@ -1,6 +1,8 @@
 """One evaluation path for ``polyret eval`` and the experiment runner: a task's texts are encoded
-once and scored as they are and, with centering, again debiased; every result is saved in one
-format (:func:`save_evaluation`). :class:`EvalOptions` is ``polyret eval``'s typed config: each
+once and scored as they are and, with centering, again debiased. The tasks (:class:`Task`) are
+LAReQA and NTREX-128 (:mod:`polyret.evaluation.tasks`), saved in one format
+(:func:`save_evaluation`), and the MIRACL / BEIR corpora (:class:`polyret.corpus.CorpusTask`),
+which search encoded shards and save TREC measures. :class:`EvalOptions` is ``polyret eval``'s typed config: each
 field a YAML key of ``polyret eval --config FILE`` and a flag (:mod:`polyret.configfile`); plain
 values, so that ``polyret eval --help`` loads no model library.
 
@@ -16,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from polyret.configfile import check_at_least, check_language_codes, internal, option
 from polyret.debias.options import Method
@@ -29,9 +31,7 @@ from polyret.precision import DEFAULT_PRECISION, PRECISIONS, parse_precision
 if TYPE_CHECKING:
     from polyret.debias.calibration import Calibration
     from polyret.debias.debiaser import Debiaser
-    from polyret.evaluation.lareqa import LareqaEmbeddings
     from polyret.evaluation.results import LareqaResult
-    from polyret.evaluation.tasks import EvalTask
 
 __all__ = [
     "Centering",
@@ -39,6 +39,7 @@ __all__ = [
     "CorpusOptions",
     "EvalOptions",
     "Evaluation",
+    "Task",
     "evaluate",
     "save_evaluation",
 ]
@@ -71,23 +72,50 @@ class Centering:
         }
 
 
+class Task(Protocol):
+    """What :func:`evaluate` runs: :class:`polyret.evaluation.tasks.EvalTask` (LAReQA, NTREX-128)
+    and :class:`polyret.corpus.CorpusTask` (MIRACL, BEIR)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages evaluated (those centering needs calibration text for)."""
+        ...
+
+    def check_calibration(self, calibration: Any) -> None:
+        """Refuse calibration text that this task must not be fitted on."""
+
+    def encode(self, model: Any) -> Any:
+        """The task's texts encoded with ``model``, once."""
+
+    def debias(self, embeddings: Any, debiaser: Debiaser) -> Any:
+        """``embeddings`` (what :meth:`encode` returned) passed through ``debiaser``."""
+
+    def score(self, embeddings: Any) -> Any:
+        """Every measure of the task, from ``embeddings`` plain or debiased."""
+
+
 @dataclass
 class Evaluation:
     """What :func:`evaluate` computed. ``result`` is None when the plain score was not asked
-    for, ``debiased`` and ``debiaser`` without centering."""
+    for, ``debiased`` and ``debiaser`` without centering. ``embeddings`` and the results are
+    the task's own types (LAReQA: :class:`~polyret.evaluation.lareqa.LareqaEmbeddings` and
+    :class:`~polyret.evaluation.results.LareqaResult`)."""
 
-    task: EvalTask
-    embeddings: LareqaEmbeddings
-    result: LareqaResult | None
+    task: Task
+    embeddings: Any
+    result: Any
     seconds: float  # encoding and plain scoring
-    debiased: LareqaResult | None = None
+    debiased: Any = None
     debiaser: Debiaser | None = None
     seconds_debiased: float = 0.0  # fitting the centering (unless reused) and scoring
 
 
 def evaluate(
     model: Any,
-    task: EvalTask,
+    task: Task,
     *,
     plain: bool = True,
     centering: Centering | None = None,
@@ -119,7 +147,7 @@ def evaluate(
             queries=centering.queries,
             batch_size=centering.batch_size,
         )
-    evaluation.debiased = task.score(debiaser.transform_lareqa(embeddings))
+    evaluation.debiased = task.score(task.debias(embeddings, debiaser))
     evaluation.debiaser = debiaser
     evaluation.seconds_debiased = time.perf_counter() - start
     return evaluation

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from polyret.cli.main import main
 
 
@@ -62,3 +64,56 @@ def test_eval_cli_on_miracl_pool(
     ]
     assert main(argv) == 0
     assert "pool" in (out / "report.md").read_text().lower()
+
+
+def test_eval_cli_centers_a_corpus_beside_the_plain_search(
+    miracl_data: tuple[Path, dict], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """--debias on MIRACL: plain and centered results from one encoding, and the comparison."""
+    root, _ = miracl_data
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for lang in ("sw", "yo"):
+        lines = [f"{lang} calibration sentence {i} {lang * i}" for i in range(12)]
+        (calib / f"{lang}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    argv = [
+        "eval",
+        "--model",
+        str(tiny_model_dir),
+        "--dataset",
+        "miracl",
+        "--data-dir",
+        str(root),
+        "--out",
+        str(out),
+        "--multilingual-pool",
+        "--save-runs",
+        "--debias",
+        str(calib),
+        "--debias-sentences",
+        "10",
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    base = json.loads((out / "results.json").read_text())
+    centered = json.loads((out / "debiased-center" / "results.json").read_text())
+    assert centered["debias"]["method"] == "center" and "debias" not in base
+    assert centered["debias"]["calibration"]["languages"] == ["sw", "yo"]
+    # one encoding: the centered search read the same shards
+    for lang in ("sw", "yo"):
+        assert centered["languages"][lang]["encode"] == base["languages"][lang]["encode"]
+    assert centered["pool"]["average"] != base["pool"]["average"]
+    assert (out / "debiased-center" / "runs" / "pool.dev.trec").is_file()
+    assert (out / "debiased-center" / "report.md").is_file()
+    rows = {
+        line.split("|")[1].strip(): line.strip("|").split("|")[1:]
+        for line in (out / "comparison.md").read_text().splitlines()
+        if line.startswith("| ")
+    }
+    header = [k.strip() for k in rows[""]]
+    assert header[:4] == ["ndcg@10", "recall@100", "mrr@10", "pool_ndcg@10"]
+    assert "pool_own_share@10" in header
+    column = header.index("pool_ndcg@10")
+    difference = centered["pool"]["average"]["ndcg@10"] - base["pool"]["average"]["ndcg@10"]
+    assert float(rows["difference"][column]) == pytest.approx(difference, abs=1e-4)

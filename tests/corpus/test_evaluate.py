@@ -148,3 +148,58 @@ def test_config_errors(tiny_model_dir: Path, miracl_data, tmp_path: Path) -> Non
         run_corpus_eval(
             config(tiny_model_dir, root, None, languages=["sw"], multilingual_pool=True)
         )
+
+
+def test_centered_corpus_search_equals_brute_force_on_centered_vectors(
+    tiny_model, miracl_data, tmp_path: Path
+) -> None:
+    """The corpus task behind polyret.evaluate: one encoding, searched plain and centered; the
+    centered pool run is exact search over the debiaser's queries and passages, and the shards on
+    disk stay plain."""
+    import torch
+
+    from polyret.corpus import CorpusTask
+    from polyret.debias import Calibration
+    from polyret.evaluate import Centering, evaluate
+
+    root, _ = miracl_data
+    out = tmp_path / "out"
+    task = CorpusTask.load(
+        config(Path("unused"), root, out, multilingual_pool=True, k=71, dtype="float32")
+    )
+    task.config.model = "tiny"  # only names the encoding folder and its header
+    calibration = Calibration(
+        {lang: [f"{lang} sentence {i} {lang * i}" for i in range(8)] for lang in ("sw", "yo")},
+        source="test",
+    )
+    ev = evaluate(tiny_model, task, centering=Centering(calibration, batch_size=8))
+    assert ev.debiaser is not None and ev.debiased is not None
+    plain, centered = ev.result.summary(), ev.debiased.summary()
+    assert set(plain) == set(centered) and "pool_own_share@10" in plain
+    assert plain != centered
+
+    def center(x: np.ndarray, kind: str) -> np.ndarray:
+        return ev.debiaser.transform(torch.from_numpy(np.asarray(x, np.float32)), kind=kind).numpy()
+
+    labels = task.languages
+    docs = np.concatenate(
+        [center(ev.embeddings.corpora[lang].corpus.vectors(), "passage") for lang in labels]
+    )
+    docids = [
+        f"{lang}:{d}"
+        for lang in labels
+        for shard in ev.embeddings.corpora[lang].corpus.shards
+        for d in ev.embeddings.corpora[lang].corpus.docids(shard)
+    ]
+    run = ev.debiased.runs["pool"]
+    for lang in labels:
+        queries = center(ev.embeddings.queries[lang], "query")
+        qids = [q.qid for q in task.collections[labels.index(lang)].queries]
+        for qid, scores in zip(qids, queries @ docs.T, strict=True):
+            ranked = run[f"{lang}:{qid}"]
+            best = max(ranked, key=ranked.get)
+            assert ranked[best] == pytest.approx(float(scores.max()), abs=1e-5)
+            assert ranked[docids[int(scores.argmax())]] == pytest.approx(ranked[best], abs=1e-5)
+    # the stored shards are the plain encoding (re-searching them gives the plain run again)
+    again = task.score(ev.embeddings)
+    assert again.summary() == pytest.approx(plain)

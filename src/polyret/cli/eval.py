@@ -2,8 +2,10 @@
 
 ``--dataset ntrex`` scores out-of-domain sentence retrieval on NTREX-128's evaluation part
 (:mod:`polyret.evaluation.ntrex`) with the same outputs. MIRACL and BEIR (``--dataset miracl`` or
-``beir:PATH``) go to the corpus evaluator. The options are :class:`polyret.evaluate.EvalOptions`
-(flags, or a YAML file with ``--config``).
+``beir:PATH``) are corpus tasks (:class:`polyret.corpus.CorpusTask`): encoded shards, FAISS, TREC
+measures. Every task runs through :func:`polyret.evaluate.evaluate`, so ``--debias`` scores any of
+them a second time with language centering. The options are
+:class:`polyret.evaluate.EvalOptions` (flags, or a YAML file with ``--config``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from polyret.configfile import add_option_arguments
 from polyret.errors import ConfigError
 from polyret.evaluate import CenteringOptions, CorpusOptions, EvalOptions
 from polyret.flags import add_no_progress
-from polyret.io import check_output_dir
+from polyret.io import check_output_dir, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -77,16 +79,11 @@ def main(argv: list[str]) -> int:
     if opts.out is not None:
         check_output_dir(opts.out, overwrite=opts.overwrite)
     _check_dataset_name(str(opts.dataset))
-    if opts.is_corpus and opts.centering.debias:
-        raise ConfigError(
-            "--debias applies to LAReQA datasets; for a corpus, debias the model with "
-            "polyret debias and evaluate the saved folder"
-        )
     from polyret.models import resolve_model
 
     resolved = resolve_model(opts.model)  # a bad model is reported before a missing dataset
     if opts.is_corpus:
-        return _corpus_eval(opts)
+        return _corpus_eval(opts, argv)
     return _lareqa_eval(opts, argv, resolved)
 
 
@@ -112,30 +109,61 @@ def _check_dataset_name(name: str) -> None:
     )
 
 
-def _corpus_eval(opts: EvalOptions) -> int:
+def _corpus_eval(opts: EvalOptions, argv: list[str]) -> int:
     try:
-        from polyret.corpus.evaluate import CorpusEvalConfig, run_corpus_eval
+        from polyret.corpus.evaluate import CorpusEvalConfig, CorpusTask
     except ImportError as exc:
         raise ConfigError(
             f"--dataset {opts.dataset} needs the corpus evaluator (polyret.corpus.evaluate), "
             f"which cannot be imported: {exc}"
         ) from None
-    run_corpus_eval(
-        CorpusEvalConfig(
-            model=opts.model,
-            dataset=opts.dataset,
-            languages=opts.languages,
-            data_dir=opts.data_dir,
-            out_dir=opts.out,
-            batch_size=opts.batch_size,
-            save_runs=opts.save_runs,
-            device=opts.device,
-            show_progress=opts.show_progress,
-            precision=opts.precision,
-            **asdict(opts.corpus),  # --split, --k, --index, ...: the same names in both
-        )
+    from polyret.evaluate import evaluate
+    from polyret.models import load_model
+    from polyret.precision import set_precision
+
+    start = time.perf_counter()
+    shared = ("model", "languages", "data_dir", "batch_size", "save_runs", "device", "precision")
+    config = CorpusEvalConfig(
+        dataset=str(opts.dataset),
+        out_dir=opts.out,
+        show_progress=opts.show_progress,
+        **{name: getattr(opts, name) for name in shared},
+        **asdict(opts.corpus),  # --split, --k, --index, ...: the same names in both
     )
+    task = CorpusTask.load(config)
+    centering = _centering(opts, task)  # the calibration text is read before the long encoding
+    model = load_model(config.model, device=config.device)
+    precision = set_precision(model, config.precision)
+    ev = evaluate(model, task, centering=centering)
+    run = {
+        "command": "polyret eval " + shlex.join(argv),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    record = {**task.record(ev.result, ev.embeddings, precision), **run}
+    print(_corpus_table(ev.result.summary()))
+    if opts.out is not None:
+        task.save(opts.out, ev.result, record, runs=opts.save_runs)
+        print(f"\nwrote {opts.out}/results.json, report.md, per_query.json")
+    if ev.debiased is not None:
+        summaries = ev.result.summary(), ev.debiased.summary()
+        print(f"\nwith language centering ({_how(opts, centering)}):")
+        print(_corpus_table(summaries[1]))
+        lines = _comparison(opts, *summaries, centering, run["command"])
+        if opts.out is not None:
+            folder = opts.out / f"debiased-{opts.centering.debias_method.value}"
+            debiased = {
+                **task.record(ev.debiased, ev.embeddings, precision),
+                **run,
+                "debias": _debias_record(opts, centering, ev.seconds_debiased),
+            }
+            task.save(folder, ev.debiased, debiased, runs=opts.save_runs)
+            write_text(opts.out / "comparison.md", "\n".join(lines))
     return 0
+
+
+def _corpus_table(summary: dict[str, float]) -> str:
+    """The corpus task's headline numbers, one per line."""
+    return "\n".join(f"{name:>22}  {value:.4f}" for name, value in summary.items())
 
 
 def _lareqa_eval(opts: EvalOptions, argv: list[str], resolved: Any) -> int:
@@ -228,8 +256,9 @@ def _centering(opts: EvalOptions, task: Any) -> Any:
         return None
     from polyret.debias import load_calibration, load_queries
     from polyret.evaluate import Centering
+    from polyret.evaluation.tasks import EvalTask
 
-    langs = task.dataset.langs
+    langs = task.languages
     calibration = load_calibration(
         opts.centering.debias,
         languages=langs,
@@ -244,7 +273,7 @@ def _centering(opts: EvalOptions, task: Any) -> Any:
             languages=langs,
             sentences=opts.centering.debias_sentences,
             data_dir=opts.data_dir,
-            evaluated=task.dataset,
+            evaluated=task.dataset if isinstance(task, EvalTask) else None,
         )
     return Centering(calibration, opts.centering.debias_method, queries, batch_size=opts.batch_size)
 
@@ -320,39 +349,61 @@ def _debiased_outputs(
     """Print the debiased scores beside the plain ones; with ``--output-dir``, save them in
     ``debiased-<method>/`` and the comparison in ``comparison.md``."""
     from polyret.evaluate import save_evaluation
-    from polyret.io import write_text
     from polyret.reports.lareqa import headline_table
 
-    method = opts.centering.debias_method.value
-    how = f"{method}, calibration {opts.centering.debias}" + (
-        f", queries {opts.centering.debias_queries}" if centering.queries is not None else ""
-    )
-    print(f"\nwith language centering ({how}):")
+    print(f"\nwith language centering ({_how(opts, centering)}):")
     print(headline_table(result))
     b, d = base.summary(), result.summary()
-    keys = [
+    keys = [  # ntrex has no mono setting
         k
         for k in ("mono_map", "cross_map", "multi_map", "rank_distance", "same_lang_first")
-        if k in b  # ntrex has no mono setting
+        if k in b
     ]
-    sub = f"debiased-{method}"
+    lines = _comparison(opts, {k: b[k] for k in keys}, d, centering, meta["command"])
+    if opts.out is None:
+        return
+    sub = f"debiased-{opts.centering.debias_method.value}"
+    record = {**meta, "debias": _debias_record(opts, centering, seconds)}
+    save_evaluation(opts.out / sub, result, record, report=True)
+    write_text(opts.out / "comparison.md", "\n".join(lines))
+
+
+def _debias_record(opts: EvalOptions, centering: Any, seconds: float) -> dict[str, Any]:
+    """results.json's record of the centering of a debiased result."""
+    return {"source": opts.centering.debias, **centering.describe(), "seconds": seconds}
+
+
+def _comparison(
+    opts: EvalOptions,
+    base: dict[str, float],
+    debiased: dict[str, float],
+    centering: Any,
+    command: str,
+) -> list[str]:
+    """``comparison.md``: the numbers of ``base`` (their keys, in order) beside the debiased
+    ones and the difference; its table is also printed."""
+    method = opts.centering.debias_method.value
+    keys = list(base)
     lines = [
-        f"# Base vs debiased ({how})",
+        f"# Base vs debiased ({_how(opts, centering)})",
         "",
-        f"Command: `{meta['command']}`",
+        f"Command: `{command}`",
         "",
         "| | " + " | ".join(keys) + " |",
         "|---|" + "---|" * len(keys),
-        "| base | " + " | ".join(f"{b[k]:.4f}" for k in keys) + " |",
-        f"| {method} | " + " | ".join(f"{d[k]:.4f}" for k in keys) + " |",
-        "| difference | " + " | ".join(f"{d[k] - b[k]:+.4f}" for k in keys) + " |",
+        "| base | " + " | ".join(f"{base[k]:.4f}" for k in keys) + " |",
+        f"| {method} | " + " | ".join(f"{debiased[k]:.4f}" for k in keys) + " |",
+        "| difference | " + " | ".join(f"{debiased[k] - base[k]:+.4f}" for k in keys) + " |",
         "",
-        f"Full reports: `report.md` (base) and `{sub}/report.md` (debiased).",
+        f"Full reports: `report.md` (base) and `debiased-{method}/report.md` (debiased).",
         "",
     ]
     print("\n".join(lines[4:9]))
-    if opts.out is None:
-        return
-    record = {"source": opts.centering.debias, **centering.describe(), "seconds": seconds}
-    save_evaluation(opts.out / sub, result, {**meta, "debias": record}, report=True)
-    write_text(opts.out / "comparison.md", "\n".join(lines))
+    return lines
+
+
+def _how(opts: EvalOptions, centering: Any) -> str:
+    """The centering in words: method, calibration source and query source."""
+    return f"{opts.centering.debias_method.value}, calibration {opts.centering.debias}" + (
+        f", queries {opts.centering.debias_queries}" if centering.queries is not None else ""
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 from pathlib import Path
 
 from polyret.cli.parser import ArgumentParser
@@ -119,13 +120,12 @@ def main(argv: list[str]) -> int:
         batch_size=args.batch_size,
         chunk_size=args.chunk_size,
         decode=DecodeOptions(
-            num_beams=args.beams,
-            max_new_tokens=args.max_new_tokens,
-            max_input_tokens=args.max_input_tokens,
-            device=args.device,
-            dtype=args.dtype,
-            tokenizer=args.tokenizer,
-            trust_remote_code=args.trust_remote_code,
+            num_beams=args.beams,  # every other field has a flag of its own name
+            **{
+                f.name: getattr(args, f.name)
+                for f in fields(DecodeOptions)
+                if f.name != "num_beams"
+            },
         ),
         cache_path=args.cache,
         progress=not args.no_progress,

@@ -10,7 +10,10 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "CorpusEncoding": "polyret.corpus.evaluate",
     "CorpusEvalConfig": "polyret.corpus.evaluate",
+    "CorpusResult": "polyret.corpus.evaluate",
+    "CorpusTask": "polyret.corpus.evaluate",
     "run_corpus_eval": "polyret.corpus.evaluate",
     "EncodeConfig": "polyret.corpus.encode",
     "EncodeResult": "polyret.corpus.encode",

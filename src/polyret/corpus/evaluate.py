@@ -1,8 +1,10 @@
 """Corpus-scale evaluation (MIRACL, BEIR-format folders): encode, search, score, report.
 
-``run_corpus_eval`` is what ``polyret eval`` calls for corpus datasets. Per language it encodes
-the corpus into resumable shards (or reuses them), encodes the queries, searches the top k with
-FAISS, and scores the run with pytrec_eval (nDCG@10, Recall@100, MRR@10). With
+:class:`CorpusTask` is the evaluation task ``polyret eval`` runs for corpus datasets through
+:func:`polyret.evaluate.evaluate`, as it runs LAReQA and NTREX tasks; :func:`run_corpus_eval` is
+the same without centering, for library use. Per language the task encodes the corpus into
+resumable shards (or reuses them), encodes the queries, searches the top k with FAISS, and scores
+the run with pytrec_eval (nDCG@10, Recall@100, MRR@10). With
 ``multilingual_pool`` every language's queries are also run against all corpora merged (docids
 and qids prefixed ``<lang>:``), with the language shares of the results.
 """
@@ -12,16 +14,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from polyret import __version__
 from polyret.configfile import check_at_least
 from polyret.corpus.datasets import default_split, encode_root, load_collections, parse_dataset
-from polyret.corpus.encode import EncodeConfig, encode_collection, encode_queries
+from polyret.corpus.encode import EncodeConfig, EncodeResult, encode_collection, encode_queries
 from polyret.corpus.index import IndexKind, SearchConfig, SearchResult, recall_against, search
 from polyret.corpus.metrics import (
     MEASURES,
@@ -31,7 +33,7 @@ from polyret.corpus.metrics import (
     language_shares,
     mean_metrics,
 )
-from polyret.corpus.shards import CorpusPart, EncodedCorpus, docids_for_rows
+from polyret.corpus.shards import CorpusPart, VectorTransform, docids_for_rows
 from polyret.data.beir import CorpusCollection
 from polyret.data.trec import write_run
 from polyret.errors import ConfigError
@@ -125,7 +127,7 @@ def _search_and_score(
     qrels: dict[str, dict[str, int]],
     config: CorpusEvalConfig,
 ) -> _Searched:
-    shards = [s for part in parts for s in part.corpus.vector_shards(part.offset)]
+    shards = [s for part in parts for s in part.vector_shards()]
     result = search(queries, shards, config.search_config())
     recall = None
     if IndexKind(config.index) is not IndexKind.FLAT:
@@ -173,98 +175,235 @@ def _language_label(collection: CorpusCollection) -> str:
     return collection.lang or collection.name
 
 
+class VectorDebiaser(Protocol):
+    """What :meth:`CorpusTask.debias` needs of a debiaser (:class:`polyret.debias.Debiaser`)."""
+
+    def transform(self, emb: Any, *, kind: Any, lang: Any = None) -> Any: ...
+
+
+@dataclass
+class CorpusEncoding:
+    """A corpus task's texts encoded: each language's corpus in shards on disk and its queries in
+    memory. ``passage_transform`` (debiasing) is applied to the shards as they are searched."""
+
+    corpora: dict[str, EncodeResult]  # label -> the encoded corpus (and what encoding it did)
+    queries: dict[str, np.ndarray]  # label -> [n_queries, dim] float32
+    query_seconds: dict[str, float]
+    root: Path
+    passage_transform: VectorTransform | None = None
+
+    @property
+    def dim(self) -> int:
+        return next(iter(self.corpora.values())).corpus.dim
+
+
+@dataclass
+class CorpusResult:
+    """What :meth:`CorpusTask.score` computed: results.json's numbers (per language, the macro
+    average, the pool), per-query measures and the TREC runs by label (``pool`` included)."""
+
+    results: dict[str, Any]
+    per_query: dict[str, dict[str, dict[str, float]]]
+    runs: dict[str, Run]
+
+    def summary(self) -> dict[str, float]:
+        """Flat numbers: ``ndcg@10`` (macro average over languages), ``pool_ndcg@10``,
+        ``pool_own_share@10`` (mean over query languages), ..."""
+        out = dict(self.results["average"])
+        pool = self.results.get("pool")
+        if pool is not None:
+            out.update({f"pool_{m}": v for m, v in pool["average"].items()})
+            for cut in pool["share_cutoffs"]:
+                shares = [entry[f"own_share@{cut}"] for entry in pool["languages"].values()]
+                out[f"pool_own_share@{cut}"] = float(np.mean(shares))
+        return out
+
+
+@dataclass
+class CorpusTask:
+    """MIRACL or a BEIR folder as an evaluation task (:func:`polyret.evaluate.evaluate`): every
+    language's corpus is encoded into resumable shards (reused when they exist), searched with
+    FAISS and scored with pytrec_eval; with ``multilingual_pool`` also all corpora merged."""
+
+    config: CorpusEvalConfig
+    collections: list[CorpusCollection]
+
+    @classmethod
+    def load(cls, config: CorpusEvalConfig) -> CorpusTask:
+        """The task with every collection's queries and judgments loaded (the corpora stream)."""
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise ConfigError(
+                "run corpus evaluation in one process; share the encoding among processes with "
+                "`torchrun --nproc_per_node=N -m polyret.corpus.encode ...` first, then evaluate "
+                "with the same --encode-dir"
+            )
+        collections = load_collections(
+            config.dataset, config.languages, config.split, config.data_dir
+        )
+        labels = [_language_label(c) for c in collections]
+        if len(set(labels)) != len(labels):
+            raise ConfigError(f"two collections share a language label: {labels}")
+        if config.multilingual_pool and len(collections) < 2:
+            raise ConfigError("multilingual_pool needs at least two languages")
+        return cls(config, collections)
+
+    @property
+    def name(self) -> str:
+        return self.config.dataset
+
+    @property
+    def languages(self) -> list[str]:
+        return [_language_label(c) for c in self.collections]
+
+    def check_calibration(self, calibration: Any) -> None:
+        """Any calibration text goes: corpus documents are never calibration sentences."""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "dataset": self.config.dataset,
+            "split": self.config.split,
+            "languages": self.languages,
+        }
+
+    def encode(self, model: SentenceTransformer) -> CorpusEncoding:
+        """Every corpus into shards under the encoding root (finished shards are reused) and
+        every language's queries."""
+        config = self.config
+        root = encode_root(config.model, config.out_dir, config.encode_dir)
+        encode_config = config.encode_config()
+        corpora: dict[str, EncodeResult] = {}
+        queries: dict[str, np.ndarray] = {}
+        seconds: dict[str, float] = {}
+        for label, collection in zip(self.languages, self.collections, strict=True):
+            corpora[label] = encode_collection(
+                model, collection, root, model_spec=config.model, config=encode_config
+            )
+            started = time.perf_counter()
+            texts = [q.text for q in collection.queries]
+            queries[label] = encode_queries(model, texts, batch_size=config.batch_size)
+            seconds[label] = time.perf_counter() - started
+        return CorpusEncoding(corpora, queries, seconds, root)
+
+    def debias(self, encoding: CorpusEncoding, debiaser: VectorDebiaser) -> CorpusEncoding:
+        """The same encoding with queries and passages debiased (nearest-centroid language, as
+        for LAReQA); the shards on disk stay plain and are transformed as they are searched."""
+        import torch
+
+        def apply(vectors: np.ndarray, kind: str) -> np.ndarray:
+            emb = torch.from_numpy(np.asarray(vectors, dtype=np.float32))
+            return debiaser.transform(emb, kind=kind).numpy()
+
+        return replace(
+            encoding,
+            queries={label: apply(q, "query") for label, q in encoding.queries.items()},
+            passage_transform=lambda vectors: apply(vectors, "passage"),
+        )
+
+    def score(self, encoding: CorpusEncoding) -> CorpusResult:
+        """Each language's queries searched in its own corpus (and in the pool), and scored."""
+        config = self.config
+        languages: dict[str, Any] = {}
+        per_query: dict[str, Any] = {}
+        runs: dict[str, Run] = {}
+        for label, collection in zip(self.languages, self.collections, strict=True):
+            encoded = encoding.corpora[label]
+            part = CorpusPart(encoded.corpus, transform=encoding.passage_transform)
+            qids = [q.qid for q in collection.queries]
+            searched = _search_and_score(
+                label, encoding.queries[label], qids, [part], collection.qrels, config
+            )
+            runs[label] = searched.run
+            per_query[label] = searched.per_query
+            languages[label] = _language_record(
+                collection, encoded, searched, len(qids), encoding.query_seconds[label]
+            )
+        results: dict[str, Any] = {
+            "dataset": config.dataset,
+            "split": config.split,
+            "k": config.k,
+            "metrics": list(MEASURES),
+            "primary_metric": PRIMARY_METRIC,
+            "vectors": {
+                "dtype": config.dtype,
+                "include_title": config.include_title,
+                "root": str(encoding.root),
+            },
+            "ties": "score descending, then corpus position",
+            "languages": languages,
+            "average": _macro_average(languages),
+        }
+        if config.multilingual_pool:
+            pool, per_query["pool"], runs["pool"] = _evaluate_pool(self, encoding)
+            results["pool"] = pool
+        return CorpusResult(results, per_query, runs)
+
+    def record(self, result: CorpusResult, encoding: CorpusEncoding, precision: str) -> dict:
+        """results.json: the model and options evaluated with, then the result's numbers."""
+        config = self.config
+        fingerprint = next(iter(encoding.corpora.values())).corpus.header["model"]["fingerprint"]
+        return {
+            "polyret_version": __version__,
+            "model": config.model,
+            "model_fingerprint": fingerprint,
+            "precision": precision,
+            **result.results,
+            "config": {
+                k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
+            },
+        }
+
+    def save(
+        self, folder: Path, result: CorpusResult, record: dict[str, Any], *, runs: bool
+    ) -> None:
+        """``results.json`` (``record``), ``per_query.json``, ``report.md`` and, with ``runs``,
+        the TREC runs under ``runs/`` (their paths go into results.json). Each file is written
+        atomically; the folder is not replaced whole, since it may hold the corpus encodings."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if runs:
+            tag = f"polyret-{IndexKind(self.config.index).value}"
+            paths = {}
+            for label, run in result.runs.items():
+                path = folder / "runs" / f"{label}.{self.config.split}.trec"
+                write_run(path, run, tag=tag)
+                paths[label] = str(path)
+            record = {**record, "runs": paths}
+        write_json(folder / "per_query.json", result.per_query)
+        write_json(folder / "results.json", record)
+        from polyret.reports.corpus import render_corpus_report
+
+        write_text(folder / "report.md", render_corpus_report(record))
+        logger.info("wrote %s and report.md", folder / "results.json")
+
+
 def run_corpus_eval(config: CorpusEvalConfig) -> dict[str, Any]:
-    """Evaluate ``config.model`` on every language of ``config.dataset``; write results when ``out_dir`` is set.
+    """Evaluate ``config.model`` on every language of ``config.dataset``; write results when
+    ``out_dir`` is set. ``polyret eval`` runs the same task through :func:`polyret.evaluate.evaluate`
+    (which adds centering).
 
     Returns the results dict also written to ``results.json``: per language (metrics, counts, encoding
     and search statistics), the macro average over languages, and the pool when requested.
     """
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ConfigError(
-            "run corpus evaluation in one process; share the encoding among processes with "
-            "`torchrun --nproc_per_node=N -m polyret.corpus.encode ...` first, then evaluate with the "
-            "same --encode-dir"
-        )
     started = time.perf_counter()
-    collections = load_collections(config.dataset, config.languages, config.split, config.data_dir)
-    labels = [_language_label(c) for c in collections]
-    if len(set(labels)) != len(labels):
-        raise ConfigError(f"two collections share a language label: {labels}")
-    if config.multilingual_pool and len(collections) < 2:
-        raise ConfigError("multilingual_pool needs at least two languages")
+    task = CorpusTask.load(config)
     from polyret.models import load_model
 
     model: SentenceTransformer = load_model(config.model, device=config.device)
     precision = set_precision(model, config.precision)
-    root = encode_root(config.model, config.out_dir, config.encode_dir)
-    encode_config = config.encode_config()
-
-    languages: dict[str, Any] = {}
-    per_query_all: dict[str, Any] = {}
-    run_paths: dict[str, str | None] = {}
-    encoded: dict[str, EncodedCorpus] = {}
-    query_vectors: dict[str, np.ndarray] = {}
-    for label, collection in zip(labels, collections, strict=True):
-        encoding = encode_collection(
-            model, collection, root, model_spec=config.model, config=encode_config
-        )
-        encoded[label] = encoding.corpus
-        q_started = time.perf_counter()
-        texts = [q.text for q in collection.queries]
-        query_vectors[label] = encode_queries(model, texts, batch_size=config.batch_size)
-        q_seconds = time.perf_counter() - q_started
-        qids = [q.qid for q in collection.queries]
-        searched = _search_and_score(
-            label,
-            query_vectors[label],
-            qids,
-            [CorpusPart(encoding.corpus)],
-            collection.qrels,
-            config,
-        )
-        run_paths[label] = _save_run(config, label, searched.run)
-        per_query_all[label] = searched.per_query
-        languages[label] = _language_record(collection, encoding, searched, len(qids), q_seconds)
-
-    results: dict[str, Any] = {
-        "polyret_version": __version__,
-        "model": config.model,
-        "model_fingerprint": next(iter(encoded.values())).header["model"]["fingerprint"],
-        "precision": precision,
-        "dataset": config.dataset,
-        "split": config.split,
-        "k": config.k,
-        "metrics": list(MEASURES),
-        "primary_metric": PRIMARY_METRIC,
-        "vectors": {
-            "dtype": config.dtype,
-            "include_title": config.include_title,
-            "root": str(root),
-        },
-        "ties": "score descending, then corpus position",
-        "languages": languages,
-        "average": _macro_average(languages),
-    }
-    if config.multilingual_pool:
-        pool, pool_per_query, pool_run = _evaluate_pool(
-            collections, labels, encoded, query_vectors, config
-        )
-        results["pool"] = pool
-        per_query_all["pool"] = pool_per_query
-        run_paths["pool"] = _save_run(config, "pool", pool_run)
-    if config.save_runs and config.out_dir is not None:
-        results["runs"] = run_paths
-    results["config"] = {
-        k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
-    }
-    results["seconds"] = round(time.perf_counter() - started, 3)
+    encoding = task.encode(model)
+    result = task.score(encoding)
+    record = task.record(result, encoding, precision)
+    record["seconds"] = round(time.perf_counter() - started, 3)
     if config.out_dir is not None:
-        _write_outputs(config.out_dir, results, per_query_all)
-    return results
+        task.save(config.out_dir, result, record, runs=config.save_runs)
+    return record
 
 
 def _language_record(
-    collection: Any, encoding: Any, searched: Any, num_queries: int, q_seconds: float
+    collection: CorpusCollection,
+    encoding: EncodeResult,
+    searched: _Searched,
+    num_queries: int,
+    q_seconds: float,
 ) -> dict[str, Any]:
     """results.json's entry for one language: counts, metrics, encoding and search figures."""
     return {
@@ -292,26 +431,25 @@ def _macro_average(languages: dict[str, Any]) -> dict[str, float]:
 
 
 def _evaluate_pool(
-    collections: list[CorpusCollection],
-    labels: list[str],
-    encoded: dict[str, EncodedCorpus],
-    query_vectors: dict[str, np.ndarray],
-    config: CorpusEvalConfig,
+    task: CorpusTask, encoding: CorpusEncoding
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]], Run]:
     """All languages' queries against all corpora merged; ids become ``<lang>:<id>``."""
+    labels = task.languages
     parts: list[CorpusPart] = []
     blocks: list[tuple[str, int, int]] = []
     offset = 0
     for label in labels:
-        corpus = encoded[label]
-        parts.append(CorpusPart(corpus, offset, f"{label}{POOL_SEPARATOR}"))
+        corpus = encoding.corpora[label].corpus
+        parts.append(
+            CorpusPart(corpus, offset, f"{label}{POOL_SEPARATOR}", encoding.passage_transform)
+        )
         blocks.append((label, offset, corpus.num_docs))
         offset += corpus.num_docs
     qids: list[str] = []
     query_langs: list[str] = []
     relevant_langs: list[list[str]] = []
     qrels: dict[str, dict[str, int]] = {}
-    for label, collection in zip(labels, collections, strict=True):
+    for label, collection in zip(labels, task.collections, strict=True):
         for query in collection.queries:
             qid = f"{label}{POOL_SEPARATOR}{query.qid}"
             qids.append(qid)
@@ -319,7 +457,8 @@ def _evaluate_pool(
             judged = collection.qrels.get(query.qid, {})
             qrels[qid] = {f"{label}{POOL_SEPARATOR}{d}": rel for d, rel in judged.items()}
             relevant_langs.append([label for rel in judged.values() if rel > 0])
-    queries = np.concatenate([query_vectors[label] for label in labels], axis=0)
+    queries = np.concatenate([encoding.queries[label] for label in labels], axis=0)
+    config = task.config
     searched = _search_and_score("pool", queries, qids, parts, qrels, config)
     cutoffs = sorted({min(config.k, 10), min(config.k, 100)})
     shares = language_shares(searched.result.rows, query_langs, blocks, relevant_langs, cutoffs)
@@ -343,23 +482,4 @@ def _evaluate_pool(
     return pool, searched.per_query, searched.run
 
 
-def _save_run(config: CorpusEvalConfig, label: str, run: Run) -> str | None:
-    """Write one TREC run under ``<out_dir>/runs/`` when runs are kept; its path, else None."""
-    if not config.save_runs or config.out_dir is None:
-        return None
-    path = Path(config.out_dir) / "runs" / f"{label}.{config.split}.trec"
-    write_run(path, run, tag=f"polyret-{IndexKind(config.index).value}")
-    return str(path)
-
-
-def _write_outputs(out: Path, results: dict[str, Any], per_query: dict[str, Any]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "per_query.json", per_query)
-    write_json(out / "results.json", results)
-    from polyret.reports.corpus import render_corpus_report
-
-    write_text(out / "report.md", render_corpus_report(results))
-    logger.info("wrote %s and report.md", out / "results.json")
-
-
-__all__ = ["CorpusEvalConfig", "run_corpus_eval"]
+__all__ = ["CorpusEncoding", "CorpusEvalConfig", "CorpusResult", "CorpusTask", "run_corpus_eval"]

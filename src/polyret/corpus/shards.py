@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from polyret.io import atomic_path, write_json
 MANIFEST_NAME = "manifest.json"
 STORE_FORMAT = "polyret-shards/1"
 DTYPES = ("float16", "float32")
+VectorTransform = Callable[[np.ndarray], np.ndarray]
 _META = re.compile(r"^shard-(\d{5,})\.json$")
 
 
@@ -58,9 +60,11 @@ class VectorShard:
     path: Path
     start: int
     count: int
+    # Applied to the vectors as they are loaded (a debiaser's passage transform): [n, d] -> [n, d]
+    transform: VectorTransform | None = None
 
     def load(self) -> np.ndarray:
-        """The vectors, memory-mapped: (count, dim)."""
+        """The vectors (count, dim): memory-mapped, or in memory when transformed."""
         try:
             array = np.load(self.path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
@@ -69,7 +73,7 @@ class VectorShard:
             raise DataError(
                 f"shard has shape {array.shape}, expected ({self.count}, dim)", path=self.path
             )
-        return array
+        return array if self.transform is None else self.transform(array)
 
 
 def _diff(expected: Any, found: Any, prefix: str = "") -> list[str]:
@@ -109,10 +113,14 @@ class EncodedCorpus:
     def dtype(self) -> str:
         return str(self.header["dtype"])
 
-    def vector_shards(self, offset: int = 0) -> list[VectorShard]:
-        """The shards as :class:`VectorShard`, with global rows shifted by ``offset``."""
+    def vector_shards(
+        self, offset: int = 0, transform: VectorTransform | None = None
+    ) -> list[VectorShard]:
+        """The shards as :class:`VectorShard`, with global rows shifted by ``offset`` and
+        ``transform`` applied to their vectors as they are loaded."""
         return [
-            VectorShard(self.root / f"{s.stem}.npy", offset + s.start, s.count) for s in self.shards
+            VectorShard(self.root / f"{s.stem}.npy", offset + s.start, s.count, transform)
+            for s in self.shards
         ]
 
     def docids(self, shard: ShardInfo) -> list[str]:
@@ -325,11 +333,16 @@ def load_encoded(root: str | Path, header: dict[str, Any] | None = None) -> Enco
 @dataclass(frozen=True)
 class CorpusPart:
     """An encoded corpus placed at global rows ``[offset, offset + num_docs)`` of a search, its
-    docids written with ``prefix`` (the multilingual pool prefixes the language)."""
+    docids written with ``prefix`` (the multilingual pool prefixes the language) and its vectors
+    passed through ``transform`` when searched (debiasing)."""
 
     corpus: EncodedCorpus
     offset: int = 0
     prefix: str = ""
+    transform: VectorTransform | None = None
+
+    def vector_shards(self) -> list[VectorShard]:
+        return self.corpus.vector_shards(self.offset, self.transform)
 
 
 def docids_for_rows(parts: list[CorpusPart], rows: np.ndarray) -> np.ndarray:

@@ -6,8 +6,8 @@ and the experiment runner alike.
   monolingual, cross-lingual and multilingual setting.
 - :class:`NtrexTask`: sentence retrieval on NTREX-128's evaluation part (out of domain).
 
-MIRACL and BEIR (:mod:`polyret.corpus`) search corpora too large for one embedding matrix, in
-encoded shards with FAISS, and report TREC measures per language; they keep that path.
+MIRACL and BEIR corpora, too large for one embedding matrix, are searched in encoded shards by
+:class:`polyret.corpus.CorpusTask`, which has the same methods (:class:`polyret.evaluate.Task`).
 """
 
 from __future__ import annotations
@@ -47,9 +47,17 @@ class EvalTask(ABC):
     def name(self) -> str:
         return self.dataset.name
 
+    @property
+    def languages(self) -> list[str]:
+        return list(self.dataset.langs)
+
     def encode(self, model: Any) -> LareqaEmbeddings:
         """Every unique text of the dataset, as a query and as a candidate."""
         return self.options.encode(model, self.dataset)
+
+    def debias(self, embeddings: LareqaEmbeddings, debiaser: Any) -> LareqaEmbeddings:
+        """Queries and candidates through ``debiaser`` (:class:`polyret.debias.Debiaser`)."""
+        return debiaser.transform_lareqa(embeddings)
 
     def score(self, embeddings: LareqaEmbeddings) -> LareqaResult:
         """Every setting scored from ``embeddings`` (this task's encoding or a debiased copy)."""
