@@ -4,11 +4,14 @@ protocol A and B results, one row per question and protocol.
 Every number comes from a committed report's ``summary.json`` or its committed evaluations
 (``results/<protocol>/evals``); rerun this after a report changes:
 
-    POLYRET_DATA=../shared/data python scripts/findings.py
+    POLYRET_DATA=../shared/data python scripts/findings.py [--out PATH]
+
+``tests/scripts/test_findings.py`` checks that the committed page is what this script writes.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -237,7 +240,8 @@ def family_note(name: str, summary: dict[str, Any]) -> str:
     return text
 
 
-def main() -> None:
+def render() -> str:
+    """The findings page, from the committed reports and evaluations."""
     lines = [
         "# Findings: the five questions, answered",
         "",
@@ -285,12 +289,23 @@ def main() -> None:
         "    --output-dir results/miracl/hybrid-0.5-seed1",
         "```",
         "",
-        "The same path runs in the test suite on a small fixture in that layout "
-        "(`tests/corpus/test_cli.py::test_eval_cli_on_miracl_pool`).",
+        "Add `--multilingual-pool` for the pool of all languages' corpora with its language "
+        "shares, and `--debias ntrex` to score it again with language centering. The same path "
+        "runs in the test suite on a small fixture in that layout "
+        "(`tests/corpus/test_cli.py`).",
         "",
     ]
-    (REPO / "results" / "README.md").write_text("\n".join(lines), encoding="utf-8")
-    print(f"wrote {REPO / 'results' / 'README.md'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "results" / "README.md", help="where the page goes"
+    )
+    out = parser.parse_args(argv).out
+    out.write_text(render(), encoding="utf-8")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
