@@ -192,10 +192,6 @@ class CorpusEncoding:
     root: Path
     passage_transform: VectorTransform | None = None
 
-    @property
-    def dim(self) -> int:
-        return next(iter(self.corpora.values())).corpus.dim
-
 
 @dataclass
 class CorpusResult:
@@ -337,7 +333,9 @@ class CorpusTask:
             results["pool"] = pool
         return CorpusResult(results, per_query, runs)
 
-    def record(self, result: CorpusResult, encoding: CorpusEncoding, precision: str) -> dict:
+    def record(
+        self, result: CorpusResult, encoding: CorpusEncoding, precision: str
+    ) -> dict[str, Any]:
         """results.json: the model and options evaluated with, then the result's numbers."""
         config = self.config
         fingerprint = next(iter(encoding.corpora.values())).corpus.header["model"]["fingerprint"]
