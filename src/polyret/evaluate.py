@@ -81,7 +81,12 @@ class Task(Protocol):
 
     @property
     def languages(self) -> list[str]:
-        """The languages evaluated (those centering needs calibration text for)."""
+        """The languages evaluated."""
+        ...
+
+    def calibration_languages(self) -> list[str]:
+        """The languages centering needs calibration text for (an error if it cannot be
+        centered)."""
         ...
 
     def check_calibration(self, calibration: Any) -> None:

@@ -66,16 +66,23 @@ def test_eval_cli_on_miracl_pool(
     assert "pool" in (out / "report.md").read_text().lower()
 
 
+def write_calibration(folder: Path, extra: dict[str, str] | None = None) -> Path:
+    """sw.txt and yo.txt of 12 calibration sentences (``extra[lang]`` in place of the first)."""
+    folder.mkdir()
+    for lang in ("sw", "yo"):
+        lines = [f"{lang} calibration sentence {i} {lang * i}" for i in range(12)]
+        if extra and lang in extra:
+            lines[0] = extra[lang]
+        (folder / f"{lang}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
 def test_eval_cli_centers_a_corpus_beside_the_plain_search(
     miracl_data: tuple[Path, dict], tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     """--debias on MIRACL: plain and centered results from one encoding, and the comparison."""
     root, _ = miracl_data
-    calib = tmp_path / "calib"
-    calib.mkdir()
-    for lang in ("sw", "yo"):
-        lines = [f"{lang} calibration sentence {i} {lang * i}" for i in range(12)]
-        (calib / f"{lang}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    calib = write_calibration(tmp_path / "calib")
     out = tmp_path / "out"
     argv = [
         "eval",
@@ -117,3 +124,35 @@ def test_eval_cli_centers_a_corpus_beside_the_plain_search(
     column = header.index("pool_ndcg@10")
     difference = centered["pool"]["average"]["ndcg@10"] - base["pool"]["average"]["ndcg@10"]
     assert float(rows["difference"][column]) == pytest.approx(difference, abs=1e-4)
+
+    # an evaluation without centering into the same folder leaves no centered results behind
+    plain = [a for a in argv if a not in (str(calib), "10")]
+    plain = [a for a in plain if a not in ("--debias", "--debias-sentences")] + ["--overwrite"]
+    assert main(plain) == 0
+    assert not (out / "debiased-center").exists() and not (out / "comparison.md").exists()
+    assert (out / "results.json").is_file() and (out / "runs" / "pool.dev.trec").is_file()
+
+
+def test_eval_cli_refuses_centering_on_evaluated_queries_or_an_unnamed_corpus(
+    miracl_data: tuple[Path, dict],
+    beir_data: tuple[Path, dict],
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root, written = miracl_data
+    calib = write_calibration(tmp_path / "calib")
+    evaluated = next(iter(written["yo"]["queries"].values()))
+    leaky = write_calibration(tmp_path / "leaky", {"yo": evaluated})
+    argv = ["eval", "--model", str(tiny_model_dir), "--dataset", "miracl", "--data-dir", str(root)]
+    argv += ["--debias-sentences", "12", "--no-progress", "--debias"]
+    assert main([*argv, str(leaky)]) == 2
+    err = capsys.readouterr().err
+    assert "holds 1 of the queries evaluated on miracl" in err and evaluated in err
+    assert main([*argv, str(calib), "--debias-queries", str(leaky)]) == 2
+    assert "queries evaluated on miracl" in capsys.readouterr().err
+
+    folder, _ = beir_data
+    beir = ["eval", "--model", str(tiny_model_dir), "--dataset", f"beir:{folder}", "--debias"]
+    assert main([*beir, str(calib), "--no-progress"]) == 2
+    assert "centering needs each corpus's language" in capsys.readouterr().err

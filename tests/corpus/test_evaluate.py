@@ -47,6 +47,9 @@ def test_miracl_end_to_end_with_pool(tiny_model_dir: Path, miracl_data, tmp_path
     results = run_corpus_eval(config(tiny_model_dir, root, out, multilingual_pool=True))
 
     assert list(results["languages"]) == ["sw", "yo"]  # all languages found under the data root
+    # what it returns is what it wrote, the run files' paths included
+    assert json.loads((out / "results.json").read_text()) == results
+    assert results["runs"]["pool"] == str(out / "runs" / "pool.dev.trec")
     sw = results["languages"]["sw"]
     assert sw["num_queries"] == 6 and sw["num_docs"] == 40 and sw["encode"]["shards"] == 3
     assert sw["encode"]["encoded_docs"] == 40 and sw["encode"]["docs_per_s"] > 0
@@ -106,6 +109,19 @@ def test_approximate_index_reports_recall(
     search = results["languages"]["sw"]["search"]
     assert search["index"] == "hnsw" and 0.0 < search["recall_vs_exact"] <= 1.0
     assert search["params"]["M"] == 32
+
+
+def test_ivf_with_more_probes_than_lists(tiny_model_dir: Path, miracl_data, tmp_path: Path) -> None:
+    """A small corpus gets fewer IVF lists than the default nprobe (16): every list is probed,
+    which is exact search."""
+    root, _ = miracl_data
+    options = {"languages": ["sw"], "encode_dir": tmp_path / "encodings"}
+    exact = run_corpus_eval(config(tiny_model_dir, root, None, **options))
+    ivf = run_corpus_eval(config(tiny_model_dir, root, None, index="ivf", nlist=2, **options))
+    search = ivf["languages"]["sw"]["search"]
+    assert search["params"] == {"nlist": 2, "nprobe": 2}
+    assert search["recall_vs_exact"] == 1.0
+    assert ivf["languages"]["sw"]["metrics"] == exact["languages"]["sw"]["metrics"]
 
 
 def test_beir_folder(tiny_model_dir: Path, beir_data, tmp_path: Path) -> None:

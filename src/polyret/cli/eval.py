@@ -134,31 +134,48 @@ def _corpus_eval(opts: EvalOptions, argv: list[str]) -> int:
     centering = _centering(opts, task)  # the calibration text is read before the long encoding
     model = load_model(config.model, device=config.device)
     precision = set_precision(model, config.precision)
+    loaded = time.perf_counter() - start
     ev = evaluate(model, task, centering=centering)
-    run = {
-        "command": "polyret eval " + shlex.join(argv),
-        "seconds": round(time.perf_counter() - start, 3),
+    command = "polyret eval " + shlex.join(argv)
+    seconds = loaded + ev.seconds  # to the plain result (without fitting and searching centered)
+    record = {
+        **task.record(ev.result, ev.embeddings, precision),
+        "command": command,
+        "seconds": round(seconds, 3),
     }
-    record = {**task.record(ev.result, ev.embeddings, precision), **run}
     print(_corpus_table(ev.result.summary()))
     if opts.out is not None:
+        _remove_earlier_outputs(opts.out)
         task.save(opts.out, ev.result, record, runs=opts.save_runs)
         print(f"\nwrote {opts.out}/results.json, report.md, per_query.json")
     if ev.debiased is not None:
         summaries = ev.result.summary(), ev.debiased.summary()
         print(f"\nwith language centering ({_how(opts, centering)}):")
         print(_corpus_table(summaries[1]))
-        lines = _comparison(opts, *summaries, centering, run["command"])
+        lines = _comparison(opts, *summaries, centering, command)
         if opts.out is not None:
             folder = opts.out / f"debiased-{opts.centering.debias_method.value}"
             debiased = {
                 **task.record(ev.debiased, ev.embeddings, precision),
-                **run,
+                "command": command,
+                "seconds": round(seconds + ev.seconds_debiased, 3),
                 "debias": _debias_record(opts, centering, ev.seconds_debiased),
             }
             task.save(folder, ev.debiased, debiased, runs=opts.save_runs)
             write_text(opts.out / "comparison.md", "\n".join(lines))
     return 0
+
+
+def _remove_earlier_outputs(out: Path) -> None:
+    """What an earlier corpus evaluation wrote into ``out`` beside its results.json and this one
+    may not write again (centered results, the comparison, runs); the encodings stay."""
+    import shutil
+
+    for path in [out / "comparison.md", out / "runs", *out.glob("debiased-*")]:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def _corpus_table(summary: dict[str, float]) -> str:
@@ -258,7 +275,7 @@ def _centering(opts: EvalOptions, task: Any) -> Any:
     from polyret.evaluate import Centering
     from polyret.evaluation.tasks import EvalTask
 
-    langs = task.languages
+    langs = task.calibration_languages()
     calibration = load_calibration(
         opts.centering.debias,
         languages=langs,
@@ -275,6 +292,7 @@ def _centering(opts: EvalOptions, task: Any) -> Any:
             data_dir=opts.data_dir,
             evaluated=task.dataset if isinstance(task, EvalTask) else None,
         )
+        task.check_calibration(queries)
     return Centering(calibration, opts.centering.debias_method, queries, batch_size=opts.batch_size)
 
 

@@ -251,15 +251,29 @@ class CorpusTask:
     def languages(self) -> list[str]:
         return [_language_label(c) for c in self.collections]
 
-    def check_calibration(self, calibration: Any) -> None:
-        """Any calibration text goes: corpus documents are never calibration sentences."""
+    def calibration_languages(self) -> list[str]:
+        """The languages centering needs text for: every corpus's (each must have one)."""
+        unnamed = [c.name for c in self.collections if c.lang is None]
+        if unnamed:
+            raise ConfigError(
+                f"centering needs each corpus's language, and {unnamed[0]} has none: give it "
+                "with --languages LANG (one BEIR folder), or use a folder of per-language BEIR "
+                "folders"
+            )
+        return self.languages
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "dataset": self.config.dataset,
-            "split": self.config.split,
-            "languages": self.languages,
-        }
+    def check_calibration(self, calibration: Any) -> None:
+        """Refuse calibration text (``calibration.texts``: language -> sentences, the centering's
+        sentences or real queries) that holds one of the evaluated queries."""
+        evaluated = {q.text.strip() for c in self.collections for q in c.queries}
+        for lang, texts in calibration.texts.items():
+            found = [t for t in texts if t.strip() in evaluated]
+            if found:
+                raise ConfigError(
+                    f"calibration text {calibration.source!r} ({lang}) holds {len(found)} of the "
+                    f"queries evaluated on {self.config.dataset}, e.g. {found[0]!r}: centering "
+                    "must not be fitted on them"
+                )
 
     def encode(self, model: SentenceTransformer) -> CorpusEncoding:
         """Every corpus into shards under the encoding root (finished shards are reused) and
@@ -286,7 +300,9 @@ class CorpusTask:
         import torch
 
         def apply(vectors: np.ndarray, kind: str) -> np.ndarray:
-            emb = torch.from_numpy(np.asarray(vectors, dtype=np.float32))
+            emb = torch.from_numpy(
+                np.array(vectors, dtype=np.float32)
+            )  # a copy: shards are read-only
             return debiaser.transform(emb, kind=kind).numpy()
 
         return replace(
@@ -352,10 +368,11 @@ class CorpusTask:
 
     def save(
         self, folder: Path, result: CorpusResult, record: dict[str, Any], *, runs: bool
-    ) -> None:
+    ) -> dict[str, Any]:
         """``results.json`` (``record``), ``per_query.json``, ``report.md`` and, with ``runs``,
-        the TREC runs under ``runs/`` (their paths go into results.json). Each file is written
-        atomically; the folder is not replaced whole, since it may hold the corpus encodings."""
+        the TREC runs under ``runs/`` (their paths go into results.json, before ``config``).
+        Each file is written atomically; the folder is not replaced whole, since it may hold the
+        corpus encodings. Returns the record written."""
         folder.mkdir(parents=True, exist_ok=True)
         if runs:
             tag = f"polyret-{IndexKind(self.config.index).value}"
@@ -364,13 +381,15 @@ class CorpusTask:
                 path = folder / "runs" / f"{label}.{self.config.split}.trec"
                 write_run(path, run, tag=tag)
                 paths[label] = str(path)
-            record = {**record, "runs": paths}
+            head = {k: v for k, v in record.items() if k not in ("config", "seconds")}
+            record = {**head, "runs": paths, **{k: v for k, v in record.items() if k not in head}}
         write_json(folder / "per_query.json", result.per_query)
         write_json(folder / "results.json", record)
         from polyret.reports.corpus import render_corpus_report
 
         write_text(folder / "report.md", render_corpus_report(record))
         logger.info("wrote %s and report.md", folder / "results.json")
+        return record
 
 
 def run_corpus_eval(config: CorpusEvalConfig) -> dict[str, Any]:
@@ -392,7 +411,7 @@ def run_corpus_eval(config: CorpusEvalConfig) -> dict[str, Any]:
     record = task.record(result, encoding, precision)
     record["seconds"] = round(time.perf_counter() - started, 3)
     if config.out_dir is not None:
-        task.save(config.out_dir, result, record, runs=config.save_runs)
+        record = task.save(config.out_dir, result, record, runs=config.save_runs)
     return record
 
 

@@ -1,8 +1,9 @@
 """Top-k inner-product search over vector shards with FAISS, memory bounded by one shard.
 
-Each shard is loaded (memory-mapped, converted to float32), indexed, searched for every query and
-dropped; the per-shard top-k lists are merged in a :class:`faiss.ResultHeap`. Peak memory is one
-shard plus the (queries x k) heap, whatever the corpus size. Results are ordered by score, ties
+Each shard is loaded (memory-mapped, converted to float32; a debiased search transforms it in
+memory first), indexed, searched for every query and dropped; the per-shard top-k lists are
+merged in a :class:`faiss.ResultHeap`. Peak memory is a few float32 copies of one shard plus the
+(queries x k) heap, whatever the corpus size. Results are ordered by score, ties
 by corpus position (lower first).
 """
 
@@ -135,7 +136,9 @@ def _shard_index(vectors: np.ndarray, config: SearchConfig, template: Any, gpu_r
         index = faiss.index_cpu_to_gpu(gpu_res, 0, index)
     index.add(vectors)
     if config.index is IndexKind.IVF:
-        index.nprobe = config.nprobe  # CPU IndexIVFFlat and GpuIndexIVFFlat alike
+        # CPU IndexIVFFlat and GpuIndexIVFFlat alike; a small corpus may have fewer lists than
+        # nprobe (search_preassigned then needs the same number as the queries' assignments)
+        index.nprobe = min(config.nprobe, template.nlist)
     return index
 
 
@@ -164,7 +167,7 @@ def search(
     template, params, coarse = None, {}, None
     if config.index is IndexKind.IVF:
         template, nlist = _ivf_template(shards, dim, config, num_docs)
-        params = {"nlist": nlist, "nprobe": config.nprobe}
+        params = {"nlist": nlist, "nprobe": min(config.nprobe, nlist)}
         if gpu_res is None:
             # Every shard shares the quantizer: assign the queries to their lists once, not per shard.
             coarse = template.quantizer.search(queries, min(config.nprobe, nlist))

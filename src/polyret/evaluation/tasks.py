@@ -51,6 +51,10 @@ class EvalTask(ABC):
     def languages(self) -> list[str]:
         return list(self.dataset.langs)
 
+    def calibration_languages(self) -> list[str]:
+        """The languages centering needs text for: the evaluated ones."""
+        return self.languages
+
     def encode(self, model: Any) -> LareqaEmbeddings:
         """Every unique text of the dataset, as a query and as a candidate."""
         return self.options.encode(model, self.dataset)
