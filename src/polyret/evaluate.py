@@ -2,9 +2,10 @@
 once and scored as they are and, with centering, again debiased. The tasks (:class:`Task`) are
 LAReQA and NTREX-128 (:mod:`polyret.evaluation.tasks`), saved in one format
 (:func:`save_evaluation`), and the MIRACL / BEIR corpora (:class:`polyret.corpus.CorpusTask`),
-which search encoded shards and save TREC measures. :class:`EvalOptions` is ``polyret eval``'s typed config: each
-field a YAML key of ``polyret eval --config FILE`` and a flag (:mod:`polyret.configfile`); plain
-values, so that ``polyret eval --help`` loads no model library.
+which search encoded shards and save TREC measures. :class:`EvalOptions` is ``polyret eval``'s
+typed config: each field a YAML key of ``polyret eval --config FILE`` and a flag
+(:mod:`polyret.configfile`); plain values, so that ``polyret eval --help`` loads no model
+library.
 
 Above :mod:`polyret.evaluation` (tasks, scoring, the saved files) and :mod:`polyret.debias`
 (fitting the centering), so that neither of the two imports the other.
