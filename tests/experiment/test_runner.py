@@ -609,3 +609,24 @@ def test_a_half_written_report_is_replaced_and_leftovers_removed(
     assert not any(p.exists() for p in leftovers)
     strip = lambda text: [x for x in text.splitlines() if "wall" not in x.lower()]  # noqa: E731
     assert strip((results / "report.md").read_text()) == strip(first)
+
+
+def test_a_strategy_may_move_to_another_holm_family_but_not_change_its_training(
+    tmp_path: Path,
+) -> None:
+    """Runs are cached by strategy name: a new ``family`` (analysis only) keeps them, a changed
+    training option is refused."""
+    from polyret.errors import ConfigError
+    from polyret.experiment.config import ExperimentConfig
+    from polyret.experiment.runner import _check_or_save_config
+
+    def experiment(spec: dict) -> ExperimentConfig:
+        values = {"name": "x", "output_dir": str(tmp_path / "runs"), "strategies": ["mono", spec]}
+        return ExperimentConfig.from_dict(values)
+
+    (tmp_path / "runs").mkdir()
+    spec = {"name": "h", "strategy": "hybrid", "alpha": 0.25}
+    _check_or_save_config(experiment(spec))
+    _check_or_save_config(experiment({**spec, "family": "alpha-sweep"}))
+    with pytest.raises(ConfigError, match="strategy 'h' changed since its runs were made"):
+        _check_or_save_config(experiment({**spec, "alpha": 0.3, "family": "alpha-sweep"}))

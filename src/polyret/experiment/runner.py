@@ -139,9 +139,14 @@ def _check_or_save_config(config: ExperimentConfig) -> None:
                     f"{path}: this output_dir holds an experiment with a different {key!r}; "
                     "use another output_dir, or delete the old one"
                 )
-        known = {s["name"]: s for s in saved.get("strategies", [])}
+
+        # A strategy's Holm family is analysis, not training: moving it keeps its runs.
+        def trained(spec: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in spec.items() if k != "family"}
+
+        known = {s["name"]: trained(s) for s in saved.get("strategies", [])}
         for spec in current["strategies"]:
-            if spec["name"] in known and known[spec["name"]] != spec:
+            if spec["name"] in known and known[spec["name"]] != trained(spec):
                 raise ConfigError(
                     f"{path}: strategy {spec['name']!r} changed since its runs were made"
                 )
