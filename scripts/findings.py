@@ -103,7 +103,7 @@ def rows(name: str, summary: dict[str, Any]) -> list[str] | None:
     unseen_text = "; ".join(f"{q['kind']} {_ci(q)} ({_holm(q)})" for q in unseen)
     smaller = [q["kind"] for q in unseen if _sig(q) and q["diff"] < 0]
     larger = [q["kind"] for q in unseen if _sig(q) and q["diff"] > 0]
-    verdict1 = "unseen languages gain as much as seen ones (no difference resolved)"
+    verdict1 = "no difference between unseen and seen languages' gains is resolved"
     if smaller or larger:
         verdict1 = (
             "; ".join(
@@ -145,7 +145,9 @@ def rows(name: str, summary: dict[str, Any]) -> list[str] | None:
     degraded = [q["strategy"] for q in high if _sig(q) and q["diff"] < 0]
     improved = [q["strategy"] for q in high if _sig(q) and q["diff"] > 0]
     verdict5 = (
-        f"degraded by {', '.join(degraded)}" if degraded else "no strategy degrades them"
+        f"degraded by {', '.join(degraded)}"
+        if degraded
+        else f"no degradation resolved (lowest interval bound {min(q['ci_low'] for q in high):+.4f})"
     ) + (f"; improved by {', '.join(improved)}" if improved else "")
 
     return [
