@@ -84,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         code = polyret(["eval", *rerun_argv(recorded["command"], args.out)])
         if code:
             return code
+    rerun = json.loads((args.out / "results.json").read_text(encoding="utf-8"))
+    if recorded.get("environment") != rerun.get("environment"):
+        # near ties can order differently under other libraries or thread counts
+        print(f"environment: recorded {recorded.get('environment', 'not recorded')}")
+        print(f"             now      {rerun.get('environment')}")
     failed = False
     for found in sorted(args.result.rglob("results.json")):
         rel = found.relative_to(args.result)

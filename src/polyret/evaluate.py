@@ -13,6 +13,7 @@ Above :mod:`polyret.evaluation` (tasks, scoring, the saved files) and :mod:`poly
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -41,6 +42,7 @@ __all__ = [
     "EvalOptions",
     "Evaluation",
     "Task",
+    "environment",
     "evaluate",
     "save_evaluation",
 ]
@@ -157,6 +159,27 @@ def evaluate(
     evaluation.debiaser = debiaser
     evaluation.seconds_debiased = time.perf_counter() - start
     return evaluation
+
+
+def environment() -> dict[str, Any]:
+    """What an encoding's last bits depend on besides the model and the data: library versions,
+    torch's thread count (GEMM reductions are split by it) and the CPU. ``results.json`` records
+    it, so that a re-evaluation that differs in near ties can be traced (``scripts/reevaluate.py``)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    versions = {}
+    for package in ("torch", "transformers", "sentence-transformers", "numpy", "faiss-cpu"):
+        with contextlib.suppress(PackageNotFoundError):
+            versions[package] = version(package)
+    return {
+        "python": platform.python_version(),
+        "versions": versions,
+        "torch_threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+    }
 
 
 def save_evaluation(

@@ -37,6 +37,8 @@ def test_eval_writes_everything(
     res = json.loads((out / "results.json").read_text())
     assert res["command"].startswith("polyret eval --model")
     assert res["model"]["path"] == str(tiny_model_dir)
+    env = res["environment"]  # what near ties of a re-evaluation depend on
+    assert env["torch_threads"] >= 1 and {"torch", "transformers"} <= env["versions"].keys()
     assert res["dataset"]["files"]["aa"]["sha256"] == sha256_file(data / "aa.json")
     assert res["candidate_text"] == "sentence" and "docno descending" in res["tie_rule"]
     assert res["n_settings"] == {"mono": 3, "cross": 6, "multi": 3}

@@ -55,4 +55,11 @@ def test_a_recorded_eval_reruns_to_the_same_numbers(
     record["settings"]["aa->bb"]["metrics"]["map"] += 0.01
     path.write_text(json.dumps(record))
     assert reevaluate.main([str(first), "--out", str(tmp_path / "again")]) == 1
-    assert "settings.aa->bb.metrics.map" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "settings.aa->bb.metrics.map" in printed and "environment:" not in printed
+
+    # Another environment is named beside the numbers (near ties may order differently).
+    record["environment"]["torch_threads"] += 1
+    path.write_text(json.dumps(record))
+    reevaluate.main([str(first), "--out", str(tmp_path / "again")])
+    assert "environment: recorded" in capsys.readouterr().out

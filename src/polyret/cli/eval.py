@@ -117,7 +117,7 @@ def _corpus_eval(opts: EvalOptions, argv: list[str]) -> int:
             f"--dataset {opts.dataset} needs the corpus evaluator (polyret.corpus.evaluate), "
             f"which cannot be imported: {exc}"
         ) from None
-    from polyret.evaluate import evaluate
+    from polyret.evaluate import environment, evaluate
     from polyret.models import load_model
     from polyret.precision import set_precision
 
@@ -140,6 +140,7 @@ def _corpus_eval(opts: EvalOptions, argv: list[str]) -> int:
     seconds = loaded + ev.seconds  # to the plain result (without fitting and searching centered)
     record = {
         **task.record(ev.result, ev.embeddings, precision),
+        "environment": environment(),
         "command": command,
         "seconds": round(seconds, 3),
     }
@@ -157,6 +158,7 @@ def _corpus_eval(opts: EvalOptions, argv: list[str]) -> int:
             folder = opts.out / f"debiased-{opts.centering.debias_method.value}"
             debiased = {
                 **task.record(ev.debiased, ev.embeddings, precision),
+                "environment": record["environment"],
                 "command": command,
                 "seconds": round(seconds + ev.seconds_debiased, 3),
                 "debias": _debias_record(opts, centering, ev.seconds_debiased),
@@ -324,10 +326,12 @@ def _eval_meta(
 ) -> dict[str, Any]:
     """results.json's record of what was evaluated, how, and with which data (no timings)."""
     from polyret import __version__
+    from polyret.evaluate import environment
 
     options = task.options
     meta = {
         "polyret_version": __version__,
+        "environment": environment(),
         "command": "polyret eval " + shlex.join(argv),
         "model": {**resolved.to_dict(), "embedding_dim": embeddings.dim},
         "dataset": task.describe(),
