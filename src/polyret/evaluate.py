@@ -164,7 +164,8 @@ def evaluate(
 def environment() -> dict[str, Any]:
     """What an encoding's last bits depend on besides the model and the data: library versions,
     torch's thread count (GEMM reductions are split by it) and the CPU. ``results.json`` records
-    it, so that a re-evaluation that differs in near ties can be traced (``scripts/reevaluate.py``)."""
+    it, so that a re-evaluation that differs in near ties can be traced
+    (``scripts/reevaluate.py``)."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
