@@ -41,28 +41,19 @@ def test_eval_cli_on_beir_with_corpus_options(
     assert len(shards) == 5  # 30 documents in shards of 7
 
 
+def miracl(model: Path, root: Path, *flags: str) -> list[str]:
+    """``polyret eval`` of ``model`` on the MIRACL fixture under ``root``, with ``flags``."""
+    return ["eval", "--model", str(model), "--dataset", "miracl", "--data-dir", str(root),
+            "--no-progress", *flags]  # fmt: skip
+
+
 def test_eval_cli_on_miracl_pool(
     miracl_data: tuple[Path, dict], tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     root, _ = miracl_data
     out = tmp_path / "out"
-    argv = [
-        "eval",
-        "--model",
-        str(tiny_model_dir),
-        "--dataset",
-        "miracl",
-        "--languages",
-        "sw",
-        "yo",
-        "--data-dir",
-        str(root),
-        "--out",
-        str(out),
-        "--multilingual-pool",
-        "--no-progress",
-    ]
-    assert main(argv) == 0
+    argv = miracl(tiny_model_dir, root, "--languages", "sw", "yo", "--out", str(out))
+    assert main([*argv, "--multilingual-pool"]) == 0
     assert "pool" in (out / "report.md").read_text().lower()
 
 
@@ -84,25 +75,8 @@ def test_eval_cli_centers_a_corpus_beside_the_plain_search(
     root, _ = miracl_data
     calib = write_calibration(tmp_path / "calib")
     out = tmp_path / "out"
-    argv = [
-        "eval",
-        "--model",
-        str(tiny_model_dir),
-        "--dataset",
-        "miracl",
-        "--data-dir",
-        str(root),
-        "--out",
-        str(out),
-        "--multilingual-pool",
-        "--save-runs",
-        "--debias",
-        str(calib),
-        "--debias-sentences",
-        "10",
-        "--no-progress",
-    ]
-    assert main(argv) == 0
+    plain = miracl(tiny_model_dir, root, "--out", str(out), "--multilingual-pool", "--save-runs")
+    assert main([*plain, "--debias", str(calib), "--debias-sentences", "10"]) == 0
     base = json.loads((out / "results.json").read_text())
     centered = json.loads((out / "debiased-center" / "results.json").read_text())
     assert centered["debias"]["method"] == "center" and "debias" not in base
@@ -126,9 +100,7 @@ def test_eval_cli_centers_a_corpus_beside_the_plain_search(
     assert float(rows["difference"][column]) == pytest.approx(difference, abs=1e-4)
 
     # an evaluation without centering into the same folder leaves no centered results behind
-    plain = [a for a in argv if a not in (str(calib), "10")]
-    plain = [a for a in plain if a not in ("--debias", "--debias-sentences")] + ["--overwrite"]
-    assert main(plain) == 0
+    assert main([*plain, "--overwrite"]) == 0
     assert not (out / "debiased-center").exists() and not (out / "comparison.md").exists()
     assert (out / "results.json").is_file() and (out / "runs" / "pool.dev.trec").is_file()
 
@@ -144,8 +116,7 @@ def test_eval_cli_refuses_centering_on_evaluated_queries_or_an_unnamed_corpus(
     calib = write_calibration(tmp_path / "calib")
     evaluated = next(iter(written["yo"]["queries"].values()))
     leaky = write_calibration(tmp_path / "leaky", {"yo": evaluated})
-    argv = ["eval", "--model", str(tiny_model_dir), "--dataset", "miracl", "--data-dir", str(root)]
-    argv += ["--debias-sentences", "12", "--no-progress", "--debias"]
+    argv = miracl(tiny_model_dir, root, "--debias-sentences", "12", "--debias")
     assert main([*argv, str(leaky)]) == 2
     err = capsys.readouterr().err
     assert "holds 1 of the queries evaluated on miracl" in err and evaluated in err

@@ -300,9 +300,8 @@ class CorpusTask:
         import torch
 
         def apply(vectors: np.ndarray, kind: str) -> np.ndarray:
-            emb = torch.from_numpy(
-                np.array(vectors, dtype=np.float32)
-            )  # a copy: shards are read-only
+            # np.array copies: a float32 shard is a read-only memory map
+            emb = torch.from_numpy(np.array(vectors, dtype=np.float32))
             return debiaser.transform(emb, kind=kind).numpy()
 
         return replace(

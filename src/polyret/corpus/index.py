@@ -120,7 +120,11 @@ def _ivf_template(
     return faiss.clone_index(template), nlist
 
 
-def _shard_index(vectors: np.ndarray, config: SearchConfig, template: Any, gpu_res: Any) -> Any:
+def _shard_index(
+    vectors: np.ndarray, config: SearchConfig, template: Any, gpu_res: Any, nprobe: int
+) -> Any:
+    """``vectors`` indexed as ``config`` asks (IVF: a copy of ``template``, probing ``nprobe``
+    lists)."""
     import faiss
 
     dim = vectors.shape[1]
@@ -136,9 +140,7 @@ def _shard_index(vectors: np.ndarray, config: SearchConfig, template: Any, gpu_r
         index = faiss.index_cpu_to_gpu(gpu_res, 0, index)
     index.add(vectors)
     if config.index is IndexKind.IVF:
-        # CPU IndexIVFFlat and GpuIndexIVFFlat alike; a small corpus may have fewer lists than
-        # nprobe (search_preassigned then needs the same number as the queries' assignments)
-        index.nprobe = min(config.nprobe, template.nlist)
+        index.nprobe = nprobe  # CPU IndexIVFFlat and GpuIndexIVFFlat alike
     return index
 
 
@@ -164,13 +166,16 @@ def search(
     # faiss GPU indexes return at most 2048 neighbours and have no HNSW: those searches stay on CPU.
     on_gpu = use_gpu and config.index is not IndexKind.HNSW and config.k <= 2048
     gpu_res = faiss.StandardGpuResources() if on_gpu else None
-    template, params, coarse = None, {}, None
+    template, params, coarse, nprobe = None, {}, None, 0
     if config.index is IndexKind.IVF:
         template, nlist = _ivf_template(shards, dim, config, num_docs)
-        params = {"nlist": nlist, "nprobe": min(config.nprobe, nlist)}
+        # A small corpus may have fewer lists than nprobe: then every list is probed (and
+        # search_preassigned needs as many probes as the queries' assignments have columns).
+        nprobe = min(config.nprobe, nlist)
+        params = {"nlist": nlist, "nprobe": nprobe}
         if gpu_res is None:
             # Every shard shares the quantizer: assign the queries to their lists once, not per shard.
-            coarse = template.quantizer.search(queries, min(config.nprobe, nlist))
+            coarse = template.quantizer.search(queries, nprobe)
     elif config.index is IndexKind.HNSW:
         params = {
             "M": config.hnsw_m,
@@ -185,7 +190,7 @@ def search(
             raise DataError(
                 f"shard vectors have dimension {vectors.shape[1]}, queries {dim}", path=shard.path
             )
-        index = _shard_index(vectors, config, template, gpu_res)
+        index = _shard_index(vectors, config, template, gpu_res, nprobe)
         del vectors
         shard_k = min(config.k, shard.count)
         if coarse is not None:

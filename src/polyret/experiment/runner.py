@@ -118,6 +118,12 @@ def _prune_weights(config: ExperimentConfig, run_dir: Path) -> None:
             )
 
 
+def _trained(spec: dict[str, Any]) -> dict[str, Any]:
+    """A saved strategy's options that its runs depend on: all but its Holm ``family``, which is
+    analysis (moving a strategy to another family keeps its runs)."""
+    return {k: v for k, v in spec.items() if k != "family"}
+
+
 def _check_or_save_config(config: ExperimentConfig) -> None:
     import yaml
 
@@ -139,14 +145,9 @@ def _check_or_save_config(config: ExperimentConfig) -> None:
                     f"{path}: this output_dir holds an experiment with a different {key!r}; "
                     "use another output_dir, or delete the old one"
                 )
-
-        # A strategy's Holm family is analysis, not training: moving it keeps its runs.
-        def trained(spec: dict[str, Any]) -> dict[str, Any]:
-            return {k: v for k, v in spec.items() if k != "family"}
-
-        known = {s["name"]: trained(s) for s in saved.get("strategies", [])}
+        known = {s["name"]: _trained(s) for s in saved.get("strategies", [])}
         for spec in current["strategies"]:
-            if spec["name"] in known and known[spec["name"]] != trained(spec):
+            if spec["name"] in known and known[spec["name"]] != _trained(spec):
                 raise ConfigError(
                     f"{path}: strategy {spec['name']!r} changed since its runs were made"
                 )
