@@ -20,6 +20,7 @@ from polyret.pairs import (
     fingerprint_texts,
     load_ntrex_pairs,
     normalize_title,
+    passage_text,
     resolve_language_pairs,
     split_by_article,
 )
@@ -355,9 +356,75 @@ def test_hard_negatives_never_meet_their_positive_in_a_batch(parallel: LareqaDat
                     assert not positives & set(p.negatives), "a negative is a positive here"
 
 
+@pytest.mark.parametrize("count", [1, 2])
+def test_context_negatives_carry_their_own_paragraph(parallel: LareqaDataset, count: int) -> None:
+    pairs = build_pairs(parallel, context=True)
+    with_negatives, dropped = add_hard_negatives(pairs, parallel, count, "paragraph", seed=2)
+    assert dropped == 0 and len(with_negatives) == len(pairs)
+    answers: dict[str, set[str]] = {}  # qid -> its answer sentence in every language
+    for d in parallel.languages.values():
+        for q in d.questions:
+            answers.setdefault(q.id, set()).add(d.candidates[q.answer].text)
+    for pair in with_negatives:
+        data = parallel.languages[pair.query_lang]
+        question = data.question(pair.group)
+        # Every candidate of the article as LAReQA's sentence+context scores it, by its text.
+        candidates = {
+            passage_text(c.text, c.context): c for c in data.candidates
+            if c.article == question.article
+        }  # fmt: skip
+        places = [candidates[n] for n in pair.negatives]  # KeyError: not a context candidate
+        assert not {c.text for c in places} & answers[pair.group], "a negative answers it"
+        # The fixture's paragraphs hold one non-answer sentence: the first negative is the
+        # answer's paragraph's, the second is topped up from the article.
+        assert places[0].paragraph == question.paragraph
+        assert places[0].text not in set().union(*answers.values())
+        assert [c.paragraph == question.paragraph for c in places[1:]] == [False] * (count - 1)
+        assert pair.negative_keys == tuple(
+            dict.fromkeys(f"{pair.query_lang}:{c.article}:{c.paragraph}" for c in places)
+        )
+    # Context negatives are part of what the run trains on.
+    plain = PairSet([p._replace(negative_keys=()) for p in with_negatives])
+    assert plain.fingerprint() != with_negatives.fingerprint()
+
+
+def test_context_negatives_never_meet_a_passage_of_their_paragraph(
+    parallel: LareqaDataset,
+) -> None:
+    from polyret.samplers import BatchPlanner, SamplerConfig
+
+    # The rule on its own: a row whose negative comes from a paragraph is linked to the rows
+    # whose passage carries that paragraph, though no text or group is shared.
+    a = TrainingPair(
+        "qa", "pa", "en", "de", "ga", "de:0:0", ("n en:0:1",), negative_keys=("en:0:1",)
+    )
+    b = TrainingPair("qb", "pb", "de", "en", "gb", "en:0:1")
+    assert len(set(PairSet([a, b]).links())) == 1
+    assert len(set(PairSet([a._replace(negative_keys=()), b]).links())) == 2
+
+    pairs, _ = add_hard_negatives(build_pairs(parallel, context=True), parallel, 2, seed=1)
+    links = pairs.links()
+    by_key: dict[str, set[int]] = {}
+    for i, p in enumerate(pairs.pairs):
+        by_key.setdefault(p.passage_key, set()).add(int(links[i]))
+    for i, p in enumerate(pairs.pairs):
+        for key in p.negative_keys:
+            assert by_key.get(key, set()) <= {int(links[i])}
+    planner = BatchPlanner(pairs.metadata(), SamplerConfig("hybrid", world_size=2), 2)
+    for epoch in (0, 1):
+        for rows in step_rows(planner, pairs, epoch):
+            keys = {p.passage_key for p in rows}
+            passages = {p.passage for p in rows}
+            assert len(keys) == len(rows)
+            for p in rows:
+                assert not (set(p.negative_keys) - {p.passage_key}) & keys
+                assert not passages & set(p.negatives)
+
+
 def test_hard_negative_errors(parallel: LareqaDataset) -> None:
-    with pytest.raises(ConfigError, match="context"):
-        add_hard_negatives(build_pairs(parallel, context=True), parallel, 1)
+    mixed = PairSet(build_pairs(parallel, context=True).pairs + build_pairs(parallel).pairs)
+    with pytest.raises(ConfigError, match="some pairs carry context passages"):
+        add_hard_negatives(mixed, parallel, 1)
     with pytest.raises(ConfigError, match="no pair has 40 hard negative"):
         add_hard_negatives(build_pairs(parallel), parallel, 40, "paragraph")
     with pytest.raises(DataError, match="different numbers of hard negatives"):

@@ -84,6 +84,8 @@ class TrainingPair(NamedTuple):
     ``negative_groups``: the groups the negatives belong to (their rows never share the batch).
     ``kind``: ``"qa"`` (question, answer passage) or ``"align"`` (the same question in two
     languages, :func:`build_alignment_pairs`); the sampler gives each kind its own steps.
+    ``negative_keys``: the ``passage_key`` of each context negative (its paragraph): rows whose
+    passage carries that paragraph never share the batch either.
     """
 
     query: str
@@ -95,6 +97,7 @@ class TrainingPair(NamedTuple):
     negatives: tuple[str, ...] = ()
     negative_groups: tuple[str, ...] = ()
     kind: str = "qa"
+    negative_keys: tuple[str, ...] = ()
 
 
 def passage_text(sentence: str, context: str | None = None) -> str:
@@ -262,6 +265,8 @@ class PairSet:
             )
             # Alignment rows add their kind and negative groups; QA rows hash as they always did.
             extra = (p.kind, *p.negative_groups) if p.kind == ALIGN else ()
+            if p.negative_keys:  # context negatives (pairs without them hash as before)
+                extra = (*extra, "\x1dkeys", *p.negative_keys)
             h.update("\x1f".join((*fields, *p.negatives, *extra)).encode("utf-8", "surrogatepass"))
             h.update(b"\x1e")
         return h.hexdigest()
@@ -295,12 +300,13 @@ class PairSet:
         """Per row, a code shared by rows that must not meet in one batch.
 
         Groups are merged (union-find) when they share a query text, a passage text (a hard
-        negative counts as one) or a ``passage_key``: two questions with one answer sentence
-        would otherwise make that sentence both the positive and an in-batch negative of each
-        other, and a hard negative could be the positive of another row of its batch. A row is
-        also linked to the groups of its negatives (``negative_groups``). Alignment rows link
-        only among themselves (they never share a batch with QA rows), every text of theirs
-        (question or negative) counting on either side, since all of them are questions.
+        negative counts as one) or a ``passage_key`` (a context negative's counts as one): two
+        questions with one answer sentence would otherwise make that sentence both the positive
+        and an in-batch negative of each other, and a hard negative could be the positive of
+        another row of its batch. A row is also linked to the groups of its negatives
+        (``negative_groups``). Alignment rows link only among themselves (they never share a
+        batch with QA rows), every text of theirs (question or negative) counting on either
+        side, since all of them are questions.
         """
         parent = list(range(len(self.pairs)))
 
@@ -319,6 +325,7 @@ class PairSet:
                 keys = [("g", p.group), ("q", p.query), ("p", p.passage)]
                 keys += [("p", negative) for negative in p.negatives]
                 keys += [("g", group) for group in p.negative_groups]
+                keys += [("k", key) for key in p.negative_keys]
             if p.passage_key is not None:
                 keys.append(("k", p.passage_key))
             for key in keys:
@@ -566,6 +573,12 @@ def add_hard_negatives(
     (:meth:`PairSet.links`: a shared query or answer text); :meth:`PairSet.links` then keeps
     every pair whose positive is one of the negatives out of the batch.
 
+    Context pairs (``build_pairs(context=True)``) get context negatives: the sentence followed
+    by its own paragraph (:func:`passage_text`), as LAReQA's sentence+context candidates are,
+    so a negative from the answer's paragraph differs from the positive in its sentence only.
+    Each negative's paragraph becomes a ``negative_keys`` entry (rows whose passage carries that
+    paragraph never share the batch).
+
     Returns the pairs that got ``count`` negatives and the number dropped for want of them.
     Deterministic for ``seed`` and the pair order.
     """
@@ -574,16 +587,18 @@ def add_hard_negatives(
     source = parse_enum(NegativeSource, source, "negative_source")
     if count < 1:
         return pairs, 0
-    if any(p.passage_key is not None for p in pairs.pairs):
-        raise ConfigError(
-            "hard negatives are answer-less sentences; they do not go with context passages "
-            "(context: true)"
-        )
     if any(p.kind == ALIGN for p in pairs.pairs):
         raise ConfigError(
             "add_hard_negatives is for QA pairs; alignment rows draw their own negatives "
             "(build_alignment_pairs(negatives=...))"
         )
+    context = {p.passage_key is not None for p in pairs.pairs}
+    if len(context) > 1:
+        raise ConfigError(
+            "hard negatives need every pair built alike: some pairs carry context passages "
+            "(build_pairs(context=True)) and some do not"
+        )
+    with_context = context == {True}
     link = pairs.links()
     # Every answer sentence of a linked group, in every language: never a negative of it.
     positives: dict[int, set[str]] = {}
@@ -594,11 +609,11 @@ def add_hard_negatives(
             answer = dataset.answer_candidate(pair.group, lang)
             if answer is not None:
                 banned.add(answer.text)
-    # (lang, article) -> sentences in paragraph order, each with its paragraph.
-    articles: dict[tuple[str, int], list[tuple[int, str]]] = {}
+    # (lang, article) -> its sentences in paragraph order: (paragraph, sentence, context).
+    articles: dict[tuple[str, int], list[tuple[int, str, str]]] = {}
     for lang, data in dataset.languages.items():
         for c in data.candidates:
-            articles.setdefault((lang, c.article), []).append((c.paragraph, c.text))
+            articles.setdefault((lang, c.article), []).append((c.paragraph, c.text, c.context))
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6E6567]))
     out, dropped = [], 0
     for row, pair in zip(link.tolist(), pairs.pairs, strict=True):
@@ -609,8 +624,16 @@ def add_hard_negatives(
             continue
         banned = positives[row]
         sentences = articles.get((pair.query_lang, question.article), [])
-        same = list(dict.fromkeys(t for para, t in sentences if para == question.paragraph))
-        rest = list(dict.fromkeys(t for para, t in sentences if para != question.paragraph))
+        # sentence -> (paragraph, context) where it is taken from: its first occurrence in the
+        # question's paragraph, else its first one elsewhere in the article
+        home: dict[str, tuple[int, str]] = {}
+        for para, t, ctx in sentences:
+            if para == question.paragraph:
+                home.setdefault(t, (para, ctx))
+        for para, t, ctx in sentences:
+            home.setdefault(t, (para, ctx))
+        same = list(dict.fromkeys(t for para, t, _ in sentences if para == question.paragraph))
+        rest = list(dict.fromkeys(t for para, t, _ in sentences if para != question.paragraph))
         same = [t for t in same if t not in banned]
         rest = [t for t in rest if t not in banned and t not in same]
         if source is NegativeSource.ARTICLE:
@@ -622,7 +645,20 @@ def add_hard_negatives(
         if len(chosen) < count:
             dropped += 1
             continue
-        out.append(pair._replace(negatives=tuple(chosen)))
+        if not with_context:
+            out.append(pair._replace(negatives=tuple(chosen)))
+            continue
+        places = [home[t] for t in chosen]
+        out.append(
+            pair._replace(
+                negatives=tuple(
+                    passage_text(t, ctx) for t, (_, ctx) in zip(chosen, places, strict=True)
+                ),
+                negative_keys=tuple(
+                    dict.fromkeys(f"{pair.query_lang}:{question.article}:{p}" for p, _ in places)
+                ),
+            )
+        )
     if not out:
         raise ConfigError(
             f"no pair has {count} hard negative(s) from its {source.value}: lower hard_negatives"

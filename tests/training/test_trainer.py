@@ -501,3 +501,27 @@ def test_hard_negatives_with_cross_only_batches_are_warned_about(
         load_training_data(config)
     warned = CROSS_NEGATIVES_WARNING in caplog.text
     assert warned == (strategy == "cross")
+
+
+def test_context_passages_train_with_context_negatives(
+    tiny_poolerless_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    from polyret.data.lareqa import load_lareqa
+    from polyret.pairs import passage_text
+    from polyret.training.data import load_training_data
+
+    config = _config(
+        tiny_poolerless_model_dir, qa_dir, tmp_path / "run", context=True, hard_negatives=1,
+        max_steps=2, dev_fraction=0.0,
+    )  # fmt: skip
+    pairs = load_training_data(config).train
+    qa = load_lareqa(qa_dir)
+    candidates = {
+        lang: {passage_text(c.text, c.context) for c in data.candidates}
+        for lang, data in qa.languages.items()
+    }
+    for row, pair in zip(pairs.to_dataset(), pairs.pairs, strict=True):
+        # A sentence+context candidate of the query's language, as LAReQA scores them.
+        assert row["negative_1"] in candidates[pair.query_lang]
+        assert row["negative_1"] != row["passage"]
+    assert train(config).global_step == 2

@@ -93,7 +93,8 @@ class TrainConfig:
     hard_negatives: int = option(
         "hard negatives per pair, in the query's language: sentences of the answer's paragraph "
         "(or article) that do not answer it, scored as extra in-batch candidates; for a "
-        "cross-lingual pair they are what the multilingual pool gets wrong (0: none)",
+        "cross-lingual pair they are what the multilingual pool gets wrong; with context, "
+        "each negative carries its own paragraph (0: none)",
         default=0,
     )
     negative_source: NegativeSource | str = option(
@@ -200,11 +201,11 @@ class TrainConfig:
         self.negative_source = parse_enum(NegativeSource, self.negative_source, "negative_source")
         if not is_int(self.hard_negatives) or self.hard_negatives < 0:
             raise bad("hard_negatives", self.hard_negatives, "must be 0 or more")
-        if self.hard_negatives and (self.ntrex_languages or self.context):
+        if self.hard_negatives and self.ntrex_languages:
             raise bad(
                 "hard_negatives",
                 self.hard_negatives,
-                "needs LAReQA answer sentences as passages (no ntrex_languages, no context)",
+                "needs LAReQA answer sentences as passages (no ntrex_languages)",
             )
         for name in (
             "batch_size",
