@@ -84,8 +84,8 @@ class TrainingPair(NamedTuple):
     ``negative_groups``: the groups the negatives belong to (their rows never share the batch).
     ``kind``: ``"qa"`` (question, answer passage) or ``"align"`` (the same question in two
     languages, :func:`build_alignment_pairs`); the sampler gives each kind its own steps.
-    ``negative_keys``: the ``passage_key`` of each context negative (its paragraph): rows whose
-    passage carries that paragraph never share the batch either.
+    ``negative_keys``: the paragraphs (as ``passage_key``) of the context negatives, each once:
+    rows whose passage carries one of them never share the batch either.
     """
 
     query: str
@@ -575,9 +575,10 @@ def add_hard_negatives(
 
     Context pairs (``build_pairs(context=True)``) get context negatives: the sentence followed
     by its own paragraph (:func:`passage_text`), as LAReQA's sentence+context candidates are,
-    so a negative from the answer's paragraph differs from the positive in its sentence only.
-    Each negative's paragraph becomes a ``negative_keys`` entry (rows whose passage carries that
-    paragraph never share the batch).
+    so in a monolingual pair a negative from the answer's paragraph differs from the positive in
+    its sentence only. A context negative's sentence answers no question of its language (a
+    repeated sentence could otherwise lead another row's answer paragraph unlinked), and each
+    negative's paragraph goes into ``negative_keys``.
 
     Returns the pairs that got ``count`` negatives and the number dropped for want of them.
     Deterministic for ``seed`` and the pair order.
@@ -614,6 +615,15 @@ def add_hard_negatives(
     for lang, data in dataset.languages.items():
         for c in data.candidates:
             articles.setdefault((lang, c.article), []).append((c.paragraph, c.text, c.context))
+    # Context negatives: no answer sentence of the language, in any paragraph.
+    answers = (
+        {
+            lang: {data.candidates[q.answer].text for q in data.questions}
+            for lang, data in dataset.languages.items()
+        }
+        if with_context
+        else {}
+    )
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6E6567]))
     out, dropped = [], 0
     for row, pair in zip(link.tolist(), pairs.pairs, strict=True):
@@ -636,6 +646,12 @@ def add_hard_negatives(
         rest = list(dict.fromkeys(t for para, t, _ in sentences if para != question.paragraph))
         same = [t for t in same if t not in banned]
         rest = [t for t in rest if t not in banned and t not in same]
+        if with_context:
+            excluded = answers.get(pair.query_lang, set())
+            same, rest = (
+                [t for t in ts if t not in excluded and passage_text(t, home[t][1]) not in banned]
+                for ts in (same, rest)
+            )
         if source is NegativeSource.ARTICLE:
             pool = same + rest
             chosen = [pool[i] for i in rng.permutation(len(pool))[:count]]
