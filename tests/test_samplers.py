@@ -349,17 +349,25 @@ def test_shared_answers_never_meet_in_a_batch() -> None:
 @pytest.mark.parametrize("context", [False, True])
 def test_no_duplicate_passage_in_real_batches(shared_data, context: bool) -> None:
     from polyret.data.lareqa import load_lareqa, resolve_lareqa_folder
-    from polyret.pairs import build_pairs
+    from polyret.pairs import add_hard_negatives, build_pairs
 
     for name in ("xquad-r", "mlqa-r"):
-        pairs = build_pairs(load_lareqa(resolve_lareqa_folder(name, shared_data)), context=context)
+        data = load_lareqa(resolve_lareqa_folder(name, shared_data))
+        pairs = build_pairs(data, context=context)
         meta = pairs.metadata()
         cfg = SamplerConfig(alpha=0.5, world_size=1)
         counts = conflicting_batches(BatchPlanner(meta, cfg, 32, seed=1).plan(0), pairs)
-        assert counts["passage"] == counts["query"] == 0, (name, counts)
+        assert counts["passage"] == counts["query"] == counts["negative"] == 0, (name, counts)
         if name == "xquad-r":  # grouping by question id alone let about 40% of batches repeat one
             by_id = BatchPlanner(dataclasses.replace(meta, link=None), cfg, 32, seed=1).plan(0)
             assert conflicting_batches(by_id, pairs)["passage"] > 200
+            # With a same-language hard negative per pair (its paragraph too, with context).
+            negs, _ = add_hard_negatives(pairs, data, 1, seed=1)
+            planned = BatchPlanner(negs.metadata(), cfg, 32, seed=1).plan(0)
+            assert conflicting_batches(planned, negs)["negative"] == 0
+            unlinked = dataclasses.replace(negs.metadata(), link=None)
+            by_id = BatchPlanner(unlinked, cfg, 32, seed=1).plan(0)
+            assert conflicting_batches(by_id, negs)["negative"] > 0
 
 
 def test_trainer_seed_reaches_the_sampler(tiny_model_dir, tmp_path) -> None:

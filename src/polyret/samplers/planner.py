@@ -575,16 +575,25 @@ class BatchPlanner:
 
 
 def conflicting_batches(batches: Sequence[BatchInfo], pairs: PairSet) -> dict[str, int]:
-    """How many batches hold one query text, passage text or passage key twice.
+    """How many batches hold one query text, passage text or passage key twice, and how many
+    hold a row's hard negative as a positive (its text, or with context its paragraph).
 
-    An audit of a plan against its pairs (0 for a plan built from ``pairs.metadata()``): a
-    repeated passage is the positive of one row and an in-batch negative of the other.
+    An audit of a plan against its pairs (0 each for a plan built from ``pairs.metadata()``): a
+    repeated passage is the positive of one row and an in-batch negative of the other, and a
+    negative that is another row's positive is scored against that row's query as wrong.
     """
-    out = {"batches": len(batches), "query": 0, "passage": 0}
+    out = {"batches": len(batches), "query": 0, "passage": 0, "negative": 0}
     for info in batches:
         rows = [pairs.pairs[i] for i in info.indices]
         out["query"] += len({p.query for p in rows}) < len(rows)
         out["passage"] += len({p.passage_key or p.passage for p in rows}) < len(rows)
+        positives = {p.passage for p in rows}
+        keys = {p.passage_key for p in rows}
+        out["negative"] += any(
+            positives.intersection(p.negatives)
+            or (keys - {p.passage_key}).intersection(p.negative_keys)
+            for p in rows
+        )
     return out
 
 
