@@ -630,3 +630,39 @@ def test_a_strategy_may_move_to_another_holm_family_but_not_change_its_training(
     _check_or_save_config(experiment({**spec, "family": "alpha-sweep"}))
     with pytest.raises(ConfigError, match="strategy 'h' changed since its runs were made"):
         _check_or_save_config(experiment({**spec, "alpha": 0.3, "family": "alpha-sweep"}))
+
+
+def test_only_runs_the_named_runs_and_writes_no_report(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import yaml
+
+    from polyret.cli.main import main
+    from polyret.training import trainer
+
+    config = _config(tmp_path, tiny_model_dir, strategies=["mono", "cross"])
+    calls: list[str] = []
+    original = trainer.train
+
+    def counting_train(cfg, **kw):  # type: ignore[no-untyped-def]
+        calls.append(Path(cfg.output_dir).name)
+        return original(cfg, **kw)
+
+    monkeypatch.setattr(trainer, "train", counting_train)
+    with pytest.raises(ConfigError, match="--only hybrid: not a strategy or run"):
+        runner.run_experiment(config, only=["hybrid"])
+    # A strategy stands for its seeds; the usual (seed-major) order is kept.
+    assert runner.run_experiment(config, only=["cross", "mono-seed2"]) is None
+    assert calls == ["cross-seed1", "mono-seed2", "cross-seed2"]
+    assert not (tmp_path / "results" / "report.md").exists()
+    assert not (tmp_path / "exp" / "report").exists()
+    # From the command line: the finished runs are cached, and no report is written.
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config.to_dict()))
+    calls.clear()
+    assert (
+        main(["experiment", "--config", str(path), "--only", "cross-seed1", "--no-progress"]) == 0
+    )
+    assert calls == [] and "(no report: --only)" in capsys.readouterr().out
+    report = runner.run_experiment(config)
+    assert calls == ["mono-seed1"] and report is not None and report.is_file()

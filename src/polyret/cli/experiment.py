@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from polyret.cli.parser import ArgumentParser
 from polyret.configfile import add_option_arguments
@@ -28,6 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the resolved experiment (YAML) and each run's training configuration, then "
         "exit without running anything",
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="RUN",
+        help="train and evaluate only these strategies (every seed) or runs (<strategy>-seed<N>), "
+        "and write no report: to run some first; a later invocation without --only reuses them",
+    )
     add_no_progress(parser)
     options = parser.add_argument_group(
         "experiment options", "each overrides the config's value (eval: and centering: included)"
@@ -40,7 +49,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from polyret.experiment.runner import run_experiment
 
-    run_flags = ("config", "report_only", "print_config", "no_progress")
+    run_flags = ("config", "report_only", "print_config", "no_progress", "only")
     overrides = {k: v for k, v in vars(args).items() if k not in run_flags}
     config = ExperimentConfig.from_yaml(args.config, overrides)
     if args.print_config:
@@ -54,6 +63,9 @@ def main(argv: list[str]) -> int:
                 print(yaml.safe_dump({"run": run.to_dict()}, sort_keys=False), end="")
         return 0
     command = "polyret experiment " + " ".join(argv)
-    report = run_experiment(config, report_only=args.report_only, command=command)
-    print(f"report: {report.resolve()}")
+    report = run_experiment(config, report_only=args.report_only, command=command, only=args.only)
+    if report is None:
+        print(f"runs: {(Path(config.output_dir) / 'runs').resolve()} (no report: --only)")
+    else:
+        print(f"report: {report.resolve()}")
     return 0

@@ -18,6 +18,7 @@ import logging
 import platform
 import shutil
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -355,21 +356,47 @@ def _centered(
 
 
 def run_experiment(
-    config: ExperimentConfig, *, report_only: bool = False, command: str = "(Python API)"
-) -> Path:
+    config: ExperimentConfig,
+    *,
+    report_only: bool = False,
+    command: str = "(Python API)",
+    only: Collection[str] = (),
+) -> Path | None:
     """Run (or continue) ``config`` and write its report; returns the report path.
 
-    Holds the lock of ``output_dir`` (:mod:`polyret.lock`): a second invocation on the same
-    folder stops with one line naming this one.
+    ``only``: strategy names or run names (``<strategy>-seed<N>``); only those runs are trained
+    and evaluated, in the usual order, and no report is written (returns None): a later
+    invocation without ``only`` finds them cached. Holds the lock of ``output_dir``
+    (:mod:`polyret.lock`): a second invocation on the same folder stops with one line naming
+    this one.
     """
     from polyret.lock import output_lock
 
+    selected = select_runs(config, only) if only else None
+    if selected is not None and report_only:
+        raise ConfigError("--only trains a part of the experiment; it has no report to rebuild")
     check_output_dir(config.output_dir, may_hold="an experiment")
     if config.report_dir is not None:
         check_output_dir(config.report_dir, flag="--report-dir", may_hold="its report")
     with output_lock(config.output_dir, "one experiment"):
         _remove_leftovers(config)
-        return _run_experiment(config, report_only=report_only, command=command)
+        return _run_experiment(config, report_only=report_only, command=command, selected=selected)
+
+
+def select_runs(config: ExperimentConfig, only: Collection[str]) -> set[str]:
+    """The run names ``only`` names: a strategy stands for its runs of every seed."""
+    runs = {
+        spec.name: [config.run_name(spec, seed) for seed in config.seeds]
+        for spec in config.strategies
+    }
+    every = {name for names in runs.values() for name in names}
+    unknown = [x for x in only if x not in runs and x not in every]
+    if unknown:
+        raise ConfigError(
+            f"--only {' '.join(unknown)}: not a strategy or run of experiment {config.name!r}; "
+            f"strategies: {', '.join(runs)}; runs look like {next(iter(every))}"
+        )
+    return {name for x in only for name in runs.get(x, [x])}
 
 
 def _remove_leftovers(config: ExperimentConfig) -> None:
@@ -580,7 +607,9 @@ class _Collected:
         return found
 
 
-def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str) -> Path:
+def _run_experiment(
+    config: ExperimentConfig, *, report_only: bool, command: str, selected: set[str] | None
+) -> Path | None:
     start = time.perf_counter()
     plan = _prepare(config, report_only)
     out, meta = plan.out, plan.meta
@@ -603,12 +632,20 @@ def _run_experiment(config: ExperimentConfig, *, report_only: bool, command: str
         for spec in config.strategies:
             done += 1
             name = config.run_name(spec, seed)
+            if selected is not None and name not in selected:
+                continue
             if not report_only:
                 if plan.finished(out / "evals" / name):
                     logger.info("run %d/%d: %s is finished (cached)", done, total, name)
                 else:
                     _train_and_evaluate(plan, spec, seed, f"{done}/{total}")
             collected.add(plan, spec, seed)
+    if selected is not None:
+        logger.info(
+            "the %d selected runs are finished; the report waits for a run without --only",
+            len(selected),
+        )
+        return None
 
     meta.update(
         command=command,
