@@ -16,18 +16,20 @@ from polyret.training.presets import PRESETS, preset_options
 PER_RUN = {"model", "output_dir", "seed", "data_dir", "precision", "save_steps", "logging_steps"}
 
 
-def test_hybrid_neg_is_protocol_a_hybrid_0_5_neg() -> None:
-    experiment = ExperimentConfig.from_yaml(REPO / "experiments/protocol_a.yaml")
-    spec = next(s for s in experiment.strategies if s.name == "hybrid-0.5-neg")
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_a_preset_is_the_strategy_it_names(name: str) -> None:
+    preset = PRESETS[name]
+    experiment = ExperimentConfig.from_yaml(REPO / preset.experiment)
+    spec = next(s for s in experiment.strategies if s.name == preset.strategy)
     measured = experiment.train_config(spec, experiment.seeds[0]).option_values()
-    preset = resolve_config(None, {}, "hybrid-neg").option_values()
+    options = resolve_config(None, {}, name).option_values()
     differ = {
-        k: (preset[k], measured[k])
+        k: (options[k], measured[k])
         for k in measured
-        if k not in PER_RUN and preset[k] != measured[k]
+        if k not in PER_RUN and options[k] != measured[k]
     }
     assert not differ, f"the preset is not the measured recipe: {differ}"
-    assert "experiments/protocol_a.yaml" in PRESETS["hybrid-neg"].evidence
+    assert f"{preset.experiment}, strategy {preset.strategy}" in preset.evidence
 
 
 def test_config_file_and_flags_override_a_preset(

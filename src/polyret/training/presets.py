@@ -24,6 +24,8 @@ class Preset:
     summary: str
     evidence: str  # the experiment config and strategy it reproduces, and its results
     options: Mapping[str, Any] = field(default_factory=dict)
+    experiment: str = "experiments/protocol_a.yaml"  # the config whose strategy it is
+    strategy: str = ""  # that strategy's name (a test keeps the two equal)
 
 
 PRESETS: dict[str, Preset] = {
@@ -38,6 +40,7 @@ PRESETS: dict[str, Preset] = {
             evidence=(
                 "experiments/protocol_a.yaml, strategy hybrid-0.5-neg; results/designs/README.md"
             ),
+            strategy="hybrid-0.5-neg",
             options={
                 "dataset": "mlqa-r",
                 "languages": ["ar", "de", "en", "es", "hi", "vi", "zh"],
