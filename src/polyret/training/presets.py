@@ -62,6 +62,39 @@ PRESETS: dict[str, Preset] = {
                 "loss_precision": "autocast",
             },
         ),
+        Preset(
+            name="hybrid-neg-article",
+            summary=(
+                "hybrid-neg with the negative drawn from anywhere in the answer's article, not "
+                "its paragraph first: protocol A's second-round design"
+            ),
+            evidence=(
+                "experiments/protocol_a.yaml, strategy hybrid-0.5-neg-article; "
+                "results/designs/README.md"
+            ),
+            strategy="hybrid-0.5-neg-article",
+            options={
+                "dataset": "mlqa-r",
+                "languages": ["ar", "de", "en", "es", "hi", "vi", "zh"],
+                "exclude_titles": ["Prime number", "Harvard University"],
+                "dev_fraction": 0.0,
+                "strategy": "hybrid",
+                "alpha": 0.5,
+                "hard_negatives": 1,
+                "negative_source": "article",
+                "batch_size": 32,
+                "max_steps": 300,
+                "learning_rate": 5e-5,
+                "scale": 100.0,
+                "warmup_ratio": 0.1,
+                "max_query_length": 48,
+                "max_passage_length": 96,
+                "freeze_word_embeddings": True,
+                # As the measured runs trained (protocol A pins them for every run alike).
+                "length_chunk_size": 0,
+                "loss_precision": "autocast",
+            },
+        ),
     )
 }
 
