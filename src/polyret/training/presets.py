@@ -34,8 +34,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             name="hybrid-neg",
             summary=(
-                "hybrid batches (alpha 0.5) with one same-language hard negative per pair, "
-                "protocol A's recipe: the batch design with the best multilingual pool score"
+                "hybrid batches (alpha 0.5) with one same-language hard negative per pair from "
+                "the answer's paragraph first: protocol A's first-round design"
             ),
             evidence=(
                 "experiments/protocol_a.yaml, strategy hybrid-0.5-neg; results/designs/README.md"
@@ -66,7 +66,7 @@ PRESETS: dict[str, Preset] = {
             name="hybrid-neg-article",
             summary=(
                 "hybrid-neg with the negative drawn from anywhere in the answer's article, not "
-                "its paragraph first: protocol A's second-round design"
+                "its paragraph first: the recommended recipe, the best multilingual pool score"
             ),
             evidence=(
                 "experiments/protocol_a.yaml, strategy hybrid-0.5-neg-article; "
