@@ -634,19 +634,19 @@ def add_hard_negatives(
             continue
         banned = positives[row]
         sentences = articles.get((pair.query_lang, question.article), [])
-        # sentence -> (paragraph, context) where it is taken from: its first occurrence in the
-        # question's paragraph, else its first one elsewhere in the article
-        home: dict[str, tuple[int, str]] = {}
-        for para, t, ctx in sentences:
-            if para == question.paragraph:
-                home.setdefault(t, (para, ctx))
-        for para, t, ctx in sentences:
-            home.setdefault(t, (para, ctx))
         same = list(dict.fromkeys(t for para, t, _ in sentences if para == question.paragraph))
         rest = list(dict.fromkeys(t for para, t, _ in sentences if para != question.paragraph))
         same = [t for t in same if t not in banned]
         rest = [t for t in rest if t not in banned and t not in same]
         if with_context:
+            # sentence -> (paragraph, context) it is taken from: its first occurrence in the
+            # question's paragraph, else its first one elsewhere in the article
+            home: dict[str, tuple[int, str]] = {}
+            for para, t, ctx in sentences:
+                if para == question.paragraph:
+                    home.setdefault(t, (para, ctx))
+            for para, t, ctx in sentences:
+                home.setdefault(t, (para, ctx))
             excluded = answers.get(pair.query_lang, set())
             same, rest = (
                 [t for t in ts if t not in excluded and passage_text(t, home[t][1]) not in banned]
