@@ -666,3 +666,72 @@ def test_only_runs_the_named_runs_and_writes_no_report(
     assert calls == [] and "(no report: --only)" in capsys.readouterr().out
     report = runner.run_experiment(config)
     assert calls == ["mono-seed1"] and report is not None and report.is_file()
+
+
+def test_sentence_context_scoring_of_every_model(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from polyret.data.lareqa import load_lareqa
+    from polyret.evaluation.lareqa import LareqaEvalConfig
+    from polyret.evaluation.store import load_result
+    from polyret.models import load_model
+
+    config = _config(
+        tmp_path,
+        tiny_model_dir,
+        strategies=["mono", {"name": "hybrid-0.5", "strategy": "hybrid", "alpha": 0.5}],
+        seeds=[1, 2],
+        centering={"calibration": str(_calibration_dir(tmp_path)), "sentences": 12},
+    )
+    config.eval.context = True
+    config.eval.max_seq_length = 8  # the sentence scoring truncates; the context one must not
+    report = runner.run_experiment(config)
+    evals = tmp_path / "exp" / "evals"
+    names = {p.name for p in evals.iterdir()}
+    for model in ("base", "mono-seed1", "hybrid-0.5-seed2"):
+        assert {model, f"{model}+center", f"{model}+context"} <= names
+    assert not [n for n in names if n.endswith("+context+center")], "never centered"
+    assert (tmp_path / "results" / "evals" / "hybrid-0.5-seed1+context").is_dir()  # published
+    # It is polyret eval --candidate-text sentence+context at the model's own max length.
+    data = load_lareqa(tmp_path / "eval")
+    model = load_model(str(tmp_path / "exp" / "runs" / "mono-seed2" / "final"))
+    options = LareqaEvalConfig(
+        batch_size=64,
+        candidate_text="sentence+context",
+        seen_languages=["en", "de", "es"],
+        precision=config.precision,
+    )
+    expected = options.score(data, options.encode(model, data)).summary()
+    saved = load_result(evals / "mono-seed2+context")
+    assert saved.candidate_text == "sentence+context"
+    assert saved.summary()["multi_map"] == pytest.approx(expected["multi_map"], abs=1e-6)
+    assert saved.summary() != load_result(evals / "mono-seed2").summary()
+    text = report.read_text()
+    section = text.split("## With each candidate's paragraph (sentence+context)")[1]
+    assert "| base |" in section and "| hybrid-0.5 |" in section
+    assert "### Significance tests with sentence+context candidates" in section
+    assert "| hybrid-0.5 | mono | multi | 2 vs 2 |" in section
+    summary = json.loads((report.parent / "summary.json").read_text())
+    tests = summary["sentence_context"]["significance"]
+    assert {(t["hybrid"], t["baseline"]) for t in tests} == {
+        ("hybrid-0.5", "mono"),
+        ("hybrid-0.5", "base"),
+    }
+    # Finished: a second invocation trains and evaluates nothing; a run whose sentence+context
+    # scoring is missing and whose model is gone is not silently retrained.
+    import shutil
+
+    shutil.rmtree(evals / "mono-seed1+context")
+    shutil.rmtree(tmp_path / "results" / "evals" / "mono-seed1+context")
+    shutil.rmtree(tmp_path / "exp" / "runs" / "mono-seed1" / "final")
+    with pytest.raises(ConfigError, match=r"mono-seed1\+context need its model"):
+        runner.run_experiment(config)
+
+
+def test_sentence_context_scoring_config() -> None:
+    from polyret.experiment.config import EvalSpec
+
+    with pytest.raises(ConfigError, match="already has it"):
+        EvalSpec(candidate_text="sentence+context", context=True)
+    with pytest.raises(ConfigError, match="context_max_seq_length"):
+        EvalSpec(context=True, context_max_seq_length=0)
+    with pytest.raises(ConfigError, match=r"eval\.context must be true or false"):
+        EvalSpec(context="yes")  # type: ignore[arg-type]

@@ -107,6 +107,17 @@ class EvalSpec:
         choices=("sentence", "sentence+context"),
     )
     max_seq_length: int | None = option("max tokens per text (None: the model's)", default=128)
+    context: bool = option(
+        "also score the base model and every final model with each candidate sentence followed "
+        "by its paragraph (sentence+context: how LAReQA's reference code and the published "
+        "anchors score), into <run>+context, a Holm family of its own",
+        default=False,
+    )
+    context_max_seq_length: int | None = option(
+        "max tokens per text of the sentence+context scoring (None: the model's own, 512 for "
+        "the bundled model, as polyret eval does)",
+        default=None,
+    )
     articles: int | None = option(
         "small budgets: the questions of this many evenly spaced articles and the candidates of "
         "their paragraphs (default: every article)",
@@ -124,10 +135,17 @@ class EvalSpec:
     def __post_init__(self) -> None:
         for key in ("languages", "seen_languages", "high_resource"):
             check_language_codes(getattr(self, key), f"eval.{key}")
-        for key in ("articles", "ood_documents", "curve_articles"):
+        for key in ("articles", "ood_documents", "curve_articles", "context_max_seq_length"):
             value = getattr(self, key)
             if value is not None and (not is_int(value) or value < 1):
                 raise ConfigError(f"eval.{key} must be a whole number >= 1, got {value!r}")
+        if not isinstance(self.context, bool):
+            raise ConfigError(f"eval.context must be true or false, got {self.context!r}")
+        if self.context and self.candidate_text != "sentence":
+            raise ConfigError(
+                "eval.context adds a sentence+context scoring to the sentence one; with "
+                f"eval.candidate_text {self.candidate_text!r} every score already has it"
+            )
 
 
 @dataclass

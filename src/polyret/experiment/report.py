@@ -681,6 +681,49 @@ def ood_section(
     return lines, table, tests
 
 
+@dataclass
+class WithContext:
+    """The base model and every run scored with sentence+context candidates (``eval.context``)."""
+
+    base: LareqaResult
+    runs: dict[str, list[LareqaResult]]
+
+
+def context_section(
+    config: ExperimentConfig, context: WithContext, articles: Mapping[str, str] | None
+) -> tuple[list[str], dict[str, Any], list[tuple[str, str, str, Comparison]]]:
+    """Markdown, table and tests of the sentence+context scoring (a Holm family of its own)."""
+    table = summarize(config, context.base, context.runs)
+    seeds = {name: len(results) for name, results in context.runs.items()}
+    tests = significance(config, context.base, context.runs, None, articles) if context.runs else []
+    lines = [
+        "",
+        "## With each candidate's paragraph (sentence+context)",
+        "",
+        "The same models, with each candidate encoded as its sentence followed by its paragraph "
+        "(`polyret eval --candidate-text sentence+context`), at "
+        + (
+            f"{config.eval.context_max_seq_length} tokens"
+            if config.eval.context_max_seq_length
+            else "the model's own maximum length"
+        )
+        + ". LAReQA's reference code scores candidates this way, and so do the published "
+        "figures that come from it (LAReQA, Roy et al. 2020; arXiv 2408.10536): set those "
+        "beside this table, not beside the sentence-only one above. The models trained on "
+        "answer sentences, not on sentences with their paragraph.",
+        "",
+        *_table(table, COLUMNS, seeds),
+    ]
+    if tests:
+        lines += significance_section(
+            tests,
+            clustered=articles is not None,
+            title="### Significance tests with sentence+context candidates (a family of its own)",
+            family_of=config.family_of,
+        )
+    return lines, table, tests
+
+
 def _json_ready(test: Comparison) -> dict[str, Any]:
     out = dataclasses.asdict(test)
     return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
@@ -696,6 +739,7 @@ def write_report(
     articles: Mapping[str, str] | None = None,
     out_of_domain: Sequence[OutOfDomain] = (),
     curves: Curves | None = None,
+    context: WithContext | None = None,
 ) -> Path:
     """Write ``report.md``, ``summary.json``, ``tradeoff.png``, ``heatmap_best_minus_base.png``
     and ``experiment.yaml`` (the configuration, linked from the report's header).
@@ -703,6 +747,7 @@ def write_report(
     ``centered``: the same models with language centering (``config.centering``), reported as
     extra conditions ``<name>+<method>``. ``articles``: question id -> article
     (``LareqaDataset.question_articles()``), the clusters of the significance tests.
+    ``context``: the same models scored with sentence+context candidates, a section of its own.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -760,6 +805,14 @@ def write_report(
     )
     if questions:
         lines += questions_section(config, questions)
+    extra: dict[str, Any] = {}
+    if context is not None:
+        context_lines, context_table, context_tests = context_section(config, context, articles)
+        lines += context_lines
+        extra["sentence_context"] = {
+            "table": _json_table(context_table),
+            "significance": _json_tests(config, context_tests),
+        }
     ood_json: dict[str, Any] = {}
     for ood in out_of_domain:
         ood_lines, ood_table, ood_tests = ood_section(config, ood)
@@ -780,6 +833,7 @@ def write_report(
             "significance": _json_tests(config, tests),
             "out_of_domain": ood_json,
             "research_questions": _json_questions(config, questions),
+            **extra,
         },
     )
     return folder / "report.md"

@@ -28,7 +28,7 @@ from polyret.errors import ConfigError
 from polyret.evaluation.results import LareqaResult
 from polyret.evaluation.store import DONE_FILE, is_saved, load_result
 from polyret.experiment.config import ExperimentConfig, KeepWeights, StrategySpec
-from polyret.experiment.report import Curves, OutOfDomain, write_report
+from polyret.experiment.report import Curves, OutOfDomain, WithContext, write_report
 from polyret.experiment.stats import Centered
 from polyret.io import atomic_path, check_output_dir, write_json, write_text
 from polyret.training.snapshots import snapshot_callback, snapshot_dir
@@ -239,6 +239,14 @@ def ood_folder(folder: Path, name: str) -> Path:
     return folder.with_name(f"{folder.name}@{name}")
 
 
+CONTEXT_SUFFIX = "+context"
+
+
+def context_folder(folder: Path) -> Path:
+    """Where the sentence+context scoring of ``folder``'s model goes (``eval.context``)."""
+    return folder.with_name(folder.name + CONTEXT_SUFFIX)
+
+
 def _evaluate(
     model_spec: str,
     dataset: LareqaDataset,
@@ -248,15 +256,18 @@ def _evaluate(
     calibration: Calibration | None = None,
     queries: Calibration | None = None,
     ood: dict[str, LareqaDataset] | None = None,
+    context: bool = False,
 ) -> None:
     """Evaluate ``model_spec`` into ``folder`` (and each ``ood`` dataset into ``folder@name``);
-    with ``calibration``, each also centered into its ``+<method>`` sibling.
+    with ``calibration``, each also centered into its ``+<method>`` sibling. With ``context``,
+    also score ``dataset`` with sentence+context candidates into ``folder+context`` (never
+    centered).
 
     The model is loaded once and centering fitted once. Plain and centered scores of a dataset
     come from one encoding of its texts (encoded again only when centering is added to an
     experiment whose plain evaluation is already saved).
     """
-    from polyret.evaluation.lareqa import LareqaEvalConfig
+    from polyret.evaluation.lareqa import CandidateText, LareqaEvalConfig
     from polyret.evaluation.ntrex import NtrexEvalConfig
     from polyret.evaluation.tasks import LareqaTask, NtrexTask
 
@@ -268,17 +279,32 @@ def _evaluate(
     ood_options = NtrexEvalConfig(
         batch_size=config.eval.batch_size, seen_languages=config.eval.seen_languages
     )
-    targets: list[tuple[EvalTask, Path]] = [(LareqaTask(dataset, options), folder)]
+    # (task, folder, max_seq_length: None keeps the model's own)
+    targets: list[tuple[EvalTask, Path, int | None]] = [
+        (LareqaTask(dataset, options), folder, config.eval.max_seq_length)
+    ]
     targets += [
-        (NtrexTask(data, ood_options), ood_folder(folder, name))
+        (NtrexTask(data, ood_options), ood_folder(folder, name), config.eval.max_seq_length)
         for name, data in (ood or {}).items()
     ]
+    if context:
+        with_context = dataclasses.replace(
+            options, candidate_text=CandidateText.SENTENCE_CONTEXT.value
+        )
+        targets.append(
+            (
+                LareqaTask(dataset, with_context),
+                context_folder(folder),
+                config.eval.context_max_seq_length,
+            )
+        )
     use_centering = calibration is not None and config.centering is not None
 
     def done(target: Path) -> bool:
-        return _evaluated(target, config, centered=use_centering)
+        centered = use_centering and not target.name.endswith(CONTEXT_SUFFIX)
+        return _evaluated(target, config, centered=centered)
 
-    if all(done(f) for _, f in targets):
+    if all(done(f) for _, f, _ in targets):
         return
     from polyret.evaluate import Centering, evaluate, save_evaluation
     from polyret.models import load_model
@@ -286,8 +312,7 @@ def _evaluate(
 
     model = load_model(model_spec)
     precision = set_precision(model, config.precision)  # evaluation and centering calibration
-    if config.eval.max_seq_length:
-        model.max_seq_length = config.eval.max_seq_length
+    own_max_seq_length = model.max_seq_length
     meta = {**meta, "model": model_spec, "precision": precision}
     centering = None
     if use_centering:
@@ -296,11 +321,12 @@ def _evaluate(
             calibration, config.centering.method, queries, batch_size=config.eval.batch_size
         )
     debiaser = None
-    for task, target in targets:
+    for task, target, max_seq_length in targets:
         if done(target):
             continue
+        model.max_seq_length = max_seq_length or own_max_seq_length
         logger.info("evaluating %s on %s -> %s", model_spec, task.name, target)
-        twin = centered_folder(target, config)
+        twin = None if target.name.endswith(CONTEXT_SUFFIX) else centered_folder(target, config)
         needs_twin = centering is not None and twin is not None and not is_saved(twin)
         ev = evaluate(
             model,
@@ -439,11 +465,19 @@ class _Plan:
             points[budgets[-1]] = eval_dir
         return points
 
+    def missing(self, folder: Path) -> list[str]:
+        """The names of the final model's evaluations not saved yet (curve points aside)."""
+        targets = [folder, *(ood_folder(folder, name) for name in self.ood)]
+        if self.calibration is not None:
+            twins = [centered_folder(t, self.config) for t in targets]
+            targets += [t for t in twins if t is not None]
+        if self.config.eval.context:
+            targets.append(context_folder(folder))
+        return [t.name for t in targets if not is_saved(t)]
+
     def finished(self, folder: Path) -> bool:
         """The model's evaluations, out-of-domain, centered and curve ones included, are saved."""
-        targets = (folder, *(ood_folder(folder, name) for name in self.ood))
-        centered = self.calibration is not None
-        return all(_evaluated(t, self.config, centered=centered) for t in targets) and all(
+        return not self.missing(folder) and all(
             is_saved(f) for f in self.curve_points(folder).values()
         )
 
@@ -524,12 +558,13 @@ def _train_and_evaluate(plan: _Plan, spec: StrategySpec, seed: int, label: str) 
     train_config = config.train_config(spec, seed)
     run_dir = Path(train_config.output_dir)
     final = run_dir / FINAL_DIR
+    points = plan.curve_points(eval_dir)
     if is_saved(eval_dir) and not final.exists():
+        missing = plan.missing(eval_dir) + [f.name for f in points.values() if not is_saved(f)]
         raise ConfigError(
-            f"{eval_dir} is evaluated, but centering it needs its model {final}, "
+            f"{eval_dir} is evaluated, but {', '.join(missing)} need its model {final}, "
             f"which is gone; restore it, or delete {eval_dir} to train it again"
         )
-    points = plan.curve_points(eval_dir)
     snapshots = {n: snapshot_dir(run_dir, n) for n in config.budgets[:-1]}
     missing = [
         n for n, f in points.items()
@@ -552,7 +587,7 @@ def _train_and_evaluate(plan: _Plan, spec: StrategySpec, seed: int, label: str) 
             _evaluate(str(model_dir), plan.curve_data, config, folder, {**meta, "steps": n})
     _evaluate(
         str(final), plan.dataset, config, eval_dir, meta, plan.calibration, plan.queries,
-        ood=plan.ood,
+        ood=plan.ood, context=config.eval.context,
     )  # fmt: skip
     _prune_weights(config, run_dir)
 
@@ -566,11 +601,15 @@ class _Collected:
     curves: dict[str, dict[int, dict[int, LareqaResult]]] = field(default_factory=dict)
     ood_plain: dict[str, dict[str, dict[int, LareqaResult]]] = field(default_factory=dict)
     ood_twins: dict[str, dict[str, dict[int, LareqaResult]]] = field(default_factory=dict)
+    context: dict[str, dict[int, LareqaResult]] = field(default_factory=dict)
 
     def add(self, plan: _Plan, spec: StrategySpec, seed: int) -> None:
         eval_dir = plan.out / "evals" / plan.config.run_name(spec, seed)
         if not is_saved(eval_dir):
             return
+        if plan.config.eval.context and is_saved(context_folder(eval_dir)):
+            result = load_result(context_folder(eval_dir))
+            self.context.setdefault(spec.name, {})[seed] = result
         for n, folder in plan.curve_points(eval_dir).items():
             if is_saved(folder):
                 self.curves.setdefault(spec.name, {}).setdefault(seed, {})[n] = load_result(folder)
@@ -586,6 +625,14 @@ class _Collected:
                 if twin is not None:
                     by_name = self.ood_twins.setdefault(ood_name, {})
                     by_name.setdefault(spec.name, {})[seed] = twin
+
+    def with_context(self, plan: _Plan, base_dir: Path) -> WithContext | None:
+        """The sentence+context scorings (None without ``eval.context`` or the base model's)."""
+        target = context_folder(base_dir)
+        if not plan.config.eval.context or not is_saved(target):
+            return None
+        runs = {name: list(by_seed.values()) for name, by_seed in self.context.items()}
+        return WithContext(load_result(target), runs)
 
     def out_of_domain(self, plan: _Plan, base_dir: Path) -> list[OutOfDomain]:
         found = []
@@ -620,7 +667,7 @@ def _run_experiment(
     if not report_only:
         _evaluate(
             config.base_model, plan.dataset, config, base_dir, meta, plan.calibration,
-            plan.queries, ood=plan.ood,
+            plan.queries, ood=plan.ood, context=config.eval.context,
         )  # fmt: skip
         if config.budgets and base_curve != base_dir:
             _evaluate(config.base_model, plan.curve_data, config, base_curve, meta)
@@ -669,6 +716,7 @@ def _run_experiment(
         articles=plan.dataset.question_articles(),
         out_of_domain=collected.out_of_domain(plan, base_dir),
         curves=Curves(load_result(base_curve), collected.curves) if collected.curves else None,
+        context=collected.with_context(plan, base_dir),
     )
     if config.report_dir:
         dest = Path(config.report_dir)
