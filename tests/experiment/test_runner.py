@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -236,7 +237,7 @@ def test_centering_condition_added_to_a_finished_experiment(
     assert "| mono+center |" in text and "| hybrid-0.5+center |" not in text
     # Centering needs the trained model; a deleted one is not silently retrained.
     shutil.rmtree(tmp_path / "exp" / "runs" / "hybrid-0.5-seed1" / "final")
-    with pytest.raises(ConfigError, match="which is gone"):
+    with pytest.raises(ConfigError, match=r"not yet hybrid-0\.5-seed1\+center, .* are gone"):
         runner.run_experiment(config)
     assert calls == []
 
@@ -703,7 +704,12 @@ def test_sentence_context_scoring_of_every_model(tmp_path: Path, tiny_model_dir:
     saved = load_result(evals / "mono-seed2+context")
     assert saved.candidate_text == "sentence+context"
     assert saved.summary()["multi_map"] == pytest.approx(expected["multi_map"], abs=1e-6)
-    assert saved.summary() != load_result(evals / "mono-seed2").summary()
+    # ... and the sentence scoring beside it still truncates at eval.max_seq_length.
+    model.max_seq_length = 8
+    plain = dataclasses.replace(options, candidate_text="sentence")
+    expected = plain.score(data, plain.encode(model, data)).summary()
+    got = load_result(evals / "mono-seed2").summary()
+    assert got["multi_map"] == pytest.approx(expected["multi_map"], abs=1e-6)
     text = report.read_text()
     section = text.split("## With each candidate's paragraph (sentence+context)")[1]
     assert "| base |" in section and "| hybrid-0.5 |" in section
@@ -715,14 +721,21 @@ def test_sentence_context_scoring_of_every_model(tmp_path: Path, tiny_model_dir:
         ("hybrid-0.5", "mono"),
         ("hybrid-0.5", "base"),
     }
-    # Finished: a second invocation trains and evaluates nothing; a run whose sentence+context
-    # scoring is missing and whose model is gone is not silently retrained.
+    assert summary["sentence_context"]["seeds"] == {"mono": 2, "hybrid-0.5": 2}
+    # A strategy with a seed not scored this way is left out of that table, not averaged over
+    # fewer seeds; a run whose sentence+context scoring is missing and whose model is gone is
+    # named, not silently retrained.
     import shutil
 
     shutil.rmtree(evals / "mono-seed1+context")
     shutil.rmtree(tmp_path / "results" / "evals" / "mono-seed1+context")
+    text = runner.run_experiment(config, report_only=True).read_text()
+    section = text.split("## With each candidate's paragraph (sentence+context)")[1]
+    table = section.split("###")[0]
+    assert "\n| hybrid-0.5 |" in table and "\n| mono |" not in table
+    assert "\n| mono |" in text.split("## With each")[0]
     shutil.rmtree(tmp_path / "exp" / "runs" / "mono-seed1" / "final")
-    with pytest.raises(ConfigError, match=r"mono-seed1\+context need its model"):
+    with pytest.raises(ConfigError, match=r"not yet mono-seed1\+context, .* are gone"):
         runner.run_experiment(config)
 
 
@@ -735,3 +748,5 @@ def test_sentence_context_scoring_config() -> None:
         EvalSpec(context=True, context_max_seq_length=0)
     with pytest.raises(ConfigError, match=r"eval\.context must be true or false"):
         EvalSpec(context="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"applies only with eval\.context: true"):
+        EvalSpec(context_max_seq_length=256)

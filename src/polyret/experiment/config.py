@@ -141,6 +141,8 @@ class EvalSpec:
                 raise ConfigError(f"eval.{key} must be a whole number >= 1, got {value!r}")
         if not isinstance(self.context, bool):
             raise ConfigError(f"eval.context must be true or false, got {self.context!r}")
+        if not self.context and self.context_max_seq_length is not None:
+            raise ConfigError("eval.context_max_seq_length applies only with eval.context: true")
         if self.context and self.candidate_text != "sentence":
             raise ConfigError(
                 "eval.context adds a sentence+context scoring to the sentence one; with "

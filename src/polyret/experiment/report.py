@@ -811,6 +811,7 @@ def write_report(
         lines += context_lines
         extra["sentence_context"] = {
             "table": _json_table(context_table),
+            "seeds": {name: len(results) for name, results in context.runs.items()},
             "significance": _json_tests(config, context_tests),
         }
     ood_json: dict[str, Any] = {}

@@ -562,8 +562,9 @@ def _train_and_evaluate(plan: _Plan, spec: StrategySpec, seed: int, label: str) 
     if is_saved(eval_dir) and not final.exists():
         missing = plan.missing(eval_dir) + [f.name for f in points.values() if not is_saved(f)]
         raise ConfigError(
-            f"{eval_dir} is evaluated, but {', '.join(missing)} need its model {final}, "
-            f"which is gone; restore it, or delete {eval_dir} to train it again"
+            f"{eval_dir} is evaluated, but not yet {', '.join(missing)}, which need the run's "
+            f"weights ({final}), and they are gone; restore them, or delete {eval_dir} to "
+            "train it again"
         )
     snapshots = {n: snapshot_dir(run_dir, n) for n in config.budgets[:-1]}
     missing = [
@@ -631,7 +632,16 @@ class _Collected:
         target = context_folder(base_dir)
         if not plan.config.eval.context or not is_saved(target):
             return None
-        runs = {name: list(by_seed.values()) for name, by_seed in self.context.items()}
+        runs = {}
+        for name, by_seed in self.plain.items():  # as _centered: the same seeds on both sides
+            if set(self.context.get(name, {})) >= set(by_seed):
+                runs[name] = [self.context[name][seed] for seed in by_seed]
+            else:
+                logger.warning(
+                    "%s: not every seed is scored with sentence+context yet; its rows are left "
+                    "out of that table",
+                    name,
+                )
         return WithContext(load_result(target), runs)
 
     def out_of_domain(self, plan: _Plan, base_dir: Path) -> list[OutOfDomain]:
