@@ -709,8 +709,7 @@ def context_section(
         )
         + ". LAReQA's reference code scores candidates this way, and so do the published "
         "figures that come from it (LAReQA, Roy et al. 2020; arXiv 2408.10536): set those "
-        "beside this table, not beside the sentence-only one above. The models trained on "
-        "answer sentences, not on sentences with their paragraph.",
+        "beside this table, not beside the sentence-only one above.",
         "",
         *_table(table, COLUMNS, seeds),
     ]
