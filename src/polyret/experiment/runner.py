@@ -279,12 +279,14 @@ def _evaluate(
     ood_options = NtrexEvalConfig(
         batch_size=config.eval.batch_size, seen_languages=config.eval.seen_languages
     )
-    # (task, folder, max_seq_length: None keeps the model's own)
-    targets: list[tuple[EvalTask, Path, int | None]] = [
-        (LareqaTask(dataset, options), folder, config.eval.max_seq_length)
+    use_centering = calibration is not None and config.centering is not None
+    # (task, folder, max_seq_length (None: the model's own), also centered)
+    length = config.eval.max_seq_length
+    targets: list[tuple[EvalTask, Path, int | None, bool]] = [
+        (LareqaTask(dataset, options), folder, length, use_centering)
     ]
     targets += [
-        (NtrexTask(data, ood_options), ood_folder(folder, name), config.eval.max_seq_length)
+        (NtrexTask(data, ood_options), ood_folder(folder, name), length, use_centering)
         for name, data in (ood or {}).items()
     ]
     if context:
@@ -296,15 +298,10 @@ def _evaluate(
                 LareqaTask(dataset, with_context),
                 context_folder(folder),
                 config.eval.context_max_seq_length,
+                False,
             )
         )
-    use_centering = calibration is not None and config.centering is not None
-
-    def done(target: Path) -> bool:
-        centered = use_centering and not target.name.endswith(CONTEXT_SUFFIX)
-        return _evaluated(target, config, centered=centered)
-
-    if all(done(f) for _, f, _ in targets):
+    if all(_evaluated(f, config, centered=c) for _, f, _, c in targets):
         return
     from polyret.evaluate import Centering, evaluate, save_evaluation
     from polyret.models import load_model
@@ -321,12 +318,12 @@ def _evaluate(
             calibration, config.centering.method, queries, batch_size=config.eval.batch_size
         )
     debiaser = None
-    for task, target, max_seq_length in targets:
-        if done(target):
+    for task, target, max_seq_length, centered in targets:
+        if _evaluated(target, config, centered=centered):
             continue
         model.max_seq_length = max_seq_length or own_max_seq_length
         logger.info("evaluating %s on %s -> %s", model_spec, task.name, target)
-        twin = None if target.name.endswith(CONTEXT_SUFFIX) else centered_folder(target, config)
+        twin = centered_folder(target, config) if centered else None
         needs_twin = centering is not None and twin is not None and not is_saved(twin)
         ev = evaluate(
             model,
@@ -362,6 +359,22 @@ def _load(folder: Path, config: ExperimentConfig) -> tuple[LareqaResult, LareqaR
     return load_result(folder), twin
 
 
+def _same_seeds(
+    plain: dict[str, dict[int, LareqaResult]],
+    other: dict[str, dict[int, LareqaResult]],
+    what: str,
+) -> dict[str, list[LareqaResult]]:
+    """``other``'s results of the strategies that have them for every seed ``plain`` has (in
+    ``plain``'s seed order); the others are left out with a warning naming ``what`` is missing."""
+    runs = {}
+    for name, by_seed in plain.items():
+        if set(other.get(name, {})) >= set(by_seed):
+            runs[name] = [other[name][seed] for seed in by_seed]
+        else:
+            logger.warning("%s: not every seed is %s yet; those rows are left out", name, what)
+    return runs
+
+
 def _centered(
     base: LareqaResult | None,
     plain: dict[str, dict[int, LareqaResult]],
@@ -370,15 +383,7 @@ def _centered(
     """The centered results, for the strategies whose every evaluated seed is centered."""
     if base is None:
         return None
-    runs = {}
-    for name, by_seed in plain.items():
-        if set(twins.get(name, {})) >= set(by_seed):  # the same seeds on both sides
-            runs[name] = [twins[name][seed] for seed in by_seed]
-        else:
-            logger.warning(
-                "%s: not every seed is centered yet; its centered rows are left out", name
-            )
-    return Centered(base, runs)
+    return Centered(base, _same_seeds(plain, twins, "centered"))
 
 
 def run_experiment(
@@ -632,16 +637,7 @@ class _Collected:
         target = context_folder(base_dir)
         if not plan.config.eval.context or not is_saved(target):
             return None
-        runs = {}
-        for name, by_seed in self.plain.items():  # as _centered: the same seeds on both sides
-            if set(self.context.get(name, {})) >= set(by_seed):
-                runs[name] = [self.context[name][seed] for seed in by_seed]
-            else:
-                logger.warning(
-                    "%s: not every seed is scored with sentence+context yet; its rows are left "
-                    "out of that table",
-                    name,
-                )
+        runs = _same_seeds(self.plain, self.context, "scored with sentence+context")
         return WithContext(load_result(target), runs)
 
     def out_of_domain(self, plan: _Plan, base_dir: Path) -> list[OutOfDomain]:
