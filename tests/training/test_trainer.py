@@ -524,3 +524,27 @@ def test_context_passages_train_with_context_negatives(
         # A sentence+context candidate of the query's language, as LAReQA scores them.
         assert row["negative_1"] in candidates[pair.query_lang]
     assert train(config).global_step == 2
+
+
+def test_a_run_trained_with_context_is_scored_on_the_dev_split_with_context(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    from polyret.evaluation.lareqa import LareqaEvalConfig, evaluate_lareqa
+    from polyret.training.data import load_training_data
+
+    config = _config(tiny_model_dir, qa_dir, tmp_path / "run", context=True, max_steps=2)
+    result = train(config)
+    dev = json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())["dev_metrics"]
+    split = load_training_data(config).dev
+    assert split is not None
+    model = SentenceTransformer(str(result.final_model), device="cpu")
+    scored = {
+        text: evaluate_lareqa(
+            model, split, LareqaEvalConfig(batch_size=32, candidate_text=text, precision="fp32")
+        ).summary()
+        for text in ("sentence", "sentence+context")
+    }
+    # The candidates the model trained on, with their paragraph, not the bare sentences.
+    for key in ("mono_map", "cross_map", "multi_map"):
+        assert dev[f"dev_{key}"] == pytest.approx(scored["sentence+context"][key], abs=1e-6)
+    assert dev["dev_multi_map"] != pytest.approx(scored["sentence"]["multi_map"], abs=1e-6)

@@ -9,12 +9,17 @@ from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
 if TYPE_CHECKING:
     from polyret.data.lareqa import LareqaDataset
+    from polyret.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
 
 class LareqaDevEvaluator(BaseEvaluator):
-    """Dev evaluation during training with polyret's LAReQA evaluator (all settings)."""
+    """Dev evaluation during training with polyret's LAReQA evaluator (all settings).
+
+    ``candidate_text``: how candidates are written, which should be how the run's passages are
+    (``sentence+context`` for a run trained with ``context``), so that the dev scores measure
+    the input the model is trained for."""
 
     def __init__(
         self,
@@ -22,14 +27,30 @@ class LareqaDevEvaluator(BaseEvaluator):
         batch_size: int,
         name: str = "dev",
         precision: str | None = None,
+        candidate_text: str = "sentence",
     ) -> None:
+        from polyret.errors import parse_enum
+        from polyret.evaluation.lareqa import CandidateText
+
         super().__init__()
+        self.candidate_text = parse_enum(CandidateText, candidate_text, "candidate_text").value
         self.dataset = dataset
         self.batch_size = batch_size
         self.precision = precision  # encode at the training precision (None: as the model is)
         self.name = name
         self.primary_metric = f"{name}_multi_map"
         self.history: list[dict[str, Any]] = []
+
+    @classmethod
+    def for_run(
+        cls, dataset: LareqaDataset, config: TrainConfig, precision: str | None = None
+    ) -> LareqaDevEvaluator:
+        """The dev evaluator of a training run: its eval batch size, and candidates written as
+        its passages are (with their paragraph when it trains with ``context``)."""
+        from polyret.evaluation.lareqa import CandidateText
+
+        text = CandidateText.SENTENCE_CONTEXT if config.context else CandidateText.SENTENCE
+        return cls(dataset, config.eval_batch_size, precision=precision, candidate_text=text.value)
 
     def __call__(
         self, model: Any, output_path: str | None = None, epoch: float = -1, steps: int = -1
@@ -40,7 +61,10 @@ class LareqaDevEvaluator(BaseEvaluator):
             model,
             self.dataset,
             LareqaEvalConfig(
-                batch_size=self.batch_size, show_progress=False, precision=self.precision
+                batch_size=self.batch_size,
+                show_progress=False,
+                precision=self.precision,
+                candidate_text=self.candidate_text,
             ),
         )
         summary = result.summary()

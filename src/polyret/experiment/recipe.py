@@ -86,7 +86,7 @@ def base_row(config: TrainConfig) -> dict[str, float]:
     dev = load_training_data(config).dev
     if dev is None:
         raise ConfigError("the study's config holds out no dev articles")
-    evaluator = LareqaDevEvaluator(dev, config.eval_batch_size, precision=config.precision)
+    evaluator = LareqaDevEvaluator.for_run(dev, config, config.precision)
     metrics = evaluator(load_model(config.model))
     row = {k: metrics[k] for k in KEYS}
     row["mean_map"] = sum(row.values()) / len(KEYS)

@@ -179,7 +179,7 @@ def build_trainer(
     prompts = column_prompts(model, columns)
     loss = build_loss(model, config, config.device)
     evaluator = (
-        LareqaDevEvaluator(data.dev, config.eval_batch_size, precision=precision)
+        LareqaDevEvaluator.for_run(data.dev, config, precision)
         if data.dev is not None
         else None
     )
