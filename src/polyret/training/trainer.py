@@ -179,9 +179,7 @@ def build_trainer(
     prompts = column_prompts(model, columns)
     loss = build_loss(model, config, config.device)
     evaluator = (
-        LareqaDevEvaluator.for_run(data.dev, config, precision)
-        if data.dev is not None
-        else None
+        LareqaDevEvaluator.for_run(data.dev, config, precision) if data.dev is not None else None
     )
 
     has_dev = evaluator is not None
