@@ -9,7 +9,6 @@ from sentence_transformers.base.evaluation.evaluator import BaseEvaluator
 
 if TYPE_CHECKING:
     from polyret.data.lareqa import LareqaDataset
-    from polyret.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +17,9 @@ class LareqaDevEvaluator(BaseEvaluator):
     """Dev evaluation during training with polyret's LAReQA evaluator (all settings).
 
     ``candidate_text``: how candidates are written, which should be how the run's passages are
-    (``sentence+context`` for a run trained with ``context``), so that the dev scores measure
-    the input the model is trained for."""
+    (``sentence+context`` for a run trained with ``context``, see
+    ``polyret.training.trainer.dev_evaluator``), so that the dev scores measure the input the
+    model is trained for."""
 
     def __init__(
         self,
@@ -40,17 +40,6 @@ class LareqaDevEvaluator(BaseEvaluator):
         self.name = name
         self.primary_metric = f"{name}_multi_map"
         self.history: list[dict[str, Any]] = []
-
-    @classmethod
-    def for_run(
-        cls, dataset: LareqaDataset, config: TrainConfig, precision: str | None = None
-    ) -> LareqaDevEvaluator:
-        """The dev evaluator of a training run: its eval batch size, and candidates written as
-        its passages are (with their paragraph when it trains with ``context``)."""
-        from polyret.evaluation.lareqa import CandidateText
-
-        text = CandidateText.SENTENCE_CONTEXT if config.context else CandidateText.SENTENCE
-        return cls(dataset, config.eval_batch_size, precision=precision, candidate_text=text.value)
 
     def __call__(
         self, model: Any, output_path: str | None = None, epoch: float = -1, steps: int = -1

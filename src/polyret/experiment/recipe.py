@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from polyret.errors import ConfigError
-from polyret.evaluation.dev import LareqaDevEvaluator
 from polyret.experiment.config import ExperimentConfig, StrategySpec
 from polyret.io import write_json
 from polyret.training.config import TrainConfig
 from polyret.training.data import load_training_data
-from polyret.training.trainer import check_same_run, read_summary, train
+from polyret.training.trainer import check_same_run, dev_evaluator, read_summary, train
 
 KEYS = ("dev_mono_map", "dev_cross_map", "dev_multi_map")
 logger = logging.getLogger(__name__)
@@ -86,7 +85,7 @@ def base_row(config: TrainConfig) -> dict[str, float]:
     dev = load_training_data(config).dev
     if dev is None:
         raise ConfigError("the study's config holds out no dev articles")
-    evaluator = LareqaDevEvaluator.for_run(dev, config, config.precision)
+    evaluator = dev_evaluator(dev, config, config.precision)
     metrics = evaluator(load_model(config.model))
     row = {k: metrics[k] for k in KEYS}
     row["mean_map"] = sum(row.values()) / len(KEYS)

@@ -17,11 +17,12 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyret import __version__
 from polyret.errors import ConfigError
 from polyret.evaluation.dev import LareqaDevEvaluator
+from polyret.evaluation.lareqa import CandidateText
 from polyret.io import atomic_path, check_output_dir, write_json
 from polyret.training.config import TrainConfig
 from polyret.training.data import TrainData, column_prompts, load_training_data, make_collator
@@ -32,6 +33,9 @@ from polyret.training.resume import (
     last_checkpoint,
     save_run_config,
 )
+
+if TYPE_CHECKING:
+    from polyret.data.lareqa import LareqaDataset
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +127,17 @@ def train(
         return run_training(build_trainer(config, resume=resume, callbacks=callbacks, data=data))
 
 
+def dev_evaluator(
+    dataset: LareqaDataset, config: TrainConfig, precision: str | None = None
+) -> LareqaDevEvaluator:
+    """The dev evaluator of a run: its eval batch size, and candidates written as its passages
+    are (with their paragraph when it trains with ``context``)."""
+    text = CandidateText.SENTENCE_CONTEXT if config.context else CandidateText.SENTENCE
+    return LareqaDevEvaluator(
+        dataset, config.eval_batch_size, precision=precision, candidate_text=text.value
+    )
+
+
 def build_trainer(
     config: TrainConfig,
     *,
@@ -178,9 +193,7 @@ def build_trainer(
     columns = data.train.columns
     prompts = column_prompts(model, columns)
     loss = build_loss(model, config, config.device)
-    evaluator = (
-        LareqaDevEvaluator.for_run(data.dev, config, precision) if data.dev is not None else None
-    )
+    evaluator = dev_evaluator(data.dev, config, precision) if data.dev is not None else None
 
     has_dev = evaluator is not None
     args = _training_arguments(config, output_dir, factory, prompts, has_dev, precision_flags)
