@@ -688,13 +688,17 @@ class WithContext:
     base: LareqaResult
     runs: dict[str, list[LareqaResult]]
 
+    @property
+    def seeds(self) -> dict[str, int]:
+        """Seeds per strategy."""
+        return {name: len(results) for name, results in self.runs.items()}
+
 
 def context_section(
     config: ExperimentConfig, context: WithContext, articles: Mapping[str, str] | None
 ) -> tuple[list[str], dict[str, Any], list[tuple[str, str, str, Comparison]]]:
     """Markdown, table and tests of the sentence+context scoring (a Holm family of its own)."""
     table = summarize(config, context.base, context.runs)
-    seeds = {name: len(results) for name, results in context.runs.items()}
     tests = significance(config, context.base, context.runs, None, articles) if context.runs else []
     lines = [
         "",
@@ -711,7 +715,7 @@ def context_section(
         "figures that come from it (LAReQA, Roy et al. 2020; arXiv 2408.10536): set those "
         "beside this table, not beside the sentence-only one above.",
         "",
-        *_table(table, COLUMNS, seeds),
+        *_table(table, COLUMNS, context.seeds),
     ]
     if tests:
         lines += significance_section(
@@ -810,7 +814,7 @@ def write_report(
         lines += context_lines
         extra["sentence_context"] = {
             "table": _json_table(context_table),
-            "seeds": {name: len(results) for name, results in context.runs.items()},
+            "seeds": context.seeds,
             "significance": _json_tests(config, context_tests),
         }
     ood_json: dict[str, Any] = {}
