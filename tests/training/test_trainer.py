@@ -645,3 +645,17 @@ def test_best_metric_survives_a_resume(tiny_model_dir: Path, qa_dir: Path, tmp_p
     a, b = _weights(full.final_model), _weights(resumed.final_model)
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_best_metric_from_the_command_line(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--model", str(tiny_model_dir), "--dataset", str(qa_dir), "--device", "cpu"]
+    argv += ["--output-dir", str(tmp_path / "run"), "--batch-size", "4", "--max-steps", "4"]
+    argv += ["--eval-steps", "2", "--save-steps", "2", "--best-metric", "multi_map"]
+    argv += ["--precision", "fp32", "--dev-fraction", "0.2"]
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())
+    assert summary["best_metric"] == "multi_map" and summary["best_step"] in (2, 4)
+    out = capsys.readouterr().out
+    assert f"(step {summary['best_step']}, best dev multi_map)" in out
