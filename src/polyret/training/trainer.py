@@ -392,7 +392,7 @@ def _best_checkpoint(run: PreparedRun) -> tuple[int | None, dict[str, float]]:
     model's dev metrics, evaluated again: sentence-transformers logs a failed load and goes on
     with the last step's weights, so the score is checked against the one the step had."""
     trainer, evaluator, config = run.trainer, run.evaluator, run.config
-    assert evaluator is not None  # best_metric needs a dev split (TrainConfig checks it)
+    assert evaluator is not None  # called only for a run with a dev split
     state = trainer.state
     if state.best_model_checkpoint is None:
         logger.warning(
