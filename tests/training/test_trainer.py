@@ -606,7 +606,8 @@ def test_best_metric_keeps_the_best_dev_checkpoint_as_the_final_model(
     ("options", "message"),
     [
         ({"eval_steps": 0, "save_steps": 2}, "needs dev evaluations"),
-        ({"eval_steps": 2, "save_steps": 3}, "must be a multiple of eval_steps"),
+        ({"eval_steps": 2, "save_steps": 3}, "must equal eval_steps"),
+        ({"eval_steps": 2, "save_steps": 4}, "must equal eval_steps"),
         ({"eval_steps": 2, "save_steps": 2, "dev_fraction": 0.0}, "needs a dev split"),
         ({"eval_steps": 8, "save_steps": 8}, "more than max_steps"),
         ({"eval_steps": 2, "save_steps": 2, "best_metric": "ndcg"}, "must be one of"),
@@ -636,7 +637,12 @@ def test_best_metric_survives_a_resume(tiny_model_dir: Path, qa_dir: Path, tmp_p
     full = train(cfg("full"), callbacks=[_ScrambleAt(4)])
     assert full.best_step == 2
     train(cfg("cut"), callbacks=[_StopAt(3)])
-    # Its score and checkpoint come back with the checkpoint's trainer state.
+    # The newest checkpoint stays beside the best one, so the run resumes where it stopped.
+    assert sorted(p.name for p in (tmp_path / "cut").glob("checkpoint-*")) == [
+        "checkpoint-2",
+        "checkpoint-3",
+    ]
+    # The best score and checkpoint come back with the checkpoint's trainer state.
     resumed = train(cfg("cut"), resume=True, callbacks=[_ScrambleAt(4)])
     assert resumed.best_step == 2
     assert resumed.dev_metrics["dev_mean_map"] == pytest.approx(

@@ -176,7 +176,7 @@ class TrainConfig:
     best_metric: str | None = option(
         "keep as the final model the dev-evaluated checkpoint with the highest dev score on this "
         "metric (mean_map: the mean of mono, cross and multi mAP), not the last step; needs a dev "
-        "split, eval_steps, and save_steps a multiple of eval_steps (default: the last step)",
+        "split, and save_steps equal to eval_steps (default: the last step)",
         default=None,
         choices=BEST_METRICS,
     )
@@ -261,12 +261,14 @@ class TrainConfig:
             raise bad("best_metric", self.best_metric, "needs dev evaluations (eval_steps > 0)")
         if 0 < self.max_steps < self.eval_steps:
             raise bad("eval_steps", self.eval_steps, f"more than max_steps ({self.max_steps})")
-        if self.save_steps <= 0 or self.save_steps % self.eval_steps:
+        # transformers points its best checkpoint only at a step that was saved, and otherwise
+        # keeps an older one: with saves less often than evaluations it would load the wrong step.
+        if self.save_steps != self.eval_steps:
             raise bad(
                 "save_steps",
                 self.save_steps,
-                f"best_metric keeps a checkpoint of an evaluated step: save_steps must be a "
-                f"multiple of eval_steps ({self.eval_steps})",
+                f"best_metric keeps a checkpoint of every evaluated step: save_steps must equal "
+                f"eval_steps ({self.eval_steps})",
             )
 
     def run_sampler(self) -> SamplerConfig:

@@ -264,6 +264,7 @@ def _training_arguments(
 
     # Pinned memory only speeds up copies to a GPU; on CPU torch warns that it goes unused.
     uses_cuda = torch.cuda.is_available() and not (config.device or "").startswith("cpu")
+    best = config.best_metric is not None and has_dev
     return SentenceTransformerTrainingArguments(
         output_dir=str(output_dir),
         max_steps=config.max_steps,
@@ -280,10 +281,12 @@ def _training_arguments(
         eval_steps=config.eval_steps or None,
         save_strategy="steps" if config.save_steps > 0 else "no",
         save_steps=config.save_steps or 500,
-        save_total_limit=config.save_total_limit,
-        # best_metric: the Trainer tracks the best dev score, keeps that checkpoint through the
-        # rotation of save_total_limit and loads it at the end (checked in run_training).
-        load_best_model_at_end=config.best_metric is not None and has_dev,
+        # best_metric: the Trainer tracks the best dev score, keeps that checkpoint beside the
+        # newest and loads it at the end (checked in run_training). At a limit of 1 it would
+        # delete every other checkpoint when the run ends, the newest too: a run stopped early
+        # would resume from its best step, so two are kept.
+        save_total_limit=max(config.save_total_limit, 2) if best else config.save_total_limit,
+        load_best_model_at_end=best,
         metric_for_best_model=f"dev_{config.best_metric}" if config.best_metric else None,
         greater_is_better=True if config.best_metric else None,
         logging_steps=config.logging_steps,
@@ -327,9 +330,15 @@ def run_training(run: PreparedRun) -> TrainResult:
     best_step = None
     final = output_dir / FINAL_DIR
     if not stopped_early and run.main_process:
-        if evaluator is not None and config.best_metric is not None:
+        if evaluator is not None and config.best_metric and trainer.state.best_model_checkpoint:
             best_step, dev_metrics = _best_checkpoint(run)
         elif evaluator is not None:
+            if config.best_metric:
+                logger.warning(
+                    "best_metric %s: no checkpoint was evaluated; the final model is the last "
+                    "step's",
+                    config.best_metric,
+                )
             last = evaluator.history[-1] if evaluator.history else {}
             if last.get("step") == trainer.state.global_step:
                 dev_metrics = {k: v for k, v in last.items() if k not in ("epoch", "step")}
@@ -387,19 +396,13 @@ def run_training(run: PreparedRun) -> TrainResult:
     )
 
 
-def _best_checkpoint(run: PreparedRun) -> tuple[int | None, dict[str, float]]:
+def _best_checkpoint(run: PreparedRun) -> tuple[int, dict[str, float]]:
     """The step of the best dev checkpoint, which the Trainer has loaded into the model, and the
     model's dev metrics, evaluated again: sentence-transformers logs a failed load and goes on
     with the last step's weights, so the score is checked against the one the step had."""
     trainer, evaluator, config = run.trainer, run.evaluator, run.config
     assert evaluator is not None  # called only for a run with a dev split
     state = trainer.state
-    if state.best_model_checkpoint is None:
-        logger.warning(
-            "best_metric %s: no checkpoint was evaluated; the final model is the last step's",
-            config.best_metric,
-        )
-        return None, evaluator(trainer.model, steps=state.global_step)
     step = state.best_global_step or int(str(state.best_model_checkpoint).rsplit("-", 1)[-1])
     metrics = evaluator(trainer.model, steps=step)
     evaluator.history.pop()  # a check of the loaded weights, not a new point of the run's history
