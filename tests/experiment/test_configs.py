@@ -133,3 +133,18 @@ def test_a_model_trained_on_ntrex_is_not_tested_out_of_domain_on_it() -> None:
     assert ExperimentConfig.from_dict(values).out_of_domain == []
     with pytest.raises(ConfigError, match="strategy 'news' trains on NTREX-128"):
         ExperimentConfig.from_dict({**values, "out_of_domain": ["ntrex"]})
+
+
+def test_an_experiment_refuses_best_metric() -> None:
+    # Strategies are compared at one budget; a dev-chosen step per run would compare others.
+    best = {"dev_fraction": 0.1, "eval_steps": 50, "save_steps": 50, "best_metric": "mean_map"}
+    with pytest.raises(ConfigError, match="best_metric is not an experiment option"):
+        _experiment(best)
+    with pytest.raises(ConfigError, match="best_metric is not an experiment option"):
+        ExperimentConfig.from_dict(
+            {
+                "name": "x",
+                "output_dir": "out",
+                "strategies": [{"name": "b", "strategy": "cross", "train": best}],
+            }
+        )

@@ -80,6 +80,7 @@ def test_a_config_saved_with_flat_sampler_options_loads(tmp_path: Path) -> None:
         "hard_negatives": 0,
         "negative_source": "paragraph",
         "loss_precision": "fp32",
+        "best_metric": None,
     }
     assert config.option_values() == {**yaml.safe_load(FLAT_SAVED), **added}
 

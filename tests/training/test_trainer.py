@@ -548,3 +548,120 @@ def test_a_run_trained_with_context_is_scored_on_the_dev_split_with_context(
     for key in ("mono_map", "cross_map", "multi_map"):
         assert dev[f"dev_{key}"] == pytest.approx(scored["sentence+context"][key], abs=1e-6)
     assert dev["dev_multi_map"] != pytest.approx(scored["sentence"]["multi_map"], abs=1e-6)
+
+
+class _ScrambleAt(TrainerCallback):
+    """Overwrites the encoder's weights with noise at one step, before that step's evaluation:
+    a step the dev split must score worst."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):  # type: ignore[no-untyped-def]
+        if state.global_step == self.step and model is not None:
+            generator = torch.Generator().manual_seed(0)
+            with torch.no_grad():
+                for param in model.parameters():
+                    if param.requires_grad:
+                        param.copy_(torch.randn(param.shape, generator=generator))
+        return control
+
+
+def test_best_metric_keeps_the_best_dev_checkpoint_as_the_final_model(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    from polyret.evaluation.lareqa import LareqaEvalConfig, evaluate_lareqa
+    from polyret.training.data import load_training_data
+
+    config = _config(
+        tiny_model_dir,
+        qa_dir,
+        tmp_path / "run",
+        max_steps=6,
+        eval_steps=2,
+        save_steps=2,
+        best_metric="mean_map",
+    )
+    result = train(config, callbacks=[_ScrambleAt(6)])
+    summary = json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())
+    scores: dict[int, float] = {}
+    for entry in summary["dev_history"]:  # the steps as evaluated during training
+        scores[entry["step"]] = entry["dev_mean_map"]
+    assert [entry["step"] for entry in summary["dev_history"]] == [2, 4, 6]
+    best = max(scores, key=lambda step: scores[step])
+    assert scores[6] < scores[best]  # the scrambled last step is not kept
+    assert result.best_step == summary["best_step"] == best and result.global_step == 6
+    split = load_training_data(config).dev
+    assert split is not None
+    model = SentenceTransformer(str(result.final_model), device="cpu")
+    final = evaluate_lareqa(model, split, LareqaEvalConfig(batch_size=32, precision="fp32"))
+    maps = [final.summary()[f"{kind}_map"] for kind in ("mono", "cross", "multi")]
+    assert sum(maps) / 3 == pytest.approx(scores[best], abs=1e-6)
+    assert summary["dev_metrics"]["dev_mean_map"] == pytest.approx(scores[best], abs=1e-6)
+    card = (result.final_model / "README.md").read_text(encoding="utf-8")
+    assert f"step {best} of 6, the best dev mean_map" in card
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"eval_steps": 0, "save_steps": 2}, "needs dev evaluations"),
+        ({"eval_steps": 2, "save_steps": 3}, "must equal eval_steps"),
+        ({"eval_steps": 2, "save_steps": 4}, "must equal eval_steps"),
+        ({"eval_steps": 2, "save_steps": 2, "dev_fraction": 0.0}, "needs a dev split"),
+        ({"eval_steps": 8, "save_steps": 8}, "more than max_steps"),
+        ({"eval_steps": 2, "save_steps": 2, "best_metric": "ndcg"}, "must be one of"),
+    ],
+)
+def test_best_metric_refuses_a_run_that_cannot_keep_an_evaluated_checkpoint(
+    options: dict[str, object], message: str, tmp_path: Path
+) -> None:
+    values: dict[str, object] = {"best_metric": "multi_map", **options}
+    with pytest.raises(ConfigError, match=message):
+        _config(tmp_path / "m", tmp_path / "d", tmp_path / "run", **values)
+
+
+def test_best_metric_survives_a_resume(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path) -> None:
+    def cfg(name: str) -> TrainConfig:
+        return _config(
+            tiny_model_dir,
+            qa_dir,
+            tmp_path / name,
+            max_steps=6,
+            eval_steps=2,
+            save_steps=2,
+            best_metric="mean_map",
+        )
+
+    # Noise at step 4 leaves steps 4 and 6 below step 2: the best is before the cut at step 3.
+    full = train(cfg("full"), callbacks=[_ScrambleAt(4)])
+    assert full.best_step == 2
+    train(cfg("cut"), callbacks=[_StopAt(3)])
+    # The newest checkpoint stays beside the best one, so the run resumes where it stopped.
+    assert sorted(p.name for p in (tmp_path / "cut").glob("checkpoint-*")) == [
+        "checkpoint-2",
+        "checkpoint-3",
+    ]
+    # The best score and checkpoint come back with the checkpoint's trainer state.
+    resumed = train(cfg("cut"), resume=True, callbacks=[_ScrambleAt(4)])
+    assert resumed.best_step == 2
+    assert resumed.dev_metrics["dev_mean_map"] == pytest.approx(
+        full.dev_metrics["dev_mean_map"], abs=1e-5
+    )
+    a, b = _weights(full.final_model), _weights(resumed.final_model)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_best_metric_from_the_command_line(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--model", str(tiny_model_dir), "--dataset", str(qa_dir), "--device", "cpu"]
+    argv += ["--output-dir", str(tmp_path / "run"), "--batch-size", "4", "--max-steps", "4"]
+    argv += ["--eval-steps", "2", "--save-steps", "2", "--best-metric", "multi_map"]
+    argv += ["--precision", "fp32", "--dev-fraction", "0.2"]
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())
+    assert summary["best_metric"] == "multi_map" and summary["best_step"] in (2, 4)
+    out = capsys.readouterr().out
+    assert f"(step {summary['best_step']}, best dev multi_map)" in out

@@ -91,7 +91,10 @@ def main(argv: list[str]) -> int:
     if result.dev_metrics:
         print("dev: " + "  ".join(f"{k}={v:.4f}" for k, v in result.dev_metrics.items()))
     if result.final_model.exists():
-        print(f"final model: {result.final_model}")
+        kept = (
+            f" (step {result.best_step}, best dev {config.best_metric})" if result.best_step else ""
+        )
+        print(f"final model: {result.final_model}{kept}")
         if push_to is not None:
             from polyret.hub import push_folder
 

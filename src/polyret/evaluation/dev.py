@@ -59,6 +59,9 @@ class LareqaDevEvaluator(BaseEvaluator):
         summary = result.summary()
         keys = ("mono_map", "cross_map", "multi_map", "rank_distance", "same_lang_first")
         metrics = {f"{self.name}_{k}": float(summary[k]) for k in keys if k in summary}
+        maps = [summary[k] for k in ("mono_map", "cross_map", "multi_map") if k in summary]
+        if maps:  # one score for all three settings, what a run can keep its best checkpoint by
+            metrics[f"{self.name}_mean_map"] = float(sum(maps) / len(maps))
         self.history.append({"epoch": epoch, "step": steps, **metrics})
         logger.info(
             "dev evaluation at step %s: %s", steps, {k: round(v, 4) for k, v in metrics.items()}

@@ -294,6 +294,12 @@ class ExperimentConfig:
                     f"experiment {self.name!r}: train option {key!r} is set per run by the "
                     "experiment"
                 )
+        if train.get("best_metric") or any(s.train.get("best_metric") for s in self.strategies):
+            raise ConfigError(
+                f"experiment {self.name!r}: best_metric is not an experiment option: strategies "
+                "are compared at the same budget (max_steps), with the recipe chosen beforehand "
+                "on a dev split (polyret recipe)"
+            )
         # Validate the train section alone (its errors name it), then each strategy on top.
         TrainConfig.from_dict(
             {**train, "model": self.base_model}, source=f"experiment {self.name!r} train"

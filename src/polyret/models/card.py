@@ -69,6 +69,7 @@ def training_section(
     precision: str,
     data_summary: dict[str, Any],
     dev_metrics: dict[str, float] | None = None,
+    best_step: int | None = None,
 ) -> list[str]:
     """Markdown lines of the card's polyret section for a trained model."""
     sampler = config.sampler
@@ -107,6 +108,11 @@ def training_section(
         f"scale {config.scale:g} (1 / temperature), precision {precision}, seed {config.seed}",
         "- Rerun: `polyret train --config polyret_train_config.yaml` (in the run's folder)",
     ]
+    if best_step is not None:
+        lines.append(
+            f"- Checkpoint: step {best_step} of {steps}, the best dev {config.best_metric} among "
+            f"the evaluations every {config.eval_steps} steps"
+        )
     if dev_metrics:
         scores = ", ".join(
             f"{key.removeprefix('dev_').replace('_map', ' mAP')} {value:.4f}"

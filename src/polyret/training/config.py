@@ -38,6 +38,9 @@ from polyret.samplers.config import SamplerConfig
 # defaults of `polyret train` and the README's main job (tests/training/test_config.py pins both).
 RECIPE_LEARNING_RATE = 5e-5
 RECIPE_SCALE = 100.0
+# Dev metrics a run can keep its best checkpoint by (``best_metric``): the evaluator's
+# ``dev_<metric>`` (polyret.evaluation.dev); mean_map is the mean of the three settings' mAP.
+BEST_METRICS = ("mono_map", "cross_map", "multi_map", "mean_map")
 
 
 class Loss(str, Enum):
@@ -170,6 +173,13 @@ class TrainConfig:
         "evaluate on the dev split every N steps (0: only at the end)", default=0
     )
     eval_batch_size: int = option("batch size for dev evaluation encoding", default=64)
+    best_metric: str | None = option(
+        "keep as the final model the dev-evaluated checkpoint with the highest dev score on this "
+        "metric (mean_map: the mean of mono, cross and multi mAP), not the last step; needs a dev "
+        "split, and save_steps equal to eval_steps (default: the last step)",
+        default=None,
+        choices=BEST_METRICS,
+    )
     save_steps: int = option("checkpoint every N steps (0: only at the end)", default=0)
     save_total_limit: int = option(
         "checkpoints kept, the newest (one is enough to resume; each holds the weights and the "
@@ -233,12 +243,33 @@ class TrainConfig:
             )
         if not 0.0 <= self.dev_fraction < 1.0:
             raise bad("dev_fraction", self.dev_fraction, "must lie in [0, 1)")
+        if self.best_metric is not None:
+            self._check_best_metric(bad)
         if self.max_steps <= 0 and self.epochs <= 0:
             raise bad("epochs", self.epochs, "must be positive when max_steps is not set")
         if self.learning_rate <= 0:
             raise bad("learning_rate", self.learning_rate, "must be positive")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise bad("warmup_ratio", self.warmup_ratio, "must lie in [0, 1)")
+
+    def _check_best_metric(self, bad: Any) -> None:
+        if self.best_metric not in BEST_METRICS:
+            raise bad("best_metric", self.best_metric, f"must be one of {', '.join(BEST_METRICS)}")
+        if self.dev_fraction <= 0:
+            raise bad("best_metric", self.best_metric, "needs a dev split (dev_fraction > 0)")
+        if self.eval_steps <= 0:
+            raise bad("best_metric", self.best_metric, "needs dev evaluations (eval_steps > 0)")
+        if 0 < self.max_steps < self.eval_steps:
+            raise bad("eval_steps", self.eval_steps, f"more than max_steps ({self.max_steps})")
+        # transformers points its best checkpoint only at a step that was saved, and otherwise
+        # keeps an older one: with saves less often than evaluations it would load the wrong step.
+        if self.save_steps != self.eval_steps:
+            raise bad(
+                "save_steps",
+                self.save_steps,
+                f"best_metric keeps a checkpoint of every evaluated step: save_steps must equal "
+                f"eval_steps ({self.eval_steps})",
+            )
 
     def run_sampler(self) -> SamplerConfig:
         """``sampler`` with the run's seed and step budget: what the batch sampler gets."""

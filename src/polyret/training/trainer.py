@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyret import __version__
-from polyret.errors import ConfigError
+from polyret.errors import ConfigError, ModelError
 from polyret.evaluation.dev import LareqaDevEvaluator
 from polyret.evaluation.lareqa import CandidateText
 from polyret.io import atomic_path, check_output_dir, write_json
@@ -53,6 +53,7 @@ class TrainResult:
     samples_per_second: float
     dev_metrics: dict[str, float]
     log_history: list[dict[str, Any]]
+    best_step: int | None = None  # with best_metric: the step of the checkpoint kept as final
 
 
 def _precision_flags(precision: str, device: str | None) -> dict[str, Any]:
@@ -263,6 +264,7 @@ def _training_arguments(
 
     # Pinned memory only speeds up copies to a GPU; on CPU torch warns that it goes unused.
     uses_cuda = torch.cuda.is_available() and not (config.device or "").startswith("cpu")
+    best = config.best_metric is not None and has_dev
     return SentenceTransformerTrainingArguments(
         output_dir=str(output_dir),
         max_steps=config.max_steps,
@@ -279,7 +281,14 @@ def _training_arguments(
         eval_steps=config.eval_steps or None,
         save_strategy="steps" if config.save_steps > 0 else "no",
         save_steps=config.save_steps or 500,
-        save_total_limit=config.save_total_limit,
+        # best_metric: the Trainer tracks the best dev score, keeps that checkpoint beside the
+        # newest and loads it at the end (checked in run_training). At a limit of 1 it would
+        # delete every other checkpoint when the run ends, the newest too: a run stopped early
+        # would resume from its best step, so two are kept.
+        save_total_limit=max(config.save_total_limit, 2) if best else config.save_total_limit,
+        load_best_model_at_end=best,
+        metric_for_best_model=f"dev_{config.best_metric}" if config.best_metric else None,
+        greater_is_better=True if config.best_metric else None,
         logging_steps=config.logging_steps,
         report_to="none",
         batch_sampler=factory,
@@ -318,9 +327,18 @@ def run_training(run: PreparedRun) -> TrainResult:
         )
 
     dev_metrics: dict[str, float] = {}
+    best_step = None
     final = output_dir / FINAL_DIR
     if not stopped_early and run.main_process:
-        if evaluator is not None:
+        if evaluator is not None and config.best_metric and trainer.state.best_model_checkpoint:
+            best_step, dev_metrics = _best_checkpoint(run)
+        elif evaluator is not None:
+            if config.best_metric:
+                logger.warning(
+                    "best_metric %s: no checkpoint was evaluated; the final model is the last "
+                    "step's",
+                    config.best_metric,
+                )
             last = evaluator.history[-1] if evaluator.history else {}
             if last.get("step") == trainer.state.global_step:
                 dev_metrics = {k: v for k, v in last.items() if k not in ("epoch", "step")}
@@ -344,6 +362,7 @@ def run_training(run: PreparedRun) -> TrainResult:
                 precision=run.precision,
                 data_summary=run.data_summary,
                 dev_metrics=dev_metrics,
+                best_step=best_step,
             )
             insert_section(tmp, section)
     summary = {
@@ -355,6 +374,8 @@ def run_training(run: PreparedRun) -> TrainResult:
         "train_samples_per_second": output.metrics.get("train_samples_per_second"),
         "train_loss": output.metrics.get("train_loss"),
         "dev_metrics": dev_metrics,
+        "best_metric": config.best_metric,
+        "best_step": best_step,
         "dev_history": evaluator.history if evaluator is not None else [],
         "log_history": trainer.state.log_history,
         "model": run.model_info,
@@ -371,7 +392,35 @@ def run_training(run: PreparedRun) -> TrainResult:
         samples_per_second=float(output.metrics.get("train_samples_per_second") or 0.0),
         dev_metrics=dev_metrics,
         log_history=trainer.state.log_history,
+        best_step=best_step,
     )
+
+
+def _best_checkpoint(run: PreparedRun) -> tuple[int, dict[str, float]]:
+    """The step of the best dev checkpoint, which the Trainer has loaded into the model, and the
+    model's dev metrics, evaluated again: sentence-transformers logs a failed load and goes on
+    with the last step's weights, so the score is checked against the one the step had."""
+    trainer, evaluator, config = run.trainer, run.evaluator, run.config
+    assert evaluator is not None  # called only for a run with a dev split
+    state = trainer.state
+    step = state.best_global_step or int(str(state.best_model_checkpoint).rsplit("-", 1)[-1])
+    metrics = evaluator(trainer.model, steps=step)
+    evaluator.history.pop()  # a check of the loaded weights, not a new point of the run's history
+    score = metrics[f"{evaluator.name}_{config.best_metric}"]
+    if abs(score - float(state.best_metric)) > 1e-4:
+        raise ModelError(
+            f"{state.best_model_checkpoint}: the best checkpoint (step {step}, dev "
+            f"{config.best_metric} {state.best_metric:.4f}) was not loaded; the model at the end "
+            f"scores {score:.4f}. Its weights are still in that folder."
+        )
+    logger.info(
+        "final model: step %d of %d, the best dev %s (%.4f)",
+        step,
+        state.global_step,
+        config.best_metric,
+        score,
+    )
+    return step, metrics
 
 
 def read_summary(output_dir: str | Path) -> dict[str, Any]:
