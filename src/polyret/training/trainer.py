@@ -287,8 +287,8 @@ def _training_arguments(
         # would resume from its best step, so two are kept.
         save_total_limit=max(config.save_total_limit, 2) if best else config.save_total_limit,
         load_best_model_at_end=best,
-        metric_for_best_model=f"dev_{config.best_metric}" if config.best_metric else None,
-        greater_is_better=True if config.best_metric else None,
+        metric_for_best_model=f"dev_{config.best_metric}" if best else None,
+        greater_is_better=True if best else None,
         logging_steps=config.logging_steps,
         report_to="none",
         batch_sampler=factory,
