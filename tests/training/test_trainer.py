@@ -13,12 +13,12 @@ from transformers import TrainerCallback
 
 from lareqa_fixture import write_parallel_lareqa
 from polyret.cli.main import main
-from polyret.errors import ConfigError
+from polyret.errors import ConfigError, ModelError
 from polyret.models.identity import read_identity
 from polyret.samplers import SamplerConfig
 from polyret.training.config import TrainConfig
 from polyret.training.resume import CONFIG_FILE
-from polyret.training.trainer import BATCH_LOG_DIR, SUMMARY_FILE, check_same_run, train
+from polyret.training.trainer import BATCH_LOG_DIR, FINAL_DIR, SUMMARY_FILE, check_same_run, train
 
 
 @pytest.fixture(scope="module")
@@ -600,6 +600,34 @@ def test_best_metric_keeps_the_best_dev_checkpoint_as_the_final_model(
     assert summary["dev_metrics"]["dev_mean_map"] == pytest.approx(scores[best], abs=1e-6)
     card = (result.final_model / "README.md").read_text(encoding="utf-8")
     assert f"step {best} of 6, the best dev mean_map" in card
+
+
+class _NudgeAtEnd(TrainerCallback):
+    """Moves one weight by 1e-3 after the Trainer has loaded the best checkpoint: a load that
+    went wrong in a single number."""
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):  # type: ignore[no-untyped-def]
+        assert model is not None
+        with torch.no_grad():
+            next(p for p in model.parameters() if p.requires_grad).view(-1)[0] += 1e-3
+        return control
+
+
+def test_best_metric_refuses_a_final_model_that_is_not_the_best_checkpoint(
+    tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
+) -> None:
+    config = _config(
+        tiny_model_dir,
+        qa_dir,
+        tmp_path / "run",
+        max_steps=4,
+        eval_steps=2,
+        save_steps=2,
+        best_metric="mean_map",
+    )
+    with pytest.raises(ModelError, match=r"checkpoint-\d: the best checkpoint .* not loaded: 1 of"):
+        train(config, callbacks=[_NudgeAtEnd()])
+    assert not (tmp_path / "run" / FINAL_DIR).exists()  # no final model that is not the best
 
 
 @pytest.mark.parametrize(

@@ -190,6 +190,24 @@ def check_checkpoint(checkpoint: Path, model: SentenceTransformer) -> None:
             logger.info("%s: recorded %s so that it reloads as trained", checkpoint, kwargs)
 
 
+def differing_weights(checkpoint: Path, model: SentenceTransformer) -> list[str]:
+    """Names of the tensors in ``checkpoint``'s ``*.safetensors`` that are not exactly the
+    weights of ``model``'s encoder (absent from it, another shape, or other values)."""
+    import torch
+    from safetensors import safe_open
+
+    weights = model[0].auto_model.state_dict()
+    differing: list[str] = []
+    for file in sorted(checkpoint.glob("*.safetensors")):
+        with safe_open(str(file), framework="pt") as f:
+            for name in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+                own = weights.get(name)
+                saved = f.get_tensor(name)
+                if own is None or not torch.equal(own.detach().cpu().to(saved.dtype), saved):
+                    differing.append(name)
+    return differing
+
+
 def save_run_config(
     output_dir: Path,
     config: TrainConfig,

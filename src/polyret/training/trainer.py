@@ -30,6 +30,7 @@ from polyret.training.resume import (
     check_checkpoint,
     check_resume,
     check_same_data,
+    differing_weights,
     last_checkpoint,
     save_run_config,
 )
@@ -399,11 +400,20 @@ def run_training(run: PreparedRun) -> TrainResult:
 def _best_checkpoint(run: PreparedRun) -> tuple[int, dict[str, float]]:
     """The step of the best dev checkpoint, which the Trainer has loaded into the model, and the
     model's dev metrics, evaluated again: sentence-transformers logs a failed load and goes on
-    with the last step's weights, so the score is checked against the one the step had."""
+    with the last step's weights, so the weights are compared with the checkpoint's and the
+    score with the one the step had."""
     trainer, evaluator, config = run.trainer, run.evaluator, run.config
     assert evaluator is not None  # called only for a run with a dev split
     state = trainer.state
-    step = state.best_global_step or int(str(state.best_model_checkpoint).rsplit("-", 1)[-1])
+    checkpoint = Path(str(state.best_model_checkpoint))
+    step = state.best_global_step or int(checkpoint.name.rsplit("-", 1)[-1])
+    differing = differing_weights(checkpoint, trainer.model)
+    if differing:
+        raise ModelError(
+            f"{checkpoint}: the best checkpoint (step {step}) was not loaded: {len(differing)} "
+            f"of its tensors differ from the model at the end ({', '.join(differing[:3])}). "
+            "Its weights are still in that folder."
+        )
     metrics = evaluator(trainer.model, steps=step)
     evaluator.history.pop()  # a check of the loaded weights, not a new point of the run's history
     score = metrics[f"{evaluator.name}_{config.best_metric}"]
