@@ -60,7 +60,11 @@ def _commands() -> list[tuple[str, list[str]]]:
         for number, line in _shell_lines(path):
             if not COMMAND_LINE.match(line):
                 continue
-            words = shlex.split(line, comments=True)
+            try:
+                words = shlex.split(line, comments=True)
+            except ValueError as error:  # reported by the test below, with where it is
+                found.append((f"{path.relative_to(REPO)}:{number}", [f"<{error}>"]))
+                continue
             while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # VAR=value polyret ...
                 words.pop(0)
             if not words or Path(words[0]).name != "polyret":
