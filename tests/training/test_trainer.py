@@ -567,21 +567,20 @@ class _ScrambleAt(TrainerCallback):
         return control
 
 
+def _best_config(model: Path, data: Path, out: Path, max_steps: int) -> TrainConfig:
+    """A run that evaluates and saves every 2 steps and keeps the best dev mean_map."""
+    return _config(
+        model, data, out, max_steps=max_steps, eval_steps=2, save_steps=2, best_metric="mean_map"
+    )
+
+
 def test_best_metric_keeps_the_best_dev_checkpoint_as_the_final_model(
     tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
 ) -> None:
     from polyret.evaluation.lareqa import LareqaEvalConfig, evaluate_lareqa
     from polyret.training.data import load_training_data
 
-    config = _config(
-        tiny_model_dir,
-        qa_dir,
-        tmp_path / "run",
-        max_steps=6,
-        eval_steps=2,
-        save_steps=2,
-        best_metric="mean_map",
-    )
+    config = _best_config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=6)
     result = train(config, callbacks=[_ScrambleAt(6)])
     summary = json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())
     scores: dict[int, float] = {}
@@ -616,15 +615,7 @@ class _NudgeAtEnd(TrainerCallback):
 def test_best_metric_refuses_a_final_model_that_is_not_the_best_checkpoint(
     tiny_model_dir: Path, qa_dir: Path, tmp_path: Path
 ) -> None:
-    config = _config(
-        tiny_model_dir,
-        qa_dir,
-        tmp_path / "run",
-        max_steps=4,
-        eval_steps=2,
-        save_steps=2,
-        best_metric="mean_map",
-    )
+    config = _best_config(tiny_model_dir, qa_dir, tmp_path / "run", max_steps=4)
     with pytest.raises(ModelError, match=r"checkpoint-\d: the best checkpoint .* not loaded: 1 of"):
         train(config, callbacks=[_NudgeAtEnd()])
     assert not (tmp_path / "run" / FINAL_DIR).exists()  # no final model that is not the best
@@ -651,15 +642,7 @@ def test_best_metric_refuses_a_run_that_cannot_keep_an_evaluated_checkpoint(
 
 def test_best_metric_survives_a_resume(tiny_model_dir: Path, qa_dir: Path, tmp_path: Path) -> None:
     def cfg(name: str) -> TrainConfig:
-        return _config(
-            tiny_model_dir,
-            qa_dir,
-            tmp_path / name,
-            max_steps=6,
-            eval_steps=2,
-            save_steps=2,
-            best_metric="mean_map",
-        )
+        return _best_config(tiny_model_dir, qa_dir, tmp_path / name, max_steps=6)
 
     # Noise at step 4 leaves steps 4 and 6 below step 2: the best is before the cut at step 3.
     full = train(cfg("full"), callbacks=[_ScrambleAt(4)])

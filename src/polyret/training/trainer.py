@@ -419,7 +419,7 @@ def _best_checkpoint(run: PreparedRun) -> tuple[int, dict[str, float]]:
     score = metrics[f"{evaluator.name}_{config.best_metric}"]
     if abs(score - float(state.best_metric)) > 1e-4:
         raise ModelError(
-            f"{state.best_model_checkpoint}: the best checkpoint (step {step}, dev "
+            f"{checkpoint}: the best checkpoint (step {step}, dev "
             f"{config.best_metric} {state.best_metric:.4f}) was not loaded; the model at the end "
             f"scores {score:.4f}. Its weights are still in that folder."
         )
