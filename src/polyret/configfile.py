@@ -105,15 +105,23 @@ def check_known_keys(
 
 
 def option(
-    help: str, *, choices: tuple[str, ...] | None = None, metavar: str | None = None, **kw: Any
+    help: str,
+    *,
+    choices: tuple[str, ...] | None = None,
+    metavar: str | None = None,
+    aliases: tuple[str, ...] = (),
+    **kw: Any,
 ) -> Any:
     """A config field with its help text (and, for a plain string, the values it takes;
-    ``metavar``: how ``--help`` names a value, e.g. LANG)."""
+    ``metavar``: how ``--help`` names a value, e.g. LANG; ``aliases``: more flags for it,
+    e.g. ``("--out",)``)."""
     metadata: dict[str, Any] = {"help": help}
     if choices is not None:
         metadata["choices"] = tuple(choices)
     if metavar is not None:
         metadata["metavar"] = metavar
+    if aliases:
+        metadata["aliases"] = tuple(aliases)
     return dataclasses.field(metadata=metadata, **kw)
 
 
@@ -133,6 +141,7 @@ class Option:
     default: Any
     choices: tuple[str, ...] | None = None  # a plain string option's values (flag choices)
     metavar: str | None = None  # how --help names a value (default: from the name)
+    aliases: tuple[str, ...] = ()  # more flags for the option: ("--out",)
 
     @property
     def name(self) -> str:
@@ -184,6 +193,7 @@ def config_options(cls: type) -> dict[str, Option]:
                     _default(f),
                     f.metadata.get("choices"),
                     f.metadata.get("metavar"),
+                    f.metadata.get("aliases", ()),
                 )
             ]
         )
@@ -337,18 +347,19 @@ def add_option_arguments(parser: Any, cls: type, *, groups: bool = True) -> None
         if default is not None and "default" not in help_text:
             help_text += f" (default: {default})"
         kw: dict[str, Any] = {"dest": opt.name, "default": argparse.SUPPRESS, "help": help_text}
+        flags = (opt.flag, *opt.aliases)
         if opt.type is bool:
-            parser.add_argument(opt.flag, action=argparse.BooleanOptionalAction, **kw)
+            parser.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
         elif typing.get_origin(opt.type) is list:
             metavar = opt.metavar or ("LANG" if opt.name.endswith("languages") else "X")
-            parser.add_argument(opt.flag, nargs="+", metavar=metavar, **kw)
+            parser.add_argument(*flags, nargs="+", metavar=metavar, **kw)
         elif isinstance(opt.type, type) and issubclass(opt.type, Enum):
             choices = ",".join(str(m.value) for m in opt.type)
-            parser.add_argument(opt.flag, metavar=f"{{{choices}}}", **kw)
+            parser.add_argument(*flags, metavar=f"{{{choices}}}", **kw)
         elif opt.choices:
-            parser.add_argument(opt.flag, choices=opt.choices, **kw)
+            parser.add_argument(*flags, choices=opt.choices, **kw)
         else:
-            parser.add_argument(opt.flag, metavar=opt.metavar or opt.name.upper(), **kw)
+            parser.add_argument(*flags, metavar=opt.metavar or opt.name.upper(), **kw)
 
 
 def flag_value(value: Any) -> Any:

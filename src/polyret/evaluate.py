@@ -289,7 +289,9 @@ class EvalOptions:
     )
     data_dir: str | None = option("data root (default $POLYRET_DATA, then the cache)", default=None)
     output_dir: str | None = option(
-        "(or --out) write results.json, report.md, ranks.jsonl and plots here", default=None
+        "write results.json, report.md, ranks.jsonl and plots here",
+        aliases=("--out",),
+        default=None,
     )
     overwrite: bool = option("replace the results in --output-dir if it holds any", default=False)
     articles: int | None = option(

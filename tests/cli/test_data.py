@@ -65,6 +65,19 @@ def test_train_print_config_is_loadable_and_runs_nothing(
     assert yaml.safe_load(capsys.readouterr().out) == printed
 
 
+@pytest.mark.parametrize(
+    "command", [["train"], ["eval", "--dataset", "xquad-r"], ["debias", "--calibration", "ntrex"]]
+)
+@pytest.mark.parametrize("form", ["--out {}", "--out={}"])
+def test_out_is_the_output_dir_of_every_command_that_writes_one(
+    command: list[str], form: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o"
+    assert main([*command, "--print-config", *form.format(out).split()]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["output_dir"] == str(out)
+    assert not out.exists()
+
+
 def test_experiment_print_config_lists_every_run(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -2,8 +2,9 @@
 
 Users copy these commands; a renamed or removed flag should fail here, not in their shell.
 Commands are taken from ``bash``/``sh`` code blocks of the Markdown files and from the comment
-lines of the experiment configs, and parsed (not run) by their subcommand's parser. Inline
-code in prose is left out: much of it is a fragment (one flag, a command without its config).
+lines of the experiment configs, and parsed (not run) by their subcommand's parser, with
+abbreviated flags refused. Inline code in prose is left out: much of it is a fragment (one
+flag, a command without its config).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def test_the_docs_show_commands() -> None:
 def test_a_documented_command_parses(where: str, argv: list[str]) -> None:
     assert argv and argv[0] in COMMANDS, f"{where}: unknown command polyret {' '.join(argv)}"
     parser = importlib.import_module(COMMANDS[argv[0]][0]).build_parser()
+    parser.allow_abbrev = False  # a prefix of a flag parses, but the docs should spell it out
     try:
         parser.parse_args(argv[1:])
     except SystemExit as exit:

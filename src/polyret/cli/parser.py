@@ -22,16 +22,9 @@ class ArgumentParser(argparse.ArgumentParser):
 def parse_config_flags(
     parser: argparse.ArgumentParser, cls: type[T], argv: Sequence[str], run_flags: Sequence[str]
 ) -> tuple[dict[str, Any], T]:
-    """(this invocation's own flags, the config ``cls`` from ``--config`` and the option flags).
-
-    ``--out`` is read as ``--output-dir``, the short name earlier versions documented.
-    """
+    """(this invocation's own flags, the config ``cls`` from ``--config`` and the option flags)."""
     from polyret.configfile import resolve_options
 
-    argv = [
-        "--output-dir" + a[len("--out") :] if a == "--out" or a.startswith("--out=") else a
-        for a in argv
-    ]
     args = vars(parser.parse_args(argv))
     run = {k: args.pop(k) for k in run_flags}
     return run, resolve_options(cls, run["config"], args)

@@ -69,7 +69,9 @@ class DebiasOptions:
         "calibration part (its evaluation part is held out); required",
         default=None,
     )
-    output_dir: str | None = option("(or --out) the output model folder; required", default=None)
+    output_dir: str | None = option(
+        "the output model folder; required", aliases=("--out",), default=None
+    )
     model: str = option("model spec: a folder, a hub id or a bundled model", default=DEFAULT_MODEL)
     languages: list[str] | None = option(
         "languages to calibrate (default: every <lang>.txt, or the 11 XQuAD-R languages for ntrex)",

@@ -65,7 +65,9 @@ class TrainConfig:
         default="bundled:multilingual-e5-small",
     )
     output_dir: str = option(
-        "where checkpoints, logs, the resolved config and the final model go", default="runs/train"
+        "where checkpoints, logs, the resolved config and the final model go",
+        aliases=("--out",),
+        default="runs/train",
     )
     # data
     dataset: str = option(
