@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from polyret.cli.main import main
+from polyret.cli.main import COMMANDS, main
 
 
 def test_data_reports_where_and_what(
@@ -48,6 +48,18 @@ def test_top_level_help_names_the_environment(capsys: pytest.CaptureFixture[str]
     text = capsys.readouterr().out
     assert "POLYRET_DATA" in text and "POLYRET_CACHE" in text and "--quiet" in text
     assert "data " in text and "completion " in text
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_help_prints_its_percent_signs_once(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # argparse unescapes "%%" in flag help but not in a description without %(prog)s.
+    with pytest.raises(SystemExit) as exit:
+        main([command, "--help"])
+    assert exit.value.code == 0
+    text = capsys.readouterr().out
+    assert text.strip() and "%%" not in text
 
 
 def test_train_print_config_is_loadable_and_runs_nothing(

@@ -15,7 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare the committed evaluations of two experiment report folders that "
         "differ in one setting (precision, a library, a machine): per strategy, kind and "
         "condition, each seed's mAP, whether the second's mean lies in the first's seed range, "
-        "second − first paired by seed with its 95%% interval (questions clustered by article, "
+        "second − first paired by seed with its 95% interval (questions clustered by article, "
         "Holm over the table), and every strategy contrast in both.",
     )
     p.add_argument("reference", type=Path, help="the reference report folder (with evals/)")
